@@ -1,0 +1,55 @@
+"""One exception family for everything wrong with an image on disk.
+
+Every error names *where*: the byte offset in the input file and, where it applies, the
+swap block, PFN or compressed-block index, so an analyst can look with a hex editor.
+"""
+
+from typing import Optional
+
+
+class SwsuspFormatError(Exception):
+    """The input is not a readable hibernation image (or this part of it is damaged)."""
+
+    def __init__(
+        self,
+        reason: str,
+        offset: Optional[int] = None,
+        *,
+        block: Optional[int] = None,
+        pfn: Optional[int] = None,
+        block_index: Optional[int] = None,
+    ) -> None:
+        self.reason = reason
+        self.offset = offset
+        self.block = block
+        self.pfn = pfn
+        self.block_index = block_index
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        where = []
+        if self.offset is not None:
+            where.append(f"file offset {self.offset:#x}")
+        if self.block is not None:
+            where.append(f"swap block {self.block}")
+        if self.block_index is not None:
+            where.append(f"compressed block #{self.block_index}")
+        if self.pfn is not None:
+            where.append(f"PFN {self.pfn:#x}")
+        return self.reason + (f" (at {', '.join(where)})" if where else "")
+
+
+class NotAnImageError(SwsuspFormatError):
+    """No hibernation image here at all (as opposed to a damaged one)."""
+
+
+class PageNotInImage(KeyError):
+    """The PFN was not saved in the image (free, nosave, or never RAM): absent, not zero."""
+
+    def __init__(self, pfn: int) -> None:
+        super().__init__(pfn)
+        self.pfn = pfn
+
+    def __str__(self) -> str:
+        return f"PFN {self.pfn:#x} is not in the hibernation image"

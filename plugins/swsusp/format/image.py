@@ -1,0 +1,513 @@
+"""A hibernation image, read top to bottom as kernel/power/swap.c reads it:
+
+    swsusp_check()       header page: signature, era layout           (header.py, spec §2)
+    get_swap_reader()    the swap_map_page chain                       (swap_map.py, §3)
+    swsusp_read()        stream page 0: swsusp_info + restore record   (info.py, §4.1-4.2)
+    load_image*()        stream pages 1..: the PFN list, then data      (pfn_list.py, §4.3)
+                         uncompressed, or LZO/LZ4 blocks of 32 pages    (compress.py, §5)
+
+Opening reads the header, the map chain, the info page and the PFN list only; data blocks
+are decompressed on demand (an LRU of decompressed blocks), and block boundaries are found
+lazily from each block's 8-byte length.  Index memory: 4-8 bytes per stream page for the
+block list and 4-8 bytes per PFN.
+"""
+
+import os
+from array import array
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
+from typing import Callable, Iterator, List, Optional, Tuple
+
+from . import locate
+from .compress import (
+    CMP_HEADER,
+    CMP_PAGES_MAX,
+    CMP_SIZE_MAX,
+    UNC_PAGES,
+    BlockDecompressor,
+    crc32_le,
+)
+from .errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from .header import (
+    HIBERNATE_SIG,
+    PAGE_SIZE,
+    SF_COMPRESSION_ALG_LZ4,
+    SF_NOCOMPRESS_MODE,
+    SIG_OFFSET,
+    SWAP_SIGS,
+    USWSUSP_SIG,
+    SwsuspHeader,
+    candidate_headers,
+    signature_of,
+)
+from .info import SwsuspInfo, parse_info
+from .pfn_list import PfnIndex, parse_pfn_list
+from .source import FileSource
+from .swap_map import SwapMap, read_swap_map
+
+ZERO_PAGE = bytes(PAGE_SIZE)
+Progress = Optional[Callable[[float, str], None]]
+
+# How far a failed attempt got, so the most telling error is the one reported.
+_STAGE_CHAIN, _STAGE_INFO, _STAGE_PFNS = 1, 2, 3
+
+
+class _Failed(Exception):
+    def __init__(self, stage: int, error: SwsuspFormatError) -> None:
+        self.stage, self.error = stage, error
+
+
+class SwsuspImage:
+    """An in-kernel (S1SUSPEND, or consumed) hibernation image at one location."""
+
+    def __init__(self, source, location: locate.Location, *, cache_blocks: int = 64) -> None:
+        self.source = source
+        self.location = location
+        self._part_offset = location.partition.offset
+        self._nblocks = location.partition.size // PAGE_SIZE
+        self._cache: "OrderedDict[int, bytes]" = OrderedDict()
+        self._cache_blocks = max(1, cache_blocks)
+        self._crc: Optional[int] = None
+
+        page = self._read_page_at(location.header_offset, "header page")
+        sig = signature_of(page)
+        if sig == USWSUSP_SIG:
+            raise SwsuspFormatError(
+                "userspace s2disk image (ULSUSPEND): not supported yet", location.header_offset + SIG_OFFSET
+            )
+        if sig != HIBERNATE_SIG and sig not in SWAP_SIGS:
+            raise NotAnImageError(
+                f"no hibernation signature at offset {SIG_OFFSET} of the header page (found {sig!r})",
+                location.header_offset + SIG_OFFSET,
+            )
+        failures = []
+        for header in candidate_headers(page, location.header_offset):
+            try:
+                self._open(header)
+                return
+            except _Failed as failed:
+                failures.append(failed)
+        raise self._explain_failure(page, sig, failures)
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path_or_source,
+        *,
+        resume_offset: Optional[int] = None,
+        partition: Optional[int] = None,
+        scan: str = "auto",
+        **kwargs,
+    ) -> "SwsuspImage":
+        """Find and open the image in a swap partition, filesystem or disk image."""
+        source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
+        if source.size < PAGE_SIZE:
+            raise NotAnImageError(f"input is {source.size} bytes, smaller than one swap header page", 0)
+        errors: List[SwsuspFormatError] = []
+        for location in locate.candidates(source, resume_offset, partition, scan):
+            try:
+                return cls(source, location, **kwargs)
+            except SwsuspFormatError as exc:
+                errors.append(exc)
+                image = cls._copied_swap_file(source, location, exc, **kwargs)
+                if image:
+                    return image
+        if not errors:
+            raise NotAnImageError(
+                "not a hibernation image: no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature at offset 4086 "
+                "of the file or of a partition, nor in a filesystem",
+                SIG_OFFSET,
+            )
+        real = [e for e in errors if not isinstance(e, NotAnImageError)]
+        raise (real or errors)[0]
+
+    @classmethod
+    def _copied_swap_file(cls, source, location, error, **kwargs) -> Optional["SwsuspImage"]:
+        """A swap file copied out of its filesystem keeps filesystem block numbers: rebase them.
+
+        The first map page is normally swap slot 1, so try first blocks image-1, image-2, ...
+        """
+        if location.resume_offset or location.block_base or isinstance(error, NotAnImageError):
+            return None
+        page = source.read(location.header_offset, PAGE_SIZE)
+        nblocks = location.partition.size // PAGE_SIZE
+        for header in candidate_headers(page, location.header_offset):
+            if header.image < nblocks:
+                continue
+            for slot in range(1, 9):
+                try:
+                    return cls(source, locate.rebased(location, header.image - slot), **kwargs)
+                except SwsuspFormatError:
+                    continue
+        return None
+
+    def _open(self, header: SwsuspHeader) -> None:
+        self.header = header
+        try:
+            self.swap_map: SwapMap = read_swap_map(
+                header.image, self._read_block, self.block_offset, self._is_block, self._nblocks
+            )
+        except SwsuspFormatError as exc:
+            raise _Failed(0, exc) from None
+        entries = self.swap_map.entries
+        try:
+            self.info: SwsuspInfo = parse_info(self._read_block(entries[0]), self.block_offset(entries[0]))
+        except SwsuspFormatError as exc:
+            raise _Failed(_STAGE_CHAIN, exc) from None
+        try:
+            self.codec = self._choose_codec()
+            self._setup_stream()
+            meta = self.read_stream(1, self.info.meta_pages)
+        except SwsuspFormatError as exc:
+            raise _Failed(_STAGE_INFO, exc) from None
+        try:
+            self.pfns: PfnIndex = parse_pfn_list(meta, self.info.image_pages, self._offset_of_pfn_entry)
+        except SwsuspFormatError as exc:
+            raise _Failed(_STAGE_PFNS, exc) from None
+
+    def _explain_failure(self, page: bytes, sig: bytes, failures: List[_Failed]) -> SwsuspFormatError:
+        best = max(failures, key=lambda f: f.stage, default=None)
+        if sig in SWAP_SIGS:
+            where = self.location.header_offset + SIG_OFFSET
+            if best is None:
+                return NotAnImageError(
+                    f"plain swap area (signature {sig.decode()}) holding no hibernation image: "
+                    "its image pointer is 0",
+                    where,
+                )
+            if best.stage == 0:
+                return NotAnImageError(
+                    f"plain swap area (signature {sig.decode()}) holding no hibernation image: a "
+                    f"consumed image's pointer does not lead to one ({best.error.message})",
+                    where,
+                )
+        if best is None:
+            return SwsuspFormatError("hibernation header has a zero image pointer", self.location.header_offset + 4064)
+        return best.error
+
+    # -- blocks of the swap area ---------------------------------------------------------
+
+    def block_offset(self, block: int) -> int:
+        """Byte offset in the input of swap block `block` (spec §1)."""
+        return self._part_offset + (block - self.location.block_base) * PAGE_SIZE
+
+    def _is_block(self, block: int) -> bool:
+        rel = block - self.location.block_base
+        if not 0 < rel < self._nblocks:
+            return False
+        header = getattr(self, "header", None)
+        if self.location.resume_offset == self.location.block_base and header and header.mkswap_version == 1:
+            return rel <= header.last_page or header.last_page == 0
+        return True
+
+    def _read_page_at(self, offset: int, what: str) -> bytes:
+        data = self.source.read(offset, PAGE_SIZE)
+        if len(data) != PAGE_SIZE:
+            raise SwsuspFormatError(f"input ends inside the {what} (truncated file)", offset)
+        return data
+
+    def _read_block(self, block: int) -> bytes:
+        return self._read_page_at(self.block_offset(block), f"swap block {block}")
+
+    def _read_blocks(self, blocks) -> bytes:
+        """Read swap blocks in order, one read per run of consecutive blocks."""
+        out, i, n = [], 0, len(blocks)
+        while i < n:
+            j = i + 1
+            while j < n and blocks[j] == blocks[j - 1] + 1:
+                j += 1
+            offset = self.block_offset(blocks[i])
+            data = self.source.read(offset, (j - i) * PAGE_SIZE)
+            if len(data) != (j - i) * PAGE_SIZE:
+                raise SwsuspFormatError("input ends inside the image data (truncated file)", offset, block=blocks[i])
+            out.append(data)
+            i = j
+        return b"".join(out)
+
+    # -- the stream ----------------------------------------------------------------------
+
+    def _choose_codec(self) -> str:
+        """Spec §6.3: era, then the flag, then the entry count decide."""
+        if self.header.layout.name != "A" or self.header.flags & SF_NOCOMPRESS_MODE:
+            return "none"
+        if len(self.swap_map) == self.info.pages:
+            return "none"  # 2.6.23-2.6.36 images are uncompressed without the flag
+        return "lz4" if self.header.flags & SF_COMPRESSION_ALG_LZ4 else "lzo"
+
+    def _setup_stream(self) -> None:
+        n = len(self.swap_map)
+        pages = self.info.pages
+        self.nr_blocks = -(-(pages - 1) // UNC_PAGES)
+        if self.codec == "none":
+            if n < pages:
+                raise SwsuspFormatError(
+                    f"map chain lists {n} stream pages but swsusp_info says {pages} (truncated image)",
+                    self.block_offset(self.swap_map.map_blocks[-1]),
+                )
+            self._decompress = None
+        else:
+            if n > 1 + self.nr_blocks * CMP_PAGES_MAX:
+                raise SwsuspFormatError(
+                    f"map chain lists {n} pages, more than {self.nr_blocks} compressed blocks can use",
+                    self.block_offset(self.swap_map.map_blocks[0]),
+                )
+            self._decompress = BlockDecompressor(self.codec)
+            self._block_starts = array("Q", [1])  # stream entry of each block's first page
+
+    def stream_offset(self, page: int) -> int:
+        """File offset of stream page `page` (for compressed images: of its block's start)."""
+        if self.codec == "none":
+            return self.block_offset(self.swap_map.entries[page])
+        return self.block_offset(self.swap_map.entries[self._block_start((page - 1) // UNC_PAGES)])
+
+    def _offset_of_pfn_entry(self, i: int) -> int:
+        page = 1 + i // 512
+        return self.stream_offset(page) + (8 * (i % 512) if self.codec == "none" else 0)
+
+    def _block_start(self, index: int) -> int:
+        """Entry index of compressed block `index`'s first page, found lazily (spec §5.2)."""
+        starts, entries = self._block_starts, self.swap_map.entries
+        while len(starts) <= index:  # starts[j + 1] is where block j ends
+            j = len(starts) - 1
+            first = starts[j]
+            if first >= len(entries):
+                raise SwsuspFormatError(
+                    f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
+                    self.block_offset(self.swap_map.map_blocks[-1]),
+                    block_index=j,
+                )
+            cmp_len = int.from_bytes(self.source.read(self.block_offset(entries[first]), CMP_HEADER), "little")
+            if not 0 < cmp_len <= CMP_SIZE_MAX:
+                raise SwsuspFormatError(
+                    f"compressed block length {cmp_len} is outside 1..{CMP_SIZE_MAX} "
+                    f"(more than {CMP_PAGES_MAX} pages)",
+                    self.block_offset(entries[first]),
+                    block=entries[first],
+                    block_index=j,
+                )
+            end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
+            if end > len(entries):
+                raise SwsuspFormatError(
+                    f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
+                    self.block_offset(entries[first]),
+                    block_index=j,
+                )
+            starts.append(end)
+        return starts[index]
+
+    def _block_pages(self, index: int) -> int:
+        return min(UNC_PAGES, self.info.pages - 1 - index * UNC_PAGES)
+
+    def _decompress_block(self, index: int) -> bytes:
+        first, end = self._block_start(index), self._block_start(index + 1)
+        blocks = self.swap_map.entries[first:end]
+        raw = self._read_blocks(blocks)
+        cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
+        return self._decompress(
+            raw[CMP_HEADER : CMP_HEADER + cmp_len],
+            self._block_pages(index) * PAGE_SIZE,
+            self.block_offset(blocks[0]),
+            index,
+        )
+
+    def _block(self, index: int) -> bytes:
+        """A decompressed block, through the LRU cache."""
+        data = self._cache.get(index)
+        if data is not None:
+            self._cache.move_to_end(index)
+            return data
+        data = self._decompress_block(index)
+        self._cache[index] = data
+        if len(self._cache) > self._cache_blocks:
+            self._cache.popitem(last=False)
+        return data
+
+    def stream_page(self, page: int) -> bytes:
+        """Uncompressed stream page `page` (1 .. pages-1)."""
+        if self.codec == "none":
+            return self._read_block(self.swap_map.entries[page])
+        index, slot = divmod(page - 1, UNC_PAGES)
+        return memoryview(self._block(index))[slot * PAGE_SIZE : (slot + 1) * PAGE_SIZE]
+
+    def read_stream(self, first: int, count: int) -> bytes:
+        """Stream pages first .. first+count-1, concatenated."""
+        if self.codec == "none":
+            return self._read_blocks(self.swap_map.entries[first : first + count])
+        return b"".join(self.stream_page(p) for p in range(first, first + count))
+
+    def iter_stream_chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+        """(first stream page, uncompressed bytes) for pages 1..pages-1 in order, uncached."""
+        total = self.info.pages - 1
+        if self.codec == "none":
+            for first in range(1, total + 1, UNC_PAGES):
+                count = min(UNC_PAGES, total + 1 - first)
+                yield first, self._read_blocks(self.swap_map.entries[first : first + count])
+                if progress and first % (UNC_PAGES * 64) == 1:
+                    progress(100.0 * first / total, "Reading image pages")
+        else:
+            for index in range(self.nr_blocks):
+                yield 1 + index * UNC_PAGES, self._cache.get(index) or self._decompress_block(index)
+                if progress and index % 64 == 0:
+                    progress(100.0 * index / self.nr_blocks, "Decompressing image blocks")
+
+    # -- integrity -----------------------------------------------------------------------
+
+    def compute_crc32(self, progress: Progress = None) -> int:
+        """crc32_le(0, …) of the uncompressed stream after the header page (spec §5.3)."""
+        if self._crc is None:
+            crc = 0
+            for _first, data in self.iter_stream_chunks(progress):
+                crc = crc32_le(crc, data)
+            self._crc = crc
+        return self._crc
+
+    # -- physical memory -----------------------------------------------------------------
+
+    @property
+    def data_page_first(self) -> int:
+        """Stream page of data page 0."""
+        return 1 + self.info.meta_pages
+
+    def _data_index(self, pfn: int) -> Optional[int]:
+        pfns = self.pfns.data_pfns
+        i = bisect_left(pfns, pfn)
+        if i < len(pfns) and pfns[i] == pfn:
+            return self.pfns.data_slot[i] if self.pfns.data_slot is not None else i
+        return None
+
+    def is_zero_page(self, pfn: int) -> bool:
+        zero = self.pfns.zero_pfns
+        i = bisect_left(zero, pfn)
+        return i < len(zero) and zero[i] == pfn
+
+    def has_pfn(self, pfn: int) -> bool:
+        return self._data_index(pfn) is not None or self.is_zero_page(pfn)
+
+    def read_page(self, pfn: int) -> bytes:
+        """Page `pfn` as saved; PageNotInImage if the image does not hold it."""
+        k = self._data_index(pfn)
+        if k is not None:
+            return self.stream_page(self.data_page_first + k)
+        if self.is_zero_page(pfn):
+            return ZERO_PAGE
+        raise PageNotInImage(pfn)
+
+    def read(self, address: int, length: int, pad: bool = False) -> bytes:
+        """Physical memory [address, address+length); missing pages raise unless pad."""
+        out = []
+        pos, end = address, address + length
+        while pos < end:
+            pfn, off = divmod(pos, PAGE_SIZE)
+            n = min(end - pos, PAGE_SIZE - off)
+            try:
+                page = self.read_page(pfn)
+            except PageNotInImage:
+                if not pad:
+                    raise
+                page = ZERO_PAGE
+            out.append(page[off : off + n])
+            pos += n
+        return b"".join(out)
+
+    def count_present(self, first_pfn: int, end_pfn: int) -> int:
+        """How many PFNs in [first_pfn, end_pfn) the image holds (data or zero pages)."""
+        d, z = self.pfns.data_pfns, self.pfns.zero_pfns
+        return (bisect_left(d, end_pfn) - bisect_left(d, first_pfn)) + (
+            bisect_left(z, end_pfn) - bisect_left(z, first_pfn)
+        )
+
+    def present_pfns(self, first_pfn: int = 0, end_pfn: Optional[int] = None) -> Iterator[int]:
+        """PFNs held by the image in [first_pfn, end_pfn), ascending."""
+        d, z = self.pfns.data_pfns, self.pfns.zero_pfns
+        end = self.max_pfn + 1 if end_pfn is None else end_pfn
+        di, de = bisect_left(d, first_pfn), bisect_left(d, end)
+        zi, ze = bisect_left(z, first_pfn), bisect_left(z, end)
+        if zi == ze:
+            yield from d[di:de]
+            return
+        yield from sorted(list(d[di:de]) + list(z[zi:ze]))
+
+    def runs(self, first_pfn: int = 0, end_pfn: Optional[int] = None) -> Iterator[Tuple[int, int]]:
+        """(first PFN, count) of each run of consecutive present PFNs in the range."""
+        start = prev = None
+        for pfn in self.present_pfns(first_pfn, end_pfn):
+            if prev is not None and pfn == prev + 1:
+                prev = pfn
+                continue
+            if start is not None:
+                yield start, prev - start + 1
+            start = prev = pfn
+        if start is not None:
+            yield start, prev - start + 1
+
+    @property
+    def min_pfn(self) -> int:
+        return min(x[0] for x in (self.pfns.data_pfns, self.pfns.zero_pfns) if len(x))
+
+    @property
+    def max_pfn(self) -> int:
+        return max(x[-1] for x in (self.pfns.data_pfns, self.pfns.zero_pfns) if len(x))
+
+    def pfn_of_data_page(self) -> array:
+        """Data page number -> PFN (list order)."""
+        if self.pfns.data_slot is None:
+            return self.pfns.data_pfns
+        out = array(self.pfns.data_pfns.typecode, bytes(len(self.pfns.data_pfns) * self.pfns.data_pfns.itemsize))
+        for pos, k in enumerate(self.pfns.data_slot):
+            out[k] = self.pfns.data_pfns[pos]
+        return out
+
+    def iter_pages(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+        """(PFN, page) of every data page in stream order, then the zero pages."""
+        pfn_of = self.pfn_of_data_page()
+        first_data = self.data_page_first
+        for first, chunk in self.iter_stream_chunks(progress):
+            mv = memoryview(chunk)
+            for i in range(len(chunk) // PAGE_SIZE):
+                k = first + i - first_data
+                if k >= 0:
+                    yield pfn_of[k], mv[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
+        for pfn in self.pfns.zero_pfns:
+            yield pfn, ZERO_PAGE
+
+    # -- facts ---------------------------------------------------------------------------
+
+    def index_nbytes(self) -> int:
+        """Bytes held by the index (map entries, PFN arrays, block starts)."""
+        e = self.swap_map.entries
+        total = e.itemsize * len(e) + self.pfns.nbytes()
+        if self.codec != "none":
+            total += self._block_starts.itemsize * len(self._block_starts)
+        return total
+
+    @property
+    def zero_page_count(self) -> int:
+        return len(self.pfns.zero_pfns)
+
+    def find_banners(self, prefix: bytes = b"Linux version ", limit: int = 8) -> List[Tuple[int, bytes]]:
+        """Kernel banners as (physical address, bytes up to and with the NUL): the kernel
+        image around jump_address_phys first; all memory only if that has none."""
+        record = self.info.record
+        near: List[int] = []
+        if record and record.jump_address_phys is not None:
+            centre = record.jump_address_phys >> 12
+            near = list(self.present_pfns(max(0, centre - 0x4000), centre + 0x8000))
+        hits = self._banners_in(near, prefix, limit)
+        if not hits:
+            hits = self._banners_in(self.present_pfns(), prefix, limit)
+        return hits
+
+    def _banners_in(self, pfns, prefix: bytes, limit: int) -> List[Tuple[int, bytes]]:
+        hits = []
+        for pfn in pfns:
+            page = bytes(self.read_page(pfn))
+            at = page.find(prefix)
+            while at >= 0 and len(hits) < limit:
+                tail = self.read(pfn * PAGE_SIZE + at, 512, pad=True)
+                hits.append((pfn * PAGE_SIZE + at, tail.split(b"\0", 1)[0] + b"\0"))
+                at = page.find(prefix, at + 1)
+            if len(hits) >= limit:
+                break
+        return hits

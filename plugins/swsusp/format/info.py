@@ -1,0 +1,164 @@
+"""Stream page 0: struct swsusp_info, and on x86-64 2.6.24+ the restore_data_record
+written over its start (spec §4.1, §4.2).
+
+The record is identified by its magic, never by kernel version: stable and vendor trees
+backported every layout change.
+"""
+
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Optional
+
+from .errors import SwsuspFormatError
+
+UTS_FIELD = 65  # __NEW_UTS_LEN + 1
+UTS_NAMES = ("sysname", "nodename", "release", "version", "machine", "domainname")
+
+# struct swsusp_info after the 390-byte uts (x86-64 offsets)
+INFO_TAIL = struct.Struct("<I 4x Q I 4x Q Q Q")  # version_code@392 num_physpages cpus image_pages pages size
+INFO_TAIL_OFFSET = 392
+
+# RESTORE_MAGIC values (arch/x86/power/hibernate*.c)
+MAGIC_V1 = 0x0123456789ABCDEF  # jump_address, cr3, magic                      2.6.24 .. 4.6
+MAGIC_V2 = 0x123456789ABCDEF0  # + jump_address_phys                           4.7 .. ~4.10
+MAGIC_V3 = 0x23456789ABCDEF01  # + e820_digest[16] (MD5)                        ~4.11 .. 5.11
+MAGIC_V4 = 0x23456789ABCDEF02  # e820_checksum (CRC32) instead of the digest    5.12 ..
+RECORD_LAYOUTS = {
+    MAGIC_V1: "v1 (jump_address, cr3; 2.6.24-4.6)",
+    MAGIC_V2: "v2 (+ jump_address_phys; 4.7-4.10)",
+    MAGIC_V3: "v3 (+ e820 MD5 digest; 4.11-5.11)",
+    MAGIC_V4: "v4 (+ e820 CRC32 checksum; 5.12+)",
+}
+X86_32_MAGICS = (0x12345678, 0x12345679)  # 32-bit x86's own record: out of scope
+
+
+@dataclass(frozen=True)
+class RestoreDataRecord:
+    """struct restore_data_record (x86-64)."""
+
+    magic: int
+    jump_address: int  # VA of the image kernel's restore_registers
+    jump_address_phys: Optional[int]  # its PA (v2+)
+    cr3: int  # top-level table of the hibernating context (PML4 or PML5)
+    e820_digest: Optional[bytes] = None  # v3: MD5
+    e820_checksum: Optional[int] = None  # v4: zlib CRC-32 in the low 32 bits
+
+    @property
+    def layout(self) -> str:
+        return RECORD_LAYOUTS[self.magic]
+
+    @property
+    def version(self) -> int:
+        return (MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4).index(self.magic) + 1
+
+    @property
+    def phys_base(self) -> Optional[int]:
+        """phys_base = jump_address_phys - (jump_address - __START_KERNEL_map), mod 2^64."""
+        if self.jump_address_phys is None:
+            return None
+        return (self.jump_address_phys - (self.jump_address - 0xFFFFFFFF80000000)) % (1 << 64)
+
+
+@dataclass(frozen=True)
+class SwsuspInfo:
+    """struct swsusp_info (spec §4.1)."""
+
+    offset: int
+    version_code: int
+    num_physpages: int
+    cpus: int
+    image_pages: int
+    pages: int
+    size: int
+    record: Optional[RestoreDataRecord]
+    uts: Optional[dict]  # only when no arch record overwrote it (x86-64 <= 2.6.23)
+
+    @property
+    def meta_pages(self) -> int:
+        """M: pages of PFN list between this page and the data (spec §4)."""
+        return self.pages - self.image_pages - 1
+
+    @property
+    def kernel_version(self) -> Optional[str]:
+        if not self.version_code:
+            return None
+        v = self.version_code
+        return f"{v >> 16}.{(v >> 8) & 0xFF}.{v & 0xFF}"
+
+
+def e820_checksum(nr_entries: int, entries: bytes) -> int:
+    """The v4 record's checksum: plain zlib CRC-32 over u32 nr + 20-byte entries (spec §4.2)."""
+    return zlib.crc32(struct.pack("<I", nr_entries) + entries)
+
+
+def parse_record(page: bytes, offset: int) -> Optional[RestoreDataRecord]:
+    """The x86-64 restore record at the start of the info page, or None if there is none."""
+    q = struct.unpack_from("<5Q", page, 0)
+    if q[2] == MAGIC_V1:
+        return RestoreDataRecord(MAGIC_V1, q[0], None, q[1])
+    if q[3] == MAGIC_V2:
+        return RestoreDataRecord(MAGIC_V2, q[0], q[1], q[2])
+    if q[3] == MAGIC_V3:
+        return RestoreDataRecord(MAGIC_V3, q[0], q[1], q[2], e820_digest=bytes(page[32:48]))
+    if q[3] == MAGIC_V4:
+        return RestoreDataRecord(MAGIC_V4, q[0], q[1], q[2], e820_checksum=q[4] & 0xFFFFFFFF)
+    return None
+
+
+def parse_uts(page: bytes) -> dict:
+    return {
+        name: page[i * UTS_FIELD : (i + 1) * UTS_FIELD].split(b"\0", 1)[0].decode("latin-1")
+        for i, name in enumerate(UTS_NAMES)
+    }
+
+
+def _check_architecture(page: bytes, offset: int) -> dict:
+    """No x86-64 record: accept only an x86-64 uts (<= 2.6.23); name anything else."""
+    magic32 = struct.unpack_from("<I", page, 12)[0]
+    if magic32 in X86_32_MAGICS:
+        raise SwsuspFormatError(
+            f"restore record is 32-bit x86 (magic {magic32:#x}), not x86-64", offset + 12
+        )
+    uts = parse_uts(page)
+    if not uts["sysname"].startswith("Linux"):
+        raise SwsuspFormatError(
+            "swsusp_info has no x86-64 restore_data_record magic (at +16 or +24) and no uts "
+            "name: an image of another architecture",
+            offset,
+        )
+    if uts["machine"] != "x86_64":
+        raise SwsuspFormatError(
+            f"image was written by a {uts['machine'] or 'unknown'} kernel, not x86_64",
+            offset + 4 * UTS_FIELD,
+        )
+    return uts
+
+
+def parse_info(page: bytes, offset: int) -> SwsuspInfo:
+    """Decode the info page; raise SwsuspFormatError if it cannot be one (spec §6.2)."""
+    record = parse_record(page, offset)
+    uts = None if record else _check_architecture(page, offset)
+    version_code, num_physpages, cpus, image_pages, pages, size = INFO_TAIL.unpack_from(
+        page, INFO_TAIL_OFFSET
+    )
+    info = SwsuspInfo(offset, version_code, num_physpages, cpus, image_pages, pages, size, record, uts)
+    _check_counts(info)
+    return info
+
+
+def _check_counts(info: SwsuspInfo) -> None:
+    off = info.offset + INFO_TAIL_OFFSET
+    if info.size != info.pages * 4096:
+        raise SwsuspFormatError(
+            f"swsusp_info.size {info.size} is not pages*4096 (pages={info.pages})", off + 32
+        )
+    if not 0 < info.image_pages < info.pages:
+        raise SwsuspFormatError(
+            f"swsusp_info image_pages {info.image_pages} does not fit pages {info.pages}", off + 16
+        )
+    # one PFN entry per data page, 512 per metadata page
+    if info.meta_pages * 512 < info.image_pages:
+        raise SwsuspFormatError(
+            f"{info.meta_pages} PFN-list pages cannot list {info.image_pages} data pages", off + 24
+        )

@@ -1,0 +1,84 @@
+"""The swap_map_page chain (spec §3): `get_swap_reader()` in kernel/power/swap.c.
+
+    struct swap_map_page { sector_t entries[511]; sector_t next_swap; };
+
+Entry i is the swap block holding stream page i; a zero entry ends the stream.
+"""
+
+import struct
+from array import array
+from typing import Callable, List
+
+from .errors import SwsuspFormatError
+
+PAGE_SIZE = 4096
+MAP_PAGE_ENTRIES = PAGE_SIZE // 8 - 1  # 511
+_MAP_PAGE = struct.Struct(f"<{MAP_PAGE_ENTRIES + 1}Q")
+
+
+class SwapMap:
+    """The stream's block list, in compact arrays (4 or 8 bytes per stream page)."""
+
+    def __init__(self, entries: array, map_blocks: List[int]) -> None:
+        self.entries = entries  # stream page i -> swap block
+        self.map_blocks = map_blocks  # where the map pages themselves are
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def read_swap_map(
+    first: int,
+    read_block: Callable[[int], bytes],
+    block_offset: Callable[[int], int],
+    is_block: Callable[[int], bool],
+    max_entries: int,
+) -> SwapMap:
+    """Follow next_swap from `first` until 0 and collect entries up to the first zero.
+
+    Every pointer is checked before use: inside the swap area, never visited twice (a
+    looping chain), and the total bounded by `max_entries` (the stream cannot have more
+    pages than the area has blocks), so hostile input cannot make this hang or grow.
+    """
+    entries = array("Q")
+    map_blocks: List[int] = []
+    seen = set()
+    block, came_from = first, None
+    while block:
+        where = block_offset(came_from) + PAGE_SIZE - 8 if came_from is not None else None
+        if not is_block(block):
+            raise SwsuspFormatError(
+                f"swap_map_page pointer {block} is outside the swap area", where, block=block
+            )
+        if block in seen:
+            raise SwsuspFormatError(
+                f"swap_map_page chain loops back to block {block}", where, block=block
+            )
+        seen.add(block)
+        map_blocks.append(block)
+        values = _MAP_PAGE.unpack(read_block(block))
+        page_entries = values[:MAP_PAGE_ENTRIES]
+        if 0 in page_entries:
+            entries.extend(page_entries[: page_entries.index(0)])
+            break  # the last map page: unused entries are zero (next_swap is 0 too)
+        entries.extend(page_entries)
+        if len(entries) > max_entries:
+            raise SwsuspFormatError(
+                f"swap_map chain lists more than {max_entries} pages, more than the swap area holds",
+                block_offset(block),
+                block=block,
+            )
+        block, came_from = values[MAP_PAGE_ENTRIES], block
+    if not entries:
+        raise SwsuspFormatError("swap_map_page chain is empty", block_offset(first), block=first)
+    for i, b in enumerate(entries):
+        if not is_block(b):
+            m = map_blocks[i // MAP_PAGE_ENTRIES]
+            raise SwsuspFormatError(
+                f"swap_map entry {i} points to block {b}, outside the swap area",
+                block_offset(m) + 8 * (i % MAP_PAGE_ENTRIES),
+                block=b,
+            )
+    if max(entries) < 1 << 32:
+        entries = array("I", entries)  # 4 bytes per stream page on any disk up to 16 TiB
+    return SwapMap(entries, map_blocks)

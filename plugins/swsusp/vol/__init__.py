@@ -1,0 +1,1 @@
+"""Volatility adapters: thin translations between the format/paging code and Volatility."""

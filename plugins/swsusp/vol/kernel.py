@@ -1,0 +1,117 @@
+"""Stack the Linux kernel's virtual layer on a hibernation image using what the image says.
+
+The restore record carries the page-table root (cr3) and restore_registers' virtual and
+physical address, so no full-memory scan is needed: the banner is looked for in the kernel
+image around jump_address_phys, the KASLR shift is jump_address - &restore_registers, and
+4- vs 5-level paging is whichever walk takes jump_address to jump_address_phys (spec §10).
+"""
+
+import logging
+from typing import Optional, Tuple
+
+from volatility3.framework import constants, interfaces
+from volatility3.framework.automagic import symbol_cache
+from volatility3.framework.automagic.linux import LinuxIntelStacker
+from volatility3.framework.layers import intel
+from volatility3.framework.symbols import linux
+
+from volatility3.plugins.swsusp.paging import walk
+from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+
+vollog = logging.getLogger(__name__)
+
+BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
+
+
+class LinuxIntel32eLA57(intel.LinuxIntel32e):
+    """5-level paging (LA57), which Volatility 2.28 does not ship."""
+
+    _maxvirtaddr = 57
+    _maxphyaddr = 52
+    _structure = [
+        ("page map layer 5", 9, False),
+        ("page map layer 4", 9, False),
+        ("page directory pointer", 9, True),
+        ("page directory", 9, True),
+        ("page table", 9, False),
+    ]
+
+
+class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
+    """Builds the kernel layer from the image's restore record (cr3, jump addresses)."""
+
+    stack_order = 30  # before the VMCOREINFO and banner stackers, which scan all memory
+    exclusion_list = ["mac", "windows"]
+
+    @classmethod
+    def stack(cls, context, layer_name: str, progress_callback: constants.ProgressCallback = None):
+        layer = context.layers[layer_name]
+        if not isinstance(layer, SwsuspLayer):
+            return None
+        image = layer.image
+        record = image.info.record
+        if record is None:
+            vollog.info("Image has no x86-64 restore record (before 2.6.24): leaving the kernel to the banner stackers")
+            return None
+        banners = symbol_cache.load_cache_manager().get_identifier_dictionary(operating_system="linux")
+        match = cls._find_banner(image, banners)
+        if match is None:
+            vollog.warning(
+                "No symbol table (ISF) matches the kernel banner in this hibernation image; "
+                "put the kernel's ISF on the symbol path (-s)"
+            )
+            return None
+        banner, isf_url = match
+        table_name = context.symbol_space.free_table_name("SwsuspKernel")
+        table = linux.LinuxKernelIntermedSymbols(context, "temporary." + table_name, name=table_name, isf_url=isf_url)
+        context.symbol_space.append(table)
+
+        dtb, levels = cls._root(layer, record)
+        if levels is None:
+            vollog.warning(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
+            return None
+        shift = cls._virtual_shift(context, table, table_name, layer_name, record, progress_callback)
+
+        new_name = context.layers.free_layer_name("IntelLayer")
+        config_path = interfaces.configuration.path_join("SwsuspIntelHelper", new_name)
+        join = interfaces.configuration.path_join
+        context.config[join(config_path, "memory_layer")] = layer_name
+        context.config[join(config_path, "page_map_offset")] = dtb
+        context.config[join(config_path, BANNER_CONFIG_KEY)] = str(banner, "latin-1")
+        layer_class = intel.LinuxIntel32e if levels == 4 else LinuxIntel32eLA57
+        kernel = layer_class(context, config_path=config_path, name=new_name, metadata={"os": "Linux"})
+        kernel.config["kernel_virtual_offset"] = shift
+        vollog.debug(f"Hibernation image: cr3 {dtb:#x}, {levels}-level paging, KASLR virtual shift {shift:#x}")
+        return kernel
+
+    @staticmethod
+    def _find_banner(image, banners) -> Optional[Tuple[bytes, str]]:
+        if not banners:
+            return None
+        for _address, banner in image.find_banners():
+            for known, url in banners.items():
+                if known and banner.startswith(known.rstrip(b"\0")):
+                    return known, url
+        return None
+
+    @staticmethod
+    def _root(layer: SwsuspLayer, record) -> Tuple[int, Optional[int]]:
+        """cr3 masked (PCID, PTI user half) and the paging depth it uses."""
+        def read(addr, n):
+            return layer.read(addr, n)
+
+        dtb = record.cr3 & walk.CR3_ADDR_MASK
+        if record.jump_address_phys is None:  # v1 record: before 5-level support
+            return dtb, 4
+        for root in (dtb, dtb & ~walk.PTI_USER_BIT):
+            levels = walk.paging_levels(read, root, record.jump_address, record.jump_address_phys)
+            if levels:
+                return root, levels
+        return dtb, None
+
+    @staticmethod
+    def _virtual_shift(context, table, table_name, layer_name, record, progress_callback) -> int:
+        if "restore_registers" in table.symbols:
+            return (record.jump_address - table.get_symbol("restore_registers").address) % (1 << 64)
+        _kaslr, aslr = LinuxIntelStacker.find_aslr(context, table_name, layer_name, progress_callback)
+        return aslr

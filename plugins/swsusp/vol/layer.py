@@ -1,0 +1,261 @@
+"""The hibernation image as a Volatility physical layer: page PFN at PFN*4096.
+
+Pages the image does not hold (free, nosave, never RAM) are invalid, not zero; 6.6+ zero
+pages read as zeros.  Everything the layer needs is in its config (base_layer and the
+image's location), so Volatility can rebuild it; the opened image is cached per file so
+the rebuild does not read the index twice.
+"""
+
+import logging
+import os
+import threading
+import urllib.parse
+import urllib.request
+from collections import OrderedDict
+from typing import Iterable, List, Optional, Tuple
+
+from volatility3.framework import constants, exceptions, interfaces
+from volatility3.framework.configuration import requirements
+
+from volatility3.plugins.swsusp.format import locate
+from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from volatility3.plugins.swsusp.format.header import PAGE_SIZE, SIG_OFFSET, ALL_SIGS
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.format.source import FileSource
+
+vollog = logging.getLogger(__name__)
+
+
+class SwsuspFormatException(exceptions.LayerException):
+    """A format error, raised the way Volatility prints cleanly (message kept)."""
+
+
+class LayerSource:
+    """Read bytes through a Volatility layer (when the input is not a plain local file)."""
+
+    def __init__(self, context, layer_name: str) -> None:
+        self._layer = context.layers[layer_name]
+        self.size = self._layer.maximum_address + 1
+
+    def read(self, offset: int, length: int) -> bytes:
+        length = max(0, min(length, self.size - offset))
+        return self._layer.read(offset, length, pad=True) if length else b""
+
+    def find(self, needle: bytes, start: int, end: int) -> int:
+        chunk = 16 << 20
+        pos = start
+        while pos < end:
+            stop = min(end, pos + chunk + len(needle))
+            hit = self.read(pos, stop - pos).find(needle)
+            if hit >= 0:
+                return pos + hit
+            pos += chunk
+        return -1
+
+
+def local_path(context, layer_name: str) -> Optional[str]:
+    """The file behind a FileLayer with a file:// location, else None."""
+    location = context.layers[layer_name].config.get("location", None)
+    if not isinstance(location, str):
+        return None
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme != "file":
+        return None
+    path = urllib.request.url2pathname(parsed.path)
+    return path if os.path.isfile(path) else None
+
+
+class _ImageCache:
+    """Opened images by (file identity, location), so a rebuilt layer reuses the index."""
+
+    def __init__(self, size: int = 8) -> None:
+        self._images: "OrderedDict[tuple, SwsuspImage]" = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key):
+        with self._lock:
+            image = self._images.get(key)
+            if image is not None:
+                self._images.move_to_end(key)
+            return image
+
+    def put(self, key, image: SwsuspImage) -> None:
+        with self._lock:
+            self._images[key] = image
+            while len(self._images) > self._size:
+                self._images.popitem(last=False)
+
+
+IMAGES = _ImageCache()
+
+
+def _file_key(path: str) -> tuple:
+    st = os.stat(path)
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+
+
+def open_image(context, base_layer: str, partition_offset=None, resume_offset=None, block_base=None,
+               partition_size=None) -> SwsuspImage:
+    """Open (or fetch from the cache) the image under `base_layer`."""
+    path = local_path(context, base_layer)
+    key = None
+    if path:
+        key = (_file_key(path), partition_offset, resume_offset, block_base)
+        image = IMAGES.get(key)
+        if image is not None:
+            return image
+    source = FileSource(path) if path else LayerSource(context, base_layer)
+    if partition_offset is None:
+        image = SwsuspImage.open(source, resume_offset=resume_offset)
+    else:
+        size = partition_size if partition_size else source.size - partition_offset
+        part = locate.Partition(partition_offset, size, "configured partition")
+        location = locate.Location(part, resume_offset or 0, block_base or 0, "from configuration")
+        image = SwsuspImage(source, location)
+    if key:
+        IMAGES.put(key, image)
+        loc = image.location
+        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base), image)
+    return image
+
+
+class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
+    """Physical memory of a hibernated Linux x86-64 machine, from its hibernation image."""
+
+    _direct_metadata = {"architecture": "Intel64", "os": "Linux"}
+
+    def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
+        super().__init__(context, config_path, name, metadata)
+        self._base_layer = self.config["base_layer"]
+        try:
+            self.image = open_image(
+                context,
+                self._base_layer,
+                self.config.get("partition_offset", None),
+                self.config.get("resume_offset", None),
+                self.config.get("block_base", None),
+                self.config.get("partition_size", None),
+            )
+        except SwsuspFormatError as exc:
+            raise SwsuspFormatException(f"hibernation image ({name})", exc.message) from None
+        # Pin the location so a rebuild from config opens it directly, without a scan.
+        loc = self.image.location
+        self.config["partition_offset"] = loc.partition.offset
+        self.config["partition_size"] = loc.partition.size
+        self.config["resume_offset"] = loc.resume_offset
+        self.config["block_base"] = loc.block_base
+        self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
+
+    @classmethod
+    def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
+        return [
+            requirements.TranslationLayerRequirement(
+                name="base_layer", optional=False, description="The swap partition, filesystem or disk image"
+            ),
+            requirements.IntRequirement(
+                name="partition_offset", optional=True,
+                description="Byte offset of the partition holding the swap area (found automatically)",
+            ),
+            requirements.IntRequirement(
+                name="partition_size", optional=True, description="Size in bytes of that partition"
+            ),
+            requirements.IntRequirement(
+                name="resume_offset", optional=True,
+                description="The kernel's resume_offset: 4 KiB block of the header page in the partition",
+            ),
+            requirements.IntRequirement(
+                name="block_base", optional=True,
+                description="Block number of the partition's first block (a swap file copied out of its filesystem)",
+            ),
+        ]
+
+    # -- DataLayerInterface ----------------------------------------------------------------
+
+    @property
+    def minimum_address(self) -> int:
+        return 0
+
+    @property
+    def maximum_address(self) -> int:
+        return self._max
+
+    @property
+    def dependencies(self) -> List[str]:
+        return [self._base_layer]
+
+    def is_valid(self, offset: int, length: int = 1) -> bool:
+        if length <= 0 or offset < 0:
+            return False
+        first, last = offset // PAGE_SIZE, (offset + length - 1) // PAGE_SIZE
+        return self.image.count_present(first, last + 1) == last - first + 1
+
+    def read(self, offset: int, length: int, pad: bool = False) -> bytes:
+        try:
+            return self.image.read(offset, length, pad)
+        except PageNotInImage as exc:
+            raise exceptions.InvalidAddressException(
+                self.name, exc.pfn * PAGE_SIZE, f"Page {exc.pfn:#x} is not in the hibernation image"
+            ) from None
+        except SwsuspFormatError as exc:
+            raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
+
+    def write(self, offset: int, value: bytes) -> None:
+        raise exceptions.LayerException(self.name, "Hibernation images are evidence: the layer is read-only")
+
+    def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
+        """Runs of present pages; mapped offsets are where each run's first page sits on disk
+        (its compressed block, for compressed images)."""
+        if length <= 0:
+            return
+        end = offset + length
+        pos = offset
+        for first, count in self.image.runs(offset // PAGE_SIZE, (end - 1) // PAGE_SIZE + 1):
+            start = max(offset, first * PAGE_SIZE)
+            stop = min(end, (first + count) * PAGE_SIZE)
+            if start > pos and not ignore_errors:
+                raise exceptions.InvalidAddressException(self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
+            yield start, stop - start, start, stop - start, self.name
+            pos = stop
+        if pos < end and not ignore_errors:
+            raise exceptions.InvalidAddressException(self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
+
+
+class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
+    """Recognises hibernation images (swap partition, swap file in a filesystem, disk)."""
+
+    stack_order = 9
+    exclusion_list = ["mac", "windows"]
+
+    @classmethod
+    def stack(cls, context, layer_name: str, progress_callback: constants.ProgressCallback = None):
+        layer = context.layers[layer_name]
+        if isinstance(layer, interfaces.layers.TranslationLayerInterface):
+            return None  # only plain files/devices hold swap areas
+        if not cls._worth_trying(context, layer_name):
+            return None
+        try:
+            open_image(context, layer_name)
+        except NotAnImageError:
+            return None
+        except SwsuspFormatError as exc:  # recognised but broken: say why, stacking is silent
+            vollog.warning(f"Hibernation image not usable: {exc.message}")
+            return None
+        except ImportError as exc:
+            vollog.warning(str(exc))
+            return None
+        new_name = context.layers.free_layer_name("SwsuspLayer")
+        context.config[interfaces.configuration.path_join(new_name, "base_layer")] = layer_name
+        return SwsuspLayer(context, new_name, new_name)
+
+    @staticmethod
+    def _worth_trying(context, layer_name: str) -> bool:
+        """Cheap checks first: a signature at a header page, a partition table or a filesystem.
+        Raw RAM dumps are never scanned."""
+        path = local_path(context, layer_name)
+        source = FileSource(path) if path else LayerSource(context, layer_name)
+        if source.size < PAGE_SIZE:
+            return False
+        if source.read(SIG_OFFSET, 10) in ALL_SIGS:
+            return True
+        return bool(locate.partitions(source)) or locate.looks_like_filesystem(source, 0)

@@ -1,0 +1,1 @@
+"""Synthetic swsusp sample generator (ground truth for the tests)."""
