@@ -147,7 +147,12 @@ class SwsuspImage:
         self.header = header
         try:
             self.swap_map: SwapMap = read_swap_map(
-                header.image, self._read_block, self.block_offset, self._is_block, self._nblocks
+                header.image,
+                self._read_block,
+                self.block_offset,
+                self._is_block,
+                self._nblocks,
+                header.offset + header.layout.image,
             )
         except SwsuspFormatError as exc:
             raise _Failed(0, exc) from None

@@ -33,6 +33,7 @@ def read_swap_map(
     block_offset: Callable[[int], int],
     is_block: Callable[[int], bool],
     max_entries: int,
+    first_pointer_offset: int,
 ) -> SwapMap:
     """Follow next_swap from `first` until 0 and collect entries up to the first zero.
 
@@ -45,7 +46,8 @@ def read_swap_map(
     seen = set()
     block, came_from = first, None
     while block:
-        where = block_offset(came_from) + PAGE_SIZE - 8 if came_from is not None else None
+        # where the pointer itself is stored: the header's `image`, or a next_swap
+        where = block_offset(came_from) + PAGE_SIZE - 8 if came_from is not None else first_pointer_offset
         if not is_block(block):
             raise SwsuspFormatError(
                 f"swap_map_page pointer {block} is outside the swap area", where, block=block

@@ -1,0 +1,184 @@
+"""Bad input: one clear message naming the problem and its offset; never a traceback or a
+hang; inputs never written."""
+
+import hashlib
+import os
+import shutil
+import struct
+
+import pytest
+
+from samples import swsusp_gen
+from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.format.source import BytesSource
+
+PAGE = 4096
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bad")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = swsusp_gen.make_variant(name, str(folder))
+        return cache[name]
+
+    return get
+
+
+def _mutate(made, tmp_path, name, edits):
+    """A copy of variant `name` with (offset, bytes) edits applied."""
+    _machine, facts, path = made(name)
+    data = bytearray(open(path, "rb").read())
+    for offset, value in edits(facts):
+        data[offset : offset + len(value)] = value
+    out = tmp_path / f"{name}-bad.img"
+    out.write_bytes(data)
+    return out, facts
+
+
+def _block(facts, block):
+    return facts.partition_offset + block * PAGE
+
+
+def _error(path, **kwargs):
+    with pytest.raises(SwsuspFormatError) as info:
+        SwsuspImage.open(path, **kwargs)
+    return info.value
+
+
+def test_not_an_image(tmp_path):
+    path = tmp_path / "random.bin"
+    path.write_bytes(bytes(range(256)) * 256)
+    err = _error(path)
+    assert isinstance(err, NotAnImageError) and "not a hibernation image" in err.message
+
+
+def test_plain_swap_area_is_named(made, tmp_path):
+    def clear(facts):
+        return [(facts.header_file_offset + 4056, bytes(20)), (facts.header_file_offset + 4086, b"SWAPSPACE2")]
+
+    path, _ = _mutate(made, tmp_path, "quickstart-lzo", clear)
+    err = _error(path)
+    assert isinstance(err, NotAnImageError)
+    assert "plain swap area" in err.message and err.offset == 4086
+
+
+def test_truncated_file(made, tmp_path):
+    _m, facts, path = made("era-6.1-none")
+    cut = tmp_path / "cut.img"
+    cut.write_bytes(open(path, "rb").read()[: _block(facts, facts.stream_blocks[3]) + 100])
+    err = _error(cut)
+    assert "truncated" in err.message or "outside the swap area" in err.message
+    assert err.offset is not None
+
+
+def test_map_chain_loop():
+    header = bytearray(PAGE)
+    struct.pack_into("<I", header, 1024, 1)
+    struct.pack_into("<I", header, 1028, 2047)
+    struct.pack_into("<Q", header, 4064, 1)
+    header[4076:4096] = b"SWAPSPACE2S1SUSPEND\0"
+    map1 = struct.pack("<511QQ", *([3] * 511), 2)  # full map pages: 1 -> 2 -> 1 ...
+    map2 = struct.pack("<511QQ", *([3] * 511), 1)
+    image = BytesSource(bytes(header) + map1 + map2 + bytes(PAGE * 2045))
+    err = _error(image)
+    assert "loops back to block 1" in err.message and err.offset == 2 * PAGE + 4088
+
+
+def test_pointer_beyond_file(made, tmp_path):
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))])
+    err = _error(path)
+    assert "outside the swap area" in err.message
+
+
+def test_block_length_over_35_pages(made, tmp_path):
+    path, facts = _mutate(
+        made, tmp_path, "quickstart-lzo", lambda f: [(_block(f, f.stream_blocks[1]), struct.pack("<Q", 36 * PAGE))]
+    )
+    err = _error(path)
+    assert "compressed block length" in err.message and err.block_index == 0
+    assert err.offset == _block(facts, facts.stream_blocks[1])
+
+
+def test_block_not_decompressing_to_whole_pages(made, tmp_path):
+    def garble(facts):
+        first = facts.blocks[-1]["first_entry"]
+        return [(_block(facts, facts.stream_blocks[first]) + 8, bytes(64))]
+
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo", garble)
+    image = SwsuspImage.open(path)  # the index does not decompress data blocks
+    with pytest.raises(SwsuspFormatError) as info:
+        image.compute_crc32()
+    assert info.value.block_index == facts.num_blocks - 1 and "decompress" in info.value.message
+
+
+def _pfn_entry_edit(index, value):
+    def edit(facts):
+        page = facts.stream_blocks[1]  # first PFN-list page (uncompressed variant)
+        return [(_block(facts, page) + 8 * index, struct.pack("<Q", value))]
+
+    return edit
+
+
+def test_pfn_repeated(made, tmp_path):
+    _m, facts, _p = made("era-6.1-none")
+    path, _ = _mutate(made, tmp_path, "era-6.1-none", _pfn_entry_edit(1, facts.pfn_entries[0]))
+    err = _error(path)
+    assert "listed twice" in err.message and err.pfn == facts.pfn_entries[0]
+    assert err.offset == _block(facts, facts.stream_blocks[1]) + 8
+
+
+def test_pfn_out_of_range(made, tmp_path):
+    path, facts = _mutate(made, tmp_path, "era-6.1-none", _pfn_entry_edit(0, 1 << 45))
+    err = _error(path)
+    assert "52-bit" in err.message and err.offset == _block(facts, facts.stream_blocks[1])
+
+
+def test_restore_record_of_another_architecture(made, tmp_path):
+    def x86_32(facts):
+        info = _block(facts, facts.stream_blocks[0])
+        return [(info, bytes(40)), (info + 12, struct.pack("<I", 0x12345679))]
+
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo", x86_32)
+    err = _error(path)
+    assert "32-bit x86" in err.message
+
+
+def test_crc_mismatch_is_a_warning_not_a_refusal(made, tmp_path, vol):
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")])
+    image = SwsuspImage.open(path)
+    assert image.compute_crc32() == facts.crc32 != image.header.crc32
+    result = vol("-f", str(path), "linux.swsusp_info")
+    assert result.returncode == 0
+    assert "MISMATCH" in result.stdout and "CRC32 mismatch" in result.stderr
+
+
+BAD_CLI = [
+    ("pointer", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))], "outside the swap area"),
+    ("blocklen", lambda f: [(_block(f, f.stream_blocks[1]), struct.pack("<Q", 36 * PAGE))], "compressed block length"),
+]
+
+
+@pytest.mark.parametrize("label,edit,words", BAD_CLI)
+def test_vol_prints_one_clean_error(made, tmp_path, vol, label, edit, words):
+    path, _facts = _mutate(made, tmp_path, "quickstart-lzo", edit)
+    result = vol("-f", str(path), "linux.swsusp_info")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert words in result.stderr and "file offset 0x" in result.stderr
+
+
+def test_input_is_never_written(made, tmp_path, vol):
+    _m, _facts, path = made("quickstart-lzo")
+    evidence = tmp_path / "evidence.img"
+    shutil.copyfile(path, evidence)
+    os.chmod(evidence, 0o444)
+    before = hashlib.sha256(evidence.read_bytes()).hexdigest()
+    for plugin in ("linux.swsusp_info", "linux.pslist"):
+        result = vol("-f", str(evidence), plugin)
+        assert result.returncode == 0, result.stderr[-2000:]
+    assert hashlib.sha256(evidence.read_bytes()).hexdigest() == before
