@@ -80,3 +80,14 @@ def test_restore_record(opened, name):
 def test_banner_found_where_generator_put_it(opened, name):
     machine, _facts, image = opened(name)
     assert (machine.banner_pa, machine.banner) in image.find_banners()
+
+
+@pytest.mark.parametrize("name", [v for v in VARIANTS if v.startswith("uswsusp")])
+def test_s2disk_container_and_md5(opened, name):
+    _machine, facts, image = opened(name)
+    assert image.kind.startswith("s2disk") and image.uswsusp is not None
+    assert image.uswsusp.map_start == facts.uswsusp["map_start"]
+    assert image.uswsusp.image_data_size == facts.uswsusp["image_data_size"]
+    assert [b for b in image.swap_map.map_blocks] == facts.map_blocks
+    if image.md5_valid:
+        assert image.compute_md5().hex() == facts.uswsusp["checksum"]

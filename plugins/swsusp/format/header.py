@@ -63,6 +63,10 @@ LAYOUTS = (
 )
 
 
+# s2disk's packed {loff_t image; orig_sig[10]; sig[10]} at the page end: `image` is a byte offset
+USWSUSP_LAYOUT = HeaderLayout("U", "s2disk (uswsusp)", image=4068)
+
+
 def decode_flags(flags: int) -> List[str]:
     names = [name for bit, name in FLAG_NAMES.items() if flags & bit]
     unknown = flags & ~sum(FLAG_NAMES)

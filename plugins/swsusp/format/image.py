@@ -12,6 +12,7 @@ lazily from each block's 8-byte length.  Index memory: 4-8 bytes per stream page
 block list and 4-8 bytes per PFN.
 """
 
+import hashlib
 import os
 from array import array
 from bisect import bisect_left, bisect_right
@@ -36,14 +37,17 @@ from .header import (
     SIG_OFFSET,
     SWAP_SIGS,
     USWSUSP_SIG,
+    USWSUSP_LAYOUT,
     SwsuspHeader,
     candidate_headers,
+    read_header,
     signature_of,
 )
 from .info import SwsuspInfo, parse_info
 from .pfn_list import PfnIndex, parse_pfn_list
 from .source import FileSource
 from .swap_map import SwapMap, read_swap_map
+from .uswsusp import IMAGE_CHECKSUM, IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
 
 ZERO_PAGE = bytes(PAGE_SIZE)
 Progress = Optional[Callable[[float, str], None]]
@@ -69,21 +73,23 @@ class SwsuspImage:
         self._cache_blocks = max(1, cache_blocks)
         self._crc: Optional[int] = None
 
+        self.uswsusp: Optional[ImageHeaderInfo] = None
         page = self._read_page_at(location.header_offset, "header page")
         sig = signature_of(page)
-        if sig == USWSUSP_SIG:
-            raise SwsuspFormatError(
-                "userspace s2disk image (ULSUSPEND): not supported yet", location.header_offset + SIG_OFFSET
-            )
-        if sig != HIBERNATE_SIG and sig not in SWAP_SIGS:
+        if sig != HIBERNATE_SIG and sig != USWSUSP_SIG and sig not in SWAP_SIGS:
             raise NotAnImageError(
                 f"no hibernation signature at offset {SIG_OFFSET} of the header page (found {sig!r})",
                 location.header_offset + SIG_OFFSET,
             )
         failures = []
-        for header in candidate_headers(page, location.header_offset):
+        uswsusp = read_header(page, location.header_offset, USWSUSP_LAYOUT)
+        kernel = [] if sig == USWSUSP_SIG else candidate_headers(page, location.header_offset)
+        attempts = [(self._open, h) for h in kernel]
+        if sig != HIBERNATE_SIG and uswsusp.image and uswsusp.image % PAGE_SIZE == 0:
+            attempts.append((self._open_uswsusp, uswsusp))  # also a consumed s2disk image
+        for open_as, header in attempts:
             try:
-                self._open(header)
+                open_as(header)
                 return
             except _Failed as failed:
                 failures.append(failed)
@@ -144,7 +150,9 @@ class SwsuspImage:
         return None
 
     def _open(self, header: SwsuspHeader) -> None:
+        """An in-kernel image: header -> swap_map chain -> info page (uncompressed, entry 0)."""
         self.header = header
+        self._stream_base = 1  # the kernel stores page 0 (swsusp_info) alone, uncompressed
         try:
             self.swap_map: SwapMap = read_swap_map(
                 header.image,
@@ -167,10 +175,50 @@ class SwsuspImage:
             meta = self.read_stream(1, self.info.meta_pages)
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_INFO, exc) from None
+        self._read_pfn_list(meta)
+
+    def _read_pfn_list(self, meta: bytes) -> None:
         try:
             self.pfns: PfnIndex = parse_pfn_list(meta, self.info.image_pages, self._offset_of_pfn_entry)
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_PFNS, exc) from None
+
+    def _open_uswsusp(self, header: SwsuspHeader) -> None:
+        """An s2disk image: header -> image_header_info -> extents -> the same kernel stream."""
+        self.header = header
+        self._stream_base = 0  # compressed buffers start with the swsusp_info page
+        size = self._nblocks * PAGE_SIZE
+        try:
+            block = header.image // PAGE_SIZE
+            if not self._is_block(block):
+                raise SwsuspFormatError(f"s2disk image pointer {header.image:#x} is outside the device",
+                                        header.offset + header.layout.image)
+            self.uswsusp = parse_image_header_info(self._read_block(block), self.block_offset(block), size)
+            self.swap_map = read_extents(self.uswsusp, self._read_block, size, self.block_offset)
+        except SwsuspFormatError as exc:
+            raise _Failed(0, exc) from None
+        try:
+            self.codec = "lzo" if self.uswsusp.flags & IMAGE_COMPRESSED else "none"
+            self.info = SwsuspInfo(0, 0, 0, 0, 0, self.uswsusp.pages, self.uswsusp.pages * PAGE_SIZE, None, None)
+            self._setup_stream()
+            first = self.stream_offset(0)
+            self.info = parse_info(bytes(self.stream_page(0)), first)
+            if self.info.pages != self.uswsusp.pages:
+                raise SwsuspFormatError(
+                    f"s2disk header says {self.uswsusp.pages} pages, swsusp_info says {self.info.pages}",
+                    self.uswsusp.offset,
+                )
+        except SwsuspFormatError as exc:
+            raise _Failed(_STAGE_CHAIN, exc) from None
+        try:
+            meta = self.read_stream(1, self.info.meta_pages)
+        except SwsuspFormatError as exc:
+            raise _Failed(_STAGE_INFO, exc) from None
+        self._read_pfn_list(meta)
+
+    @property
+    def kind(self) -> str:
+        return "s2disk (uswsusp)" if self.uswsusp else "in-kernel"
 
     def _explain_failure(self, page: bytes, sig: bytes, failures: List[_Failed]) -> SwsuspFormatError:
         best = max(failures, key=lambda f: f.stage, default=None)
@@ -234,7 +282,7 @@ class SwsuspImage:
     # -- the stream ----------------------------------------------------------------------
 
     def _choose_codec(self) -> str:
-        """Spec §6.3: era, then the flag, then the entry count decide."""
+        """Spec §6.3: era, then the flag, then the entry count decide (in-kernel images)."""
         if self.header.layout.name != "A" or self.header.flags & SF_NOCOMPRESS_MODE:
             return "none"
         if len(self.swap_map) == self.info.pages:
@@ -244,7 +292,7 @@ class SwsuspImage:
     def _setup_stream(self) -> None:
         n = len(self.swap_map)
         pages = self.info.pages
-        self.nr_blocks = -(-(pages - 1) // UNC_PAGES)
+        self.nr_blocks = -(-(pages - self._stream_base) // UNC_PAGES)
         if self.codec == "none":
             if n < pages:
                 raise SwsuspFormatError(
@@ -259,13 +307,13 @@ class SwsuspImage:
                     self.block_offset(self.swap_map.map_blocks[0]),
                 )
             self._decompress = BlockDecompressor(self.codec)
-            self._block_starts = array("Q", [1])  # stream entry of each block's first page
+            self._block_starts = array("Q", [self._stream_base])  # stream entry of each block's first page
 
     def stream_offset(self, page: int) -> int:
         """File offset of stream page `page` (for compressed images: of its block's start)."""
         if self.codec == "none":
             return self.block_offset(self.swap_map.entries[page])
-        return self.block_offset(self.swap_map.entries[self._block_start((page - 1) // UNC_PAGES)])
+        return self.block_offset(self.swap_map.entries[self._block_start((page - self._stream_base) // UNC_PAGES)])
 
     def _offset_of_pfn_entry(self, i: int) -> int:
         page = 1 + i // 512
@@ -303,7 +351,7 @@ class SwsuspImage:
         return starts[index]
 
     def _block_pages(self, index: int) -> int:
-        return min(UNC_PAGES, self.info.pages - 1 - index * UNC_PAGES)
+        return min(UNC_PAGES, self.info.pages - self._stream_base - index * UNC_PAGES)
 
     def _decompress_block(self, index: int) -> bytes:
         first, end = self._block_start(index), self._block_start(index + 1)
@@ -333,7 +381,7 @@ class SwsuspImage:
         """Uncompressed stream page `page` (1 .. pages-1)."""
         if self.codec == "none":
             return self._read_block(self.swap_map.entries[page])
-        index, slot = divmod(page - 1, UNC_PAGES)
+        index, slot = divmod(page - self._stream_base, UNC_PAGES)
         return memoryview(self._block(index))[slot * PAGE_SIZE : (slot + 1) * PAGE_SIZE]
 
     def read_stream(self, first: int, count: int) -> bytes:
@@ -343,17 +391,18 @@ class SwsuspImage:
         return b"".join(self.stream_page(p) for p in range(first, first + count))
 
     def iter_stream_chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
-        """(first stream page, uncompressed bytes) for pages 1..pages-1 in order, uncached."""
-        total = self.info.pages - 1
+        """(first stream page, uncompressed bytes) in order, uncached: pages 1.. of an in-kernel
+        image (what its CRC covers), pages 0.. of an s2disk image (what its MD5 covers)."""
+        base, total = self._stream_base, self.info.pages
         if self.codec == "none":
-            for first in range(1, total + 1, UNC_PAGES):
-                count = min(UNC_PAGES, total + 1 - first)
+            for first in range(base, total, UNC_PAGES):
+                count = min(UNC_PAGES, total - first)
                 yield first, self._read_blocks(self.swap_map.entries[first : first + count])
                 if progress and first % (UNC_PAGES * 64) == 1:
                     progress(100.0 * first / total, "Reading image pages")
         else:
             for index in range(self.nr_blocks):
-                yield 1 + index * UNC_PAGES, self._cache.get(index) or self._decompress_block(index)
+                yield base + index * UNC_PAGES, self._cache.get(index) or self._decompress_block(index)
                 if progress and index % 64 == 0:
                     progress(100.0 * index / self.nr_blocks, "Decompressing image blocks")
 
@@ -367,6 +416,17 @@ class SwsuspImage:
                 crc = crc32_le(crc, data)
             self._crc = crc
         return self._crc
+
+    def compute_md5(self, progress: Progress = None) -> bytes:
+        """MD5 of the whole uncompressed stream: an s2disk image's IMAGE_CHECKSUM."""
+        digest = hashlib.md5()
+        for _first, data in self.iter_stream_chunks(progress):
+            digest.update(data)
+        return digest.digest()
+
+    @property
+    def md5_valid(self) -> bool:
+        return bool(self.uswsusp and self.uswsusp.flags & IMAGE_CHECKSUM)
 
     # -- physical memory -----------------------------------------------------------------
 
