@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import inspect
 import json
 import os
 import random
@@ -76,8 +77,11 @@ class Era:
     zero_pages: bool            # 6.6+  (bit-63 PFN entries, no data page)
     has_lz4: bool               # 6.9+
     resume_offset: bool         # 2.6.19+: header read at resume_offset (swap files possible)
-    page_offset: int            # era's direct-map base default (for the VARIANTS' machines)
-    kaslr: bool                 # era has KASLR (text 3.14+, memory 4.8+)
+
+    @property
+    def linux_version_code(self) -> int:
+        parts = [int(x) for x in self.name.split(".")] + [0, 0]
+        return _vc(*parts[:3])
 
 
 def _vc(a, b, c):
@@ -85,32 +89,19 @@ def _vc(a, b, c):
 
 
 ERAS: Dict[str, Era] = {e.name: e for e in [
-    Era("2.6.16", "C", "va", None, _vc(2, 6, 16), True, False, False, False, False, False, False,
-        synthkernel.PAGE_OFFSET_2_6_16, False),
-    Era("2.6.20", "B", "pfn", None, _vc(2, 6, 20), True, False, False, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_16, False),
-    Era("2.6.23", "A", "pfn", None, _vc(2, 6, 23), True, False, False, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_16, False),
-    Era("2.6.24", "A", "pfn", "cdef", 0, False, False, False, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_16, False),
-    Era("2.6.37", "A", "pfn", "cdef", 0, False, True, False, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_27, False),
-    Era("3.2", "A", "pfn", "cdef", 0, False, True, True, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_27, False),
-    Era("4.9", "A", "pfn", "def0", 0, False, True, True, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_27, True),
-    Era("4.12", "A", "pfn", "f01", 0, False, True, True, False, False, False, True,
-        synthkernel.PAGE_OFFSET_2_6_27, True),
-    Era("5.12", "A", "pfn", "f02", 0, False, True, True, False, False, False, True,
-        synthkernel.PAGE_OFFSET_L4, True),
-    Era("5.17", "A", "pfn", "f02", 0, False, True, True, True, False, False, True,
-        synthkernel.PAGE_OFFSET_L4, True),
-    Era("6.1", "A", "pfn", "f02", 0, False, True, True, True, False, False, True,
-        synthkernel.PAGE_OFFSET_L4, True),
-    Era("6.6", "A", "pfn", "f02", 0, False, True, True, True, True, False, True,
-        synthkernel.PAGE_OFFSET_L4, True),
-    Era("6.9", "A", "pfn", "f02", 0, False, True, True, True, True, True, True,
-        synthkernel.PAGE_OFFSET_L4, True),
+    Era("2.6.16", "C", "va", None, _vc(2, 6, 16), True, False, False, False, False, False, False),
+    Era("2.6.20", "B", "pfn", None, _vc(2, 6, 20), True, False, False, False, False, False, True),
+    Era("2.6.23", "A", "pfn", None, _vc(2, 6, 23), True, False, False, False, False, False, True),
+    Era("2.6.24", "A", "pfn", "cdef", 0, False, False, False, False, False, False, True),
+    Era("2.6.37", "A", "pfn", "cdef", 0, False, True, False, False, False, False, True),
+    Era("3.2", "A", "pfn", "cdef", 0, False, True, True, False, False, False, True),
+    Era("4.9", "A", "pfn", "def0", 0, False, True, True, False, False, False, True),
+    Era("4.12", "A", "pfn", "f01", 0, False, True, True, False, False, False, True),
+    Era("5.12", "A", "pfn", "f02", 0, False, True, True, False, False, False, True),
+    Era("5.17", "A", "pfn", "f02", 0, False, True, True, True, False, False, True),
+    Era("6.1", "A", "pfn", "f02", 0, False, True, True, True, False, False, True),
+    Era("6.6", "A", "pfn", "f02", 0, False, True, True, True, True, False, True),
+    Era("6.9", "A", "pfn", "f02", 0, False, True, True, True, True, True, True),
 ]}
 
 
@@ -174,14 +165,30 @@ def e820_bytes(e820) -> bytes:
     return struct.pack("<I", len(e820)) + b"".join(struct.pack("<QQI", a, s, t) for a, s, t in e820)
 
 
+_COMPRESSED: Dict[Tuple[str, bytes], bytes] = {}
+
+
+def _memo(codec: str, data: bytes, fn) -> bytes:
+    """Compression is deterministic; many variants share blocks, so memoise by digest."""
+    key = (codec, hashlib.sha256(data).digest())
+    out = _COMPRESSED.get(key)
+    if out is None:
+        if len(_COMPRESSED) > 4096:
+            _COMPRESSED.clear()
+        out = _COMPRESSED[key] = fn(data)
+    return out
+
+
 def lzo_compress(data: bytes) -> bytes:
+    """LZO1X stream (lzallright); decodable by the kernel's lzo1x_decompress_safe."""
     import lzallright
-    return lzallright.LZOCompressor().compress(data)
+    return _memo("lzo", data, lambda d: lzallright.LZOCompressor().compress(d))
 
 
 def lz4_compress(data: bytes) -> bytes:
+    """Raw LZ4 block, no size prefix (crypto/lz4.c: LZ4_compress_default)."""
     import lz4.block
-    return lz4.block.compress(data, store_size=False)
+    return _memo("lz4", data, lambda d: lz4.block.compress(d, store_size=False))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,7 +205,7 @@ def build_info_page(m: Machine, era: Era, record: Optional[str], image_pages: in
     rec_fields: Dict[str, object] = {}
     if record is None:
         info[0:390] = _uts(m.release)
-        version_code, cpus = era.version_code or _vc(6, 1, 0), (m.cpus if era.cpus_written else 0)
+        version_code, cpus = era.linux_version_code, (m.cpus if era.cpus_written else 0)
     else:
         version_code, cpus = 0, 0
         magic = RESTORE_MAGIC[record]
@@ -287,13 +294,21 @@ def mkswap_page(last_page: int, rng: random.Random, label: bytes = b"") -> bytea
     return h
 
 
+_JUNK_CORPUS: List[bytes] = []
+
+
 def junk_page(rng: random.Random, i: int) -> bytes:
-    """A "swapped-out" anonymous page or filesystem block: text, pointers or random bytes."""
+    """A "swapped-out" anonymous page or filesystem block: text, pointers or random bytes.
+    (Cheap: a slice of a fixed corpus, stamped with the block number.)"""
+    if not _JUNK_CORPUS:
+        crng = random.Random("swsusp-junk-corpus")
+        _JUNK_CORPUS.append(b"".join(synthkernel.text_page(crng, j) for j in range(8)))
+        _JUNK_CORPUS.append(b"".join(synthkernel.struct_page(crng, j) for j in range(8)))
     r = rng.random()
-    if r < 0.4:
-        return synthkernel.text_page(rng, 0x100000 + i)
     if r < 0.7:
-        return synthkernel.struct_page(rng, 0x100000 + i)
+        corpus = _JUNK_CORPUS[0 if r < 0.4 else 1]
+        off = rng.randrange(0, len(corpus) - PAGE) & ~7
+        return f"swapped-out {i:#x} ".encode()[:24].ljust(24) + corpus[off + 24:off + PAGE]
     if r < 0.85:
         return rng.randbytes(PAGE)
     return bytes(PAGE)
@@ -330,6 +345,160 @@ def write_chain(area: SwapArea, stream: List[bytes], alloc) -> Tuple[int, List[i
             cur, entries = nxt, []
     area.put(cur, struct.pack(f"<{len(entries)}Q", *entries) + bytes(8 * (512 - len(entries))))
     return first, maps, sblocks
+
+
+# ---------------------------------------------------------------------------------------------
+# userspace s2disk (suspend-utils) writer -- see /work/notes/uswsusp.md for the sources
+EXTENT = struct.Struct("<qq")            # struct extent {loff_t start; loff_t end;}  (bytes)
+EXTENTS_PER_PAGE = PAGE // EXTENT.size   # 256; slot 255 = {next extents page, 0}
+MAX_EXTENTS = EXTENTS_PER_PAGE - 1       # 255 usable
+BUFFER_PAGES = 32                        # memalloc.h
+IMAGE_CHECKSUM, IMAGE_COMPRESSED, IMAGE_ENCRYPTED, IMAGE_USE_RSA, PLATFORM_SUSPEND = 1, 2, 4, 8, 0x10
+US_HEADER = struct.Struct("<QI4xqq16sdi")  # image_header_info without CONFIG_ENCRYPT
+
+
+class _UswsuspWriter:
+    """Emulates suspend.c's swap_writer: alloc_swap/preallocate_swap/next_swap_page/
+    save_extents, with byte offsets (= device block << 12)."""
+
+    def __init__(self, area: SwapArea, alloc, compress: bool):
+        self.area, self.alloc_block, self.compress = area, alloc, compress
+        self.extents: List[List[int]] = []     # sorted [start, end) byte ranges
+        self.carry: Optional[List[int]] = None  # slot 255 (leftover extent)
+        self.nr = 0
+        self.idx = 0
+        self.cur = 0
+        self.swap_needed = 0
+        self.written = 0
+        self.extents_spc = 0
+        self.extents_pages: List[Tuple[int, list]] = []
+        self.data_blocks: List[int] = []
+        self.allocated: List[int] = []
+
+    def get_swap_page(self) -> int:
+        b = self.alloc_block()
+        self.allocated.append(b)
+        return b * PAGE
+
+    def alloc_swap(self, total: int) -> None:
+        """alloc_swap(): grow/merge sorted extents until `total` bytes or 255 extents."""
+        ex = self.extents
+        if not ex:
+            off = self.get_swap_page()
+            ex.append([off, off + PAGE])
+            size = PAGE
+        else:
+            size = 0
+        while size < total and len(ex) + (1 if self.carry else 0) <= MAX_EXTENTS:
+            off = self.get_swap_page()
+            for k, e in enumerate(ex):
+                if off == e[0] - PAGE:
+                    e[0] = off
+                    if k > 0 and ex[k - 1][1] == off:
+                        ex[k - 1][1] = e[1]
+                        del ex[k]
+                    break
+                if off == e[1]:
+                    e[1] += PAGE
+                    if k + 1 < len(ex) and e[1] == ex[k + 1][0]:
+                        e[1] = ex[k + 1][1]
+                        del ex[k + 1]
+                    break
+            else:
+                if len(ex) < MAX_EXTENTS:
+                    ex.append([off, off + PAGE])
+                    ex.sort()
+                else:
+                    self.carry = [off, off + PAGE]   # goes to the last slot
+            size += PAGE
+
+    def preallocate(self) -> int:
+        if self.swap_needed < PAGE:
+            return 0
+        size = self.swap_needed
+        if self.compress and size > PAGE:
+            size //= 2
+        self.alloc_swap(size)
+        self.nr = min(len(self.extents), MAX_EXTENTS)
+        self.idx = 0
+        self.cur = self.extents[0][0]
+        return self.cur
+
+    def save_extents(self, finish: bool) -> None:
+        nxt = 0
+        if not finish:
+            nxt = self.get_swap_page()
+        slots = [tuple(e) for e in self.extents] + [(0, 0)] * (MAX_EXTENTS - len(self.extents))
+        last = (nxt, 0) if not finish else ((0, 0) if self.carry is None else tuple(self.carry))
+        page = b"".join(EXTENT.pack(*x) for x in slots) + EXTENT.pack(*last)
+        self.area.put(self.extents_spc // PAGE, page)
+        self.extents_pages.append((self.extents_spc // PAGE, slots[:len(self.extents)]))
+        self.extents_spc = nxt
+
+    def next_swap_page(self) -> int:
+        self.cur += PAGE
+        if self.cur < self.extents[self.idx][1]:
+            return self.cur
+        self.idx += 1
+        if self.idx < self.nr:
+            self.cur = self.extents[self.idx][0]
+            return self.cur
+        carry, self.carry = self.carry, None
+        self.save_extents(False)
+        self.extents = [carry] if carry else []
+        return self.preallocate()
+
+    def save_page(self, data: bytes) -> None:
+        off = self.next_swap_page()
+        assert off, "out of swap"
+        self.area.put(off // PAGE, data)
+        self.data_blocks.append(off // PAGE)
+        self.swap_needed -= PAGE
+        self.written += PAGE
+
+
+def write_uswsusp(area: SwapArea, stream: List[bytes], alloc, codec: str, rng: random.Random,
+                  checksum: bool = True, platform: bool = True) -> Dict[str, object]:
+    """s2disk write_image(): header page, extents pages, data pages (spec §11)."""
+    compress = codec == "lzo"
+    w = _UswsuspWriter(area, alloc, compress)
+    start = w.get_swap_page()                      # image_header_info page
+    w.extents_spc = w.get_swap_page()              # init_swap_writer(): first extents page
+    map_start = w.extents_spc
+    image_size = len(stream) * PAGE                # SNAPSHOT_GET_IMAGE_SIZE = pages << 12
+    w.swap_needed = image_size
+    if compress:                                   # worst-case LZO expansion reserve
+        w.swap_needed += -(-((image_size >> 4) + 67) // PAGE) * PAGE
+    w.preallocate()
+    w.cur -= PAGE                                  # "Shift cur_offset for next_swap_page()"
+    blocks = []
+    for i in range(0, len(stream), BUFFER_PAGES):  # save_image()/flush_buffer()
+        buf = b"".join(stream[i:i + BUFFER_PAGES])
+        if compress:
+            c = lzo_compress(buf)
+            rec = struct.pack("<Q", len(c)) + c    # struct buf_block {size_t size; char data[];}
+            rec += rng.randbytes(-len(rec) % PAGE)
+            blocks.append(dict(first_entry=len(w.data_blocks), stored_pages=len(rec) // PAGE,
+                               unc_pages=len(buf) // PAGE, cmp_len=len(c)))
+        else:
+            rec = buf
+        for j in range(0, len(rec), PAGE):
+            w.save_page(rec[j:j + PAGE])
+    w.save_extents(True)
+    flags = (IMAGE_CHECKSUM if checksum else 0) | (IMAGE_COMPRESSED if compress else 0)
+    flags |= PLATFORM_SUSPEND if platform else 0
+    md5 = hashlib.md5(b"".join(stream)).digest() if checksum else bytes(16)
+    writeout_time = 1.25
+    hdr = US_HEADER.pack(len(stream), flags, map_start, w.written, md5, writeout_time, 0)
+    area.put(start // PAGE, hdr.ljust(PAGE, b"\0"))
+    used = set(w.data_blocks) | {b for b, _ in w.extents_pages} | {start // PAGE}
+    return dict(start_block=start // PAGE, header_pages=len(stream), header_flags=flags,
+                map_start=map_start, image_data_size=w.written,
+                checksum=md5.hex(), writeout_time=writeout_time, resume_pause=0,
+                extents_blocks=[b for b, _ in w.extents_pages],
+                extents=[[list(x) for x in ex] for _, ex in w.extents_pages],
+                data_blocks=w.data_blocks, blocks=blocks,
+                unused_blocks=[b for b in w.allocated if b not in used])
 
 
 def _guid_bytes(s: str) -> bytes:
@@ -418,9 +587,11 @@ def _era(era: str) -> Era:
 def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optional[str] = None,
                 container: str = "partition", map_start: int = 1, scatter: bool = False,
                 consumed: bool = False, uswsusp: bool = False, record: object = "auto",
-                hw_sig: Optional[int] = None, platform: bool = False, stale: bool = False,
+                hw_sig: Optional[int] = None, platform: Optional[bool] = None,
+                stale: bool = False,
                 pfn_order: str = "ascending", swap_type: int = 1, slack_blocks: int = 24,
-                seed: int = 0, variant: Optional[str] = None) -> Facts:
+                fragmented: bool = False, checksum: bool = True, seed: int = 0,
+                variant: Optional[str] = None) -> Facts:
     """Write one hibernation image of ``machine`` to ``path`` and return its :class:`Facts`.
 
     era        kernel generation (see ERAS): header layout, PFN-list form, arch record, flags.
@@ -431,9 +602,12 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
     consumed   reset sig to orig_sig (SWAPSPACE2) as a resume attempt does (spec §2.4).
     uswsusp    write an s2disk image (ULSUSPEND, spec §11) instead; codec "none" | "lzo".
     record     arch record "cdef"|"def0"|"f01"|"f02"|None(=uts form); "auto" = era default.
-    hw_sig     ACPI FACS signature (5.17+): sets SF_HW_SIG.  platform: SF_PLATFORM_MODE.
+    hw_sig     ACPI FACS signature (5.17+): sets SF_HW_SIG.
+    platform   SF_PLATFORM_MODE (kernel; default off) / PLATFORM_SUSPEND (uswsusp; default on).
     stale      put stale values into crc32/hw_sig when their flag is clear (layout A).
     pfn_order  "ascending" (bitmap walk) | "shuffled".
+    fragmented swap allocator hands out every other block (others hold junk): many extents.
+    checksum   uswsusp only: IMAGE_CHECKSUM with the MD5 of the stream (default on).
     """
     e = _era(era)
     if codec is None:
@@ -459,47 +633,63 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
     options = dict(era=era, codec=codec, container=container, map_start=map_start, scatter=scatter,
                    consumed=consumed, uswsusp=uswsusp, record=record, hw_sig=hw_sig,
                    platform=platform, stale=stale, pfn_order=pfn_order, swap_type=swap_type,
-                   slack_blocks=slack_blocks, seed=seed)
-    rng = random.Random("swsusp-image:" + json.dumps(options, sort_keys=True)
+                   slack_blocks=slack_blocks, fragmented=fragmented, checksum=checksum, seed=seed)
+    if uswsusp and (hw_sig is not None or stale):
+        raise ValueError("hw_sig/stale are kernel-header fields")
+    # seed from the non-default options only, so that adding options keeps old images stable
+    defaults = {k: v.default for k, v in inspect.signature(write_image).parameters.items()
+                if v.default is not inspect.Parameter.empty}
+    salient = {k: v for k, v in options.items() if defaults.get(k, object()) != v}
+    rng = random.Random("swsusp-image:" + json.dumps(salient, sort_keys=True)
                         + f":{machine.opts.get('seed')}")
 
     stream, sf = build_stream(machine, e, record, pfn_order, rng)
     unc = stream[1:]
     U = b"".join(unc)
     if uswsusp:
-        from . import uswsusp_gen  # noqa: F401  (written below in this package)
-        raise NotImplementedError
-    if codec == "none":
-        stored, blocks = unc, []
+        stored, blocks = [], []
+        on_disk = stream                      # the whole /dev/snapshot stream
+        flags = crc = hw = None
+        if codec == "lz4":
+            raise ValueError("s2disk compresses with LZO only")
     else:
-        stored, blocks = compress_stream(unc, codec, rng)
-    on_disk = [stream[0]] + stored
-
-    # flags / crc / hw_sig (spec §2.3)
-    flags: Optional[int] = None
-    crc = hw = None
-    if e.layout == "A":
-        flags = SF_PLATFORM_MODE if platform else 0
         if codec == "none":
-            if e.has_lzo:
-                flags |= SF_NOCOMPRESS_MODE
+            stored, blocks = unc, []
         else:
-            if e.has_crc:
-                flags |= SF_CRC32_MODE
-                crc = crc32_le(0, U)
-            if codec == "lz4":
-                flags |= SF_LZ4
-        if hw_sig is not None:
-            if not e.has_hw_sig:
-                raise ValueError(f"era {era} has no hw_sig (5.17+)")
-            flags |= SF_HW_SIG
-            hw = hw_sig & 0xFFFFFFFF
-    elif platform or hw_sig is not None:
-        raise ValueError("flags need layout A (2.6.23+)")
+            stored, blocks = compress_stream(unc, codec, rng)
+        on_disk = [stream[0]] + stored
+
+        # flags / crc / hw_sig (spec §2.3)
+        flags = None
+        crc = hw = None
+        if e.layout == "A":
+            flags = SF_PLATFORM_MODE if platform else 0
+            if codec == "none":
+                if e.has_lzo:
+                    flags |= SF_NOCOMPRESS_MODE
+            else:
+                if e.has_crc:
+                    flags |= SF_CRC32_MODE
+                    crc = crc32_le(0, U)
+                if codec == "lz4":
+                    flags |= SF_LZ4
+            if hw_sig is not None:
+                if not e.has_hw_sig:
+                    raise ValueError(f"era {era} has no hw_sig (5.17+)")
+                flags |= SF_HW_SIG
+                hw = hw_sig & 0xFFFFFFFF
+        elif platform or hw_sig is not None:
+            raise ValueError("flags need layout A (2.6.23+)")
 
     # ---- swap area (block numbers relative to the partition) ------------------------------
     area = SwapArea()
-    n_needed = len(on_disk) + len(on_disk) // MAP_PAGE_ENTRIES + 2
+    if uswsusp:
+        n = len(stream)
+        n_needed = n + n // 8 + 16
+    else:
+        n_needed = len(on_disk) + len(on_disk) // MAP_PAGE_ENTRIES + 2
+    stride = 2 if fragmented else 1
+    n_needed *= stride
     if container in ("swapfile", "swapfile-copy"):
         # swap file: slots (file page offsets) 1.. map to partition blocks via the extents
         file_pages = map_start + n_needed + slack_blocks
@@ -522,18 +712,18 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
             part_blocks = resume + file_pages + 0x200
         resume_offset = fmap[0]
         last_page = file_pages - 1
-        slot = iter(range(map_start, file_pages))
-
-        def alloc():
-            return fmap[next(slot)]
-        for s in range(1, map_start):
-            area.put(fmap[s], junk_page(rng, s))
+        slots = list(range(map_start, file_pages))
+        pool = [fmap[x] for x in slots[::stride]]
+        skipped = [fmap[x] for x in slots[1::stride]] if stride > 1 else []
+        junk_blocks = [fmap[x] for x in range(1, map_start)] + skipped
     else:
         resume_offset = 0
         last_page = map_start + n_needed + slack_blocks
         part_blocks = last_page + 1
         fmap = None
         pool = list(range(map_start, last_page + 1))
+        skipped = pool[1::stride] if stride > 1 else []
+        pool = pool[::stride]
         if scatter:
             # runs of 1..8 blocks in shuffled order (as a fragmented swap allocator would)
             chunks, i = [], 0
@@ -543,37 +733,52 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
                 i += k
             rng.shuffle(chunks)
             pool = [b for c in chunks for b in c]
-        it = iter(pool)
+        junk_blocks = list(range(1, map_start)) + skipped
+    for jb in junk_blocks:                     # swapped-out pages of other users of the area
+        area.put(jb, junk_page(rng, jb))
+    it = iter(pool)
 
-        def alloc():
-            return next(it)
-        for s in range(1, map_start):
-            area.put(s, junk_page(rng, s))
+    def alloc():
+        return next(it)
 
-    first_map, maps, sblocks = write_chain(area, on_disk, alloc)
-
-    # ---- header page (mark_swapfiles: read-modify-write of the mkswap page) ---------------
     hdr = mkswap_page(last_page, rng, b"synthswap")
     orig = bytes(hdr[4086:4096])
-    hdr[4076:4086] = orig
-    hdr[4086:4096] = HIBERNATE_SIG
-    if e.layout == "C":
-        image_field = (swap_type << SWP_TYPE_SHIFT) | first_map
+    us: Dict[str, object] = {}
+    if uswsusp:
+        us = write_uswsusp(area, stream, alloc, codec, rng, checksum=checksum,
+                           platform=True if platform is None else platform)
+        blocks = us.pop("blocks")
+        first_map, maps, sblocks = us["start_block"], us["extents_blocks"], us["data_blocks"]
+        # mark_swap(): the 28-byte struct swsusp_header at the end of the resume page
+        image_field = us["start_block"] * PAGE             # byte offset (loff_t)
         struct.pack_into("<Q", hdr, 4068, image_field)
-    elif e.layout == "B":
-        image_field = first_map
-        struct.pack_into("<Q", hdr, 4068, image_field)
+        hdr[4076:4086] = orig
+        hdr[4086:4096] = USWSUSP_SIG
+        # unused preallocated swap keeps stale contents
+        for b in us.pop("unused_blocks"):
+            area.put(b, junk_page(rng, b))
     else:
-        image_field = first_map
-        struct.pack_into("<QI", hdr, 4064, image_field, flags)
-        if crc is not None:
-            struct.pack_into("<I", hdr, 4060, crc)
-        elif stale:
-            struct.pack_into("<I", hdr, 4060, 0x5EA1C0DE)
-        if hw is not None:
-            struct.pack_into("<I", hdr, 4056, hw)
-        elif stale:
-            struct.pack_into("<I", hdr, 4056, 0xBADC0FFE)
+        first_map, maps, sblocks = write_chain(area, on_disk, alloc)
+        # ---- header page (mark_swapfiles: read-modify-write of the mkswap page) -----------
+        hdr[4076:4086] = orig
+        hdr[4086:4096] = HIBERNATE_SIG
+        if e.layout == "C":
+            image_field = (swap_type << SWP_TYPE_SHIFT) | first_map
+            struct.pack_into("<Q", hdr, 4068, image_field)
+        elif e.layout == "B":
+            image_field = first_map
+            struct.pack_into("<Q", hdr, 4068, image_field)
+        else:
+            image_field = first_map
+            struct.pack_into("<QI", hdr, 4064, image_field, flags)
+            if crc is not None:
+                struct.pack_into("<I", hdr, 4060, crc)
+            elif stale:
+                struct.pack_into("<I", hdr, 4060, 0x5EA1C0DE)
+            if hw is not None:
+                struct.pack_into("<I", hdr, 4056, hw)
+            elif stale:
+                struct.pack_into("<I", hdr, 4056, 0xBADC0FFE)
     if consumed:
         hdr[4086:4096] = hdr[4076:4086]
     area.put(resume_offset, bytes(hdr))
@@ -611,7 +816,7 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
         p1_lba, p1_len = 2048, 512                        # ext4-ish partition (256 KiB)
         swap_lba = p1_lba + p1_len                        # 2560 = 1.25 MiB, 4 KiB aligned
         swap_len = part_blocks * 8
-        disk_sectors = swap_lba + swap_len + 2048        # 1 MiB tail (backup GPT fits)
+        disk_sectors = swap_lba + swap_len + 64          # tail: backup GPT (33 sectors) fits
         disk = bytearray(disk_sectors * SECTOR)
         sb = ext4ish_block0(rng, p1_len // 8, b"boot")
         disk[p1_lba * SECTOR:p1_lba * SECTOR + PAGE] = sb
@@ -635,13 +840,14 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
 
     max_stored = max((b["stored_pages"] for b in blocks), default=0)
     return Facts(
-        variant=variant, path=str(path), file_size=len(out), era=era, kind="swsusp",
+        variant=variant, path=str(path), file_size=len(out), era=era,
+        kind="uswsusp" if uswsusp else "swsusp",
         container=container, partition_offset=partition_offset, partition_blocks=part_blocks,
         resume_offset=resume_offset, header_file_offset=partition_offset + resume_offset * PAGE,
-        layout=e.layout, sig=bytes(hdr[4086:4096]).decode("latin-1"),
+        layout="uswsusp" if uswsusp else e.layout, sig=bytes(hdr[4086:4096]).decode("latin-1"),
         orig_sig=bytes(hdr[4076:4086]).decode("latin-1"), consumed=consumed,
         last_page=last_page, image_field=image_field, image_block=first_map,
-        swap_type=swap_type if e.layout == "C" else None, flags=flags, crc32=crc,
+        swap_type=swap_type if e.layout == "C" and not uswsusp else None, flags=flags, crc32=crc,
         crc32_field=struct.unpack_from("<I", hdr, 4060)[0], hw_sig=hw,
         hw_sig_field=struct.unpack_from("<I", hdr, 4056)[0], codec=codec, record=record,
         record_magic=RESTORE_MAGIC[record] if record else None, record_fields=sf["record_fields"],
@@ -652,7 +858,7 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: Optiona
         uncompressed_stream_sha256=hashlib.sha256(U).hexdigest(),
         e820_crc=zlib.crc32(e820_bytes(machine.e820)),
         e820_md5=hashlib.md5(e820_bytes(machine.e820)).hexdigest(),
-        machine=machine_summary(machine), options=options)
+        machine=machine_summary(machine), uswsusp=us, options=options)
 
 
 def machine_summary(m: Machine) -> Dict[str, object]:
@@ -667,15 +873,15 @@ def machine_summary(m: Machine) -> Dict[str, object]:
 # ---------------------------------------------------------------------------------------------
 # named variants
 MACHINE_OPTS = {"levels", "kaslr", "pti", "sme_bit", "ram_mib", "gib_pages", "page_offset",
+                "page_offset_base",
                 "saved", "incompressible", "seed", "cpus"}
 
 
-def _old(**kw):
-    """Machine options matching an old era: fixed page offset, no KASLR."""
-    return dict(kaslr=False, **kw)
-
-
 VARIANTS: Dict[str, dict] = {
+    # the committed samples (samples/*.img)
+    "quickstart-lzo": dict(era="6.1", codec="lzo"),
+    "quickstart-lz4-zeropages": dict(era="6.9", codec="lz4"),
+    "quickstart-consumed": dict(era="6.1", codec="lzo", consumed=True),
     # eras (partition container, era's default codec)
     "era-2.6.16": dict(era="2.6.16", page_offset=synthkernel.PAGE_OFFSET_2_6_16, kaslr=False),
     "era-2.6.20": dict(era="2.6.20", page_offset=synthkernel.PAGE_OFFSET_2_6_16, kaslr=False),
@@ -686,8 +892,8 @@ VARIANTS: Dict[str, dict] = {
     "era-2.6.37-none": dict(era="2.6.37", codec="none",
                             page_offset=synthkernel.PAGE_OFFSET_2_6_27, kaslr=False),
     "era-3.2": dict(era="3.2", page_offset=synthkernel.PAGE_OFFSET_2_6_27, kaslr=False),
-    "era-4.9": dict(era="4.9", page_offset=None, ram_mib=512),
-    "era-4.12": dict(era="4.12"),
+    "era-4.9": dict(era="4.9", page_offset_base=synthkernel.PAGE_OFFSET_2_6_27),
+    "era-4.12": dict(era="4.12", page_offset_base=synthkernel.PAGE_OFFSET_2_6_27),
     "era-5.12": dict(era="5.12"),
     "era-5.17-hwsig": dict(era="5.17", hw_sig=0x5A17C0DE),
     "era-6.1-lzo": dict(era="6.1"),
@@ -728,12 +934,83 @@ VARIANTS: Dict[str, dict] = {
     "incompressible-lzo": dict(era="6.1", incompressible=True),
     "incompressible-lz4": dict(era="6.9", codec="lz4", incompressible=True),
     "medium-lzo": dict(era="6.1", saved="medium", ram_mib=1024),
+    "medium-none": dict(era="6.1", codec="none", saved="medium", ram_mib=1024),
     # userspace s2disk
     "uswsusp-none": dict(era="6.1", uswsusp=True, codec="none"),
     "uswsusp-lzo": dict(era="6.1", uswsusp=True, codec="lzo"),
+    "uswsusp-fragmented": dict(era="6.1", uswsusp=True, codec="none", fragmented=True,
+                               saved="moderate"),
+    "uswsusp-lzo-scatter": dict(era="6.1", uswsusp=True, codec="lzo", scatter=True, map_start=5),
+    "uswsusp-swapfile": dict(era="6.1", uswsusp=True, codec="lzo", container="swapfile"),
+    "uswsusp-consumed": dict(era="6.1", uswsusp=True, codec="lzo", consumed=True),
+    "uswsusp-6.6-zero": dict(era="6.6", uswsusp=True, codec="none", checksum=False,
+                             platform=False),
+    "fragmented-lzo": dict(era="6.1", fragmented=True),
+}
+
+DESCRIPTIONS: Dict[str, str] = {
+    "quickstart-lzo": "committed sample: 6.1-era LZO swap partition (flags 4 + CRC, record F02)",
+    "quickstart-lz4-zeropages": "committed sample: 6.9-era LZ4 (flags 4|16), bit-63 zero-page entries",
+    "quickstart-consumed": "committed sample: quickstart-lzo after a resume attempt (sig=SWAPSPACE2)",
+    "era-2.6.16": "layout C: image@4068 = swp_entry (type 1 << 59 | block); PFN list = direct-map "
+                  "VAs (0xffff810000000000 + pfn*4096) ending in 0; uts+version_code+cpus",
+    "era-2.6.20": "layout B: image@4068 = block; PFN list with ~0 terminator; uts+version_code+cpus",
+    "era-2.6.23": "layout A with flags (SF_PLATFORM_MODE set); uts+version_code+cpus; uncompressed",
+    "era-2.6.24": "record ...CDEF (jump, cr3); version_code 0, cpus 0; uncompressed, flags 0",
+    "era-2.6.37-lzo": "record ...CDEF; LZO with flags 0 (no CRC before 3.2)",
+    "era-2.6.37-none": "record ...CDEF; SF_NOCOMPRESS_MODE (flags 2)",
+    "era-3.2": "record ...CDEF; LZO + CRC32 (flags 4); PAGE_OFFSET 0xffff880000000000",
+    "era-4.9": "record ...DEF0 (jump_address_phys); LZO+CRC; KASLR from 0xffff880000000000",
+    "era-4.12": "record ...F01 with MD5 of the e820 table",
+    "era-5.12": "record ...F02 with e820 CRC32 (zlib)",
+    "era-5.17-hwsig": "hw_sig@4056 + SF_HW_SIG (flags 4|8)",
+    "era-6.1-lzo": "like the real 6.1 samples: F02, flags 4",
+    "era-6.1-none": "6.1 uncompressed, flags 2, crc32 field 0",
+    "era-6.6-zero": "6.6: all-zero pages as PFN|1<<63 entries without data page",
+    "era-6.9-lz4": "6.9: LZ4 raw blocks, flags 4|16, zero pages",
+    "era-6.9-lzo": "6.9: LZO (flag 16 clear), zero pages",
+    "swapfile": "4 MiB ext4-like partition with a scattered swap file; header at resume_offset; "
+                "entries are partition blocks (may exceed the file's last_page)",
+    "swapfile-none": "same, uncompressed",
+    "swapfile-copy": "the swap file copied out as a plain file (partition_offset < 0): "
+                     "entries = resume_offset + block-in-file",
+    "mbr": "whole disk: MBR, Linux 0x83 partition at LBA 2048, swap 0x82 at LBA 2560",
+    "gpt": "whole disk: GPT (protective MBR, header+entries, backup), swap type GUID at LBA 2560",
+    "swapfile-2.6.20": "layout B image in a swap file (resume_offset exists since 2.6.19/20)",
+    "consumed": "6.1 LZO after a resume attempt: sig reset to SWAPSPACE2, rest unchanged",
+    "consumed-2.6.20": "layout B consumed",
+    "map-start-40": "first map page at block 40; blocks 1..39 hold swapped-out junk",
+    "scatter": "map and stream blocks allocated in shuffled runs (not ascending)",
+    "scatter-none": "scatter + map_start 7, uncompressed",
+    "stale-fields": "flags 2 but stale crc32/hw_sig values in the header (trust only with flag)",
+    "platform": "SF_PLATFORM_MODE | SF_CRC32_MODE (flags 5)",
+    "pfn-shuffled": "PFN list not ascending (data pages follow the list order)",
+    "record-f01-on-6.1": "6.1 era with an F01 record (identify records by magic)",
+    "record-cdef-on-6.1": "6.1 era with a CDEF record",
+    "record-none-on-6.1": "6.1 era without arch record: uts + version_code 0x060100",
+    "nokaslr": "KASLR off: page_offset 0xffff888000000000, text at 0x1000000, phys_base 0",
+    "gib-pages": "4 GiB RAM (3 GiB low + 1 GiB above 4 GiB) with 1 GiB direct-map pages",
+    "gib-pages-none": "same machine without KASLR, uncompressed",
+    "pti": "PTI: cr3 = kernel half of an 8 KiB pair, user PGD at cr3+4096",
+    "sme": "AMD SME C-bit 47 in cr3 and every table entry",
+    "la57": "5-level paging (PML5 at cr3), KASLR direct map from 0xff11000000000000",
+    "la57-nokaslr-zero": "5-level, fixed 0xff11000000000000, 6.6 zero pages",
+    "incompressible-lzo": "random data pages: some LZO blocks take 33 pages (> 32)",
+    "incompressible-lz4": "random data pages: some LZ4 blocks take 33 pages",
+    "medium-lzo": "~690 saved pages, 1 GiB RAM, LZO",
+    "medium-none": "same, uncompressed: 694 entries -> a chain of 2 map pages",
+    "uswsusp-none": "s2disk image (ULSUSPEND), uncompressed, MD5, PLATFORM_SUSPEND",
+    "uswsusp-lzo": "s2disk image, LZO 32-page buffers (info page inside the first buffer)",
+    "uswsusp-fragmented": "s2disk, every other swap block: >255 extents, 2 extents pages",
+    "uswsusp-lzo-scatter": "s2disk, shuffled swap allocation (many sorted extents), map_start 5",
+    "uswsusp-swapfile": "s2disk image in a swap file (byte offsets of the partition)",
+    "uswsusp-consumed": "s2disk image after reset_signature (sig = SWAPSPACE2)",
+    "uswsusp-6.6-zero": "s2disk carrying a 6.6 stream with zero-page entries; no MD5, no platform",
+    "fragmented-lzo": "kernel image with every other block used (non-contiguous entries)",
 }
 
 _MACHINES: Dict[tuple, Machine] = {}
+_VARIANT_CACHE: Dict[tuple, "Facts"] = {}
 
 
 def split_options(opts: dict) -> Tuple[dict, dict]:
@@ -756,7 +1033,12 @@ def make_variant(name: str, directory: str) -> Tuple[Machine, Facts, str]:
     mo, io = split_options(VARIANTS[name])
     m = get_machine(**mo)
     path = os.path.join(directory, f"{name}.img")
+    key = (name, os.path.abspath(path))
+    hit = _VARIANT_CACHE.get(key)
+    if hit and os.path.exists(path) and os.path.getsize(path) == hit.file_size:
+        return m, hit, path
     facts = write_image(m, path, variant=name, **io)
+    _VARIANT_CACHE[key] = facts
     return m, facts, path
 
 
@@ -774,7 +1056,11 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.list:
         for k, v in VARIANTS.items():
-            print(f"{k:24s} {json.dumps(v, sort_keys=True)}")
+            def show(x):
+                big = isinstance(x, int) and not isinstance(x, bool) and x > 4096
+                return hex(x) if big else repr(x)
+            opts = ", ".join(f"{o}={show(x)}" for o, x in sorted(v.items()))
+            print(f"{k:26s} {DESCRIPTIONS.get(k, '')}\n{'':26s}   [{opts}]")
         return 0
     if a.isf:
         os.makedirs(a.isf, exist_ok=True)

@@ -130,7 +130,10 @@ class PhysMem:
             off += n
 
     def write_u64(self, pa: int, v: int) -> None:
-        self.write(pa, _u64(v))
+        if pa & 7 == 0:
+            struct.pack_into("<Q", self.page(pa >> 12), pa & 0xFFF, v & 0xFFFFFFFFFFFFFFFF)
+        else:
+            self.write(pa, _u64(v))
 
     def read(self, pa: int, n: int) -> bytes:
         out = bytearray()
@@ -144,6 +147,9 @@ class PhysMem:
         return bytes(out)
 
     def read_u64(self, pa: int) -> int:
+        if pa & 7 == 0:
+            pg = self.pages.get(pa >> 12)
+            return struct.unpack_from("<Q", pg, pa & 0xFFF)[0] if pg is not None else 0
         return struct.unpack("<Q", self.read(pa, 8))[0]
 
 
@@ -268,13 +274,14 @@ _WORDS = ("the kernel page table swap image resume hibernate memory direct map e
 
 
 def text_page(rng: random.Random, pfn: int) -> bytes:
-    out = [f"[{pfn:#x}] ".encode()]
-    n = 10
-    while n < PAGE:
-        line = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(4, 14))) + ".\n"
-        out.append(line.encode())
-        n += len(line)
-    return b"".join(out)[:PAGE]
+    words = rng.choices(_WORDS, k=900)
+    out = [f"[{pfn:#x}] "]
+    i = 0
+    while i < len(words):
+        k = rng.randint(4, 14)
+        out.append(" ".join(words[i:i + k]) + ".\n")
+        i += k
+    return "".join(out).encode()[:PAGE].ljust(PAGE, b" ")
 
 
 def marker_page(rng: random.Random, pfn: int) -> bytes:
@@ -289,32 +296,31 @@ def marker_page(rng: random.Random, pfn: int) -> bytes:
 
 def struct_page(rng: random.Random, pfn: int) -> bytes:
     """Looks like a slab of kernel objects: pointers, small ints, zeros."""
-    b = bytearray(PAGE)
-    b[0:8] = _u64(pfn)
-    for off in range(8, PAGE, 8):
-        r = rng.random()
-        if r < 0.35:
-            v = PAGE_OFFSET_L4 + rng.randrange(0, 1 << 28) * 8
-        elif r < 0.6:
-            v = rng.randrange(0, 4096)
-        elif r < 0.7:
-            v = 0xFFFFFFFF81000000 + rng.randrange(0, 1 << 22) * 16
+    vals = [pfn]
+    for r in rng.choices((0, 1, 2, 3), weights=(35, 25, 10, 30), k=511):
+        if r == 0:
+            vals.append(PAGE_OFFSET_L4 + (rng.getrandbits(28) << 3))
+        elif r == 1:
+            vals.append(rng.getrandbits(12))
+        elif r == 2:
+            vals.append(0xFFFFFFFF81000000 + (rng.getrandbits(22) << 4))
         else:
-            v = 0
-        b[off:off + 8] = _u64(v)
-    return bytes(b)
+            vals.append(0)
+    return struct.pack("<512Q", *vals)
+
+
+_OPS = [b"\x55", b"\x48\x89\xe5", b"\x41\x54", b"\x53", b"\x48\x83\xec\x10", b"\xe8\x10\x32\x00\x00",
+        b"\x48\x8b\x05", b"\x0f\x1f\x44\x00\x00", b"\xc3", b"\xcc", b"\x31\xc0", b"\x5d",
+        b"\x48\x85\xc0", b"\x74\x0c", b"\x75\x21", b"\x0f\x84", b"\x66\x90", b"\x8b\x47\x08",
+        b"\x48\x8b\x7f\x10", b"\x89\xc6"]
 
 
 def code_page(rng: random.Random, pfn: int) -> bytes:
-    ops = [b"\x55", b"\x48\x89\xe5", b"\x41\x54", b"\x53", b"\x48\x83\xec\x10", b"\xe8",
-           b"\x48\x8b\x05", b"\x0f\x1f\x44\x00\x00", b"\xc3", b"\xcc", b"\x31\xc0", b"\x5d",
-           b"\x48\x85\xc0", b"\x74", b"\x75", b"\x0f\x84", b"\x66\x90"]
+    ops = rng.choices(_OPS, k=1500)
     out = bytearray()
-    while len(out) < PAGE:
-        out += rng.choice(ops)
-        if rng.random() < 0.3:
-            out += rng.randbytes(rng.choice((1, 4)))
-    return bytes(out[:PAGE])
+    for i in range(0, 1500, 25):
+        out += b"".join(ops[i:i + 25]) + rng.randbytes(4)
+    return bytes(out[:PAGE]).ljust(PAGE, b"\xcc")
 
 
 def random_page(rng: random.Random, pfn: int) -> bytes:
@@ -326,6 +332,7 @@ PROFILES = {
     # name: (marker, text, struct, random, zero, runs)
     "tiny": (8, 6, 6, 2, 4, 2),
     "small": (40, 30, 30, 8, 16, 6),
+    "moderate": (80, 60, 60, 10, 20, 8),
     "medium": (200, 150, 150, 40, 60, 20),
 }
 
@@ -351,13 +358,15 @@ def _ram_layout(ram_mib: int):
 
 def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
                   sme_bit: Optional[int] = None, ram_mib: int = 512, gib_pages: bool = False,
-                  page_offset: Optional[int] = None, saved: str = "small",
+                  page_offset: Optional[int] = None, page_offset_base: Optional[int] = None,
+                  saved: str = "small",
                   incompressible: bool = False, seed: int = 1, cpus: int = 2,
                   release: str = RELEASE, banner: bytes = BANNER) -> Machine:
     """Build a synthetic machine.  All choices come from ``random.Random(seed)``."""
     assert levels in (4, 5) and ram_mib >= 256
     opts = dict(levels=levels, kaslr=kaslr, pti=pti, sme_bit=sme_bit, ram_mib=ram_mib,
-                gib_pages=gib_pages, page_offset=page_offset, saved=saved,
+                gib_pages=gib_pages, page_offset=page_offset,
+                page_offset_base=page_offset_base, saved=saved,
                 incompressible=incompressible, seed=seed, cpus=cpus)
     rng = random.Random(f"swsusp-synthetic-machine-{seed}-{levels}-{kaslr}-{ram_mib}")
     mem = PhysMem()
@@ -375,13 +384,21 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
     else:
         phys_shift = virt_shift = 0
     if page_offset is None:
+        # CONFIG_RANDOMIZE_MEMORY: base + random multiple of 1 GiB (arch/x86/mm/kaslr.c)
+        if page_offset_base is None:
+            page_offset_base = PAGE_OFFSET_L4 if levels == 4 else PAGE_OFFSET_L5
         if levels == 4:
-            page_offset = PAGE_OFFSET_L4 + (rng.randrange(0, 0x1800) << 30 if kaslr else 0)
+            page_offset = page_offset_base + (rng.randrange(0, 0x1800) << 30 if kaslr else 0)
         else:
-            page_offset = PAGE_OFFSET_L5 + (rng.randrange(0, 1 << 16) << 30 if kaslr else 0)
+            page_offset = page_offset_base + (rng.randrange(0, 1 << 16) << 30 if kaslr else 0)
     if levels == 4:
-        vmalloc_base = VMALLOC_L4 if not kaslr else page_offset + (((ram_mib >> 10) + 64) << 40 >> 10) + (rng.randrange(1, 64) << 30)
-        vmemmap_base = VMEMMAP_L4 if not kaslr else vmalloc_base + (32 << 40) + (rng.randrange(1, 64) << 30)
+        # kaslr.c: the direct-map region spans RAM rounded up to 1 TiB + 10 TiB of padding;
+        # vmalloc (32 TiB) and vmemmap follow, each at a random 1 GiB offset
+        dm_tb = -(-ram_mib // (1 << 20)) + 10
+        vmalloc_base = (VMALLOC_L4 if not kaslr else
+                        page_offset + (dm_tb << 40) + (rng.randrange(1, 64) << 30))
+        vmemmap_base = (VMEMMAP_L4 if not kaslr else
+                        vmalloc_base + (32 << 40) + (rng.randrange(1, 64) << 30))
     else:
         vmalloc_base = VMALLOC_L5 if not kaslr else page_offset + (1 << 50) + (rng.randrange(1, 64) << 30)
         vmemmap_base = VMEMMAP_L5 if not kaslr else vmalloc_base + (1 << 50) + (rng.randrange(1, 64) << 30)
@@ -622,14 +639,18 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
     kinds = (["marker"] * n_marker + ["text"] * n_text + ["struct"] * n_struct
              + ["random"] * n_random)
     if incompressible:
-        kinds = ["random"] * (len(kinds) + 80)
+        kinds = ["random"] * (len(kinds) + 300)
+        n_zero = 2
     rng.shuffle(kinds)
     gens = {"marker": marker_page, "text": text_page, "struct": struct_page, "random": random_page}
     data_pfns: List[int] = [1, 2, 3, 0x9E]                  # low pages (min saved PFN is 1)
-    for _ in range(n_runs):                                 # contiguous runs
+    run_len = (96, 128) if incompressible else (3, 12)     # long runs: whole random blocks
+    for _ in range(3 if incompressible else n_runs):        # contiguous runs
         start = free_pfn()
-        data_pfns += [p for p in range(start, start + rng.randint(3, 12))
-                      if p < max_pfn and any(a <= p < b for a, b in ram_pfns[1:])]
+        data_pfns += [p for p in range(start, start + rng.randint(*run_len))
+                      if p < max_pfn and p not in mem.pages
+                      and not any(a <= p < b for a, b in used_ranges)
+                      and any(a <= p < b for a, b in ram_pfns[1:])]
     while len(data_pfns) < len(kinds) + n_zero:
         data_pfns.append(free_pfn())
     data_pfns = [p for p in dict.fromkeys(data_pfns) if p not in mem.pages]
