@@ -460,21 +460,57 @@ class SwsuspImage:
         raise PageNotInImage(pfn)
 
     def read(self, address: int, length: int, pad: bool = False) -> bytes:
-        """Physical memory [address, address+length); missing pages raise unless pad."""
+        """Physical memory [address, address+length); missing pages raise unless pad.
+
+        Consecutive PFNs whose data pages are consecutive in the stream are served as one
+        slice of a decompressed block (or one disk read), not page by page."""
         out = []
         pos, end = address, address + length
+        pfns, slots = self.pfns.data_pfns, self.pfns.data_slot
         while pos < end:
             pfn, off = divmod(pos, PAGE_SIZE)
-            n = min(end - pos, PAGE_SIZE - off)
-            try:
-                page = self.read_page(pfn)
-            except PageNotInImage:
-                if not pad:
-                    raise
-                page = ZERO_PAGE
-            out.append(page[off : off + n])
-            pos += n
+            i = bisect_left(pfns, pfn)
+            if i < len(pfns) and pfns[i] == pfn:
+                if slots is None:
+                    data, pages = self._data_pages(i, self._consecutive(i, -(-(end - pos + off) // PAGE_SIZE)))
+                else:
+                    data, pages = self._data_pages(slots[i], 1)
+            elif self.is_zero_page(pfn):
+                data, pages = ZERO_PAGE, 1
+            elif pad:
+                data, pages = ZERO_PAGE, 1
+            else:
+                raise PageNotInImage(pfn)
+            take = min(end - pos, pages * PAGE_SIZE - off)
+            out.append(data[off : off + take])
+            pos += take
         return b"".join(out)
+
+    def _consecutive(self, i: int, want: int) -> int:
+        """How many of data_pfns[i:i+want] are PFN-consecutive (the list is strictly ascending,
+        so a run is exactly where value and index advance together)."""
+        pfns = self.pfns.data_pfns
+        hi = min(want, len(pfns) - i)
+        first = pfns[i]
+        if pfns[i + hi - 1] - first == hi - 1:
+            return hi
+        lo = 1  # invariant: run >= lo, run < hi
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if pfns[i + mid - 1] - first == mid - 1:
+                lo = mid
+            else:
+                hi = mid
+        return lo
+
+    def _data_pages(self, k: int, count: int):
+        """Up to `count` data pages from data page k, as (bytes-like, pages) within one block."""
+        page = self.data_page_first + k
+        if self.codec == "none":
+            return self._read_blocks(self.swap_map.entries[page : page + count]), count
+        index, slot = divmod(page - self._stream_base, UNC_PAGES)
+        count = min(count, UNC_PAGES - slot)
+        return memoryview(self._block(index))[slot * PAGE_SIZE : (slot + count) * PAGE_SIZE], count
 
     def count_present(self, first_pfn: int, end_pfn: int) -> int:
         """How many PFNs in [first_pfn, end_pfn) the image holds (data or zero pages)."""
@@ -496,6 +532,15 @@ class SwsuspImage:
 
     def runs(self, first_pfn: int = 0, end_pfn: Optional[int] = None) -> Iterator[Tuple[int, int]]:
         """(first PFN, count) of each run of consecutive present PFNs in the range."""
+        d = self.pfns.data_pfns
+        if not self.pfns.zero_pfns:  # jump from run to run by binary search
+            end = self.max_pfn + 1 if end_pfn is None else end_pfn
+            i, stop = bisect_left(d, first_pfn), bisect_left(d, end)
+            while i < stop:
+                n = self._consecutive(i, stop - i)
+                yield d[i], n
+                i += n
+            return
         start = prev = None
         for pfn in self.present_pfns(first_pfn, end_pfn):
             if prev is not None and pfn == prev + 1:
