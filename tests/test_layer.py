@@ -101,3 +101,18 @@ def test_swsusp_info_renders(vol, renderer):
     assert rows[("stream", "codec")] == "lz4"
     assert rows[("stream", "crc32 computed")].endswith("MATCH")
     assert int(rows[("memory", "zero pages (6.6+, not stored)")]) > 0
+
+
+def test_resume_offset_given_with_extend(variant_dir, tmp_path, vol):
+    """A swap file in a region we do not recognise as a filesystem is not scanned for; the
+    kernel's resume_offset, given as `-e swsusp.resume_offset=N`, finds it."""
+    machine, facts, path = swsusp_gen.make_variant("swapfile", str(variant_dir))
+    data = bytearray(open(path, "rb").read())
+    data[facts.partition_offset + 1080 : facts.partition_offset + 1082] = b"\0\0"  # no ext4 magic
+    bare = tmp_path / "unknown-fs.img"
+    bare.write_bytes(data)
+    without = vol("-r", "csv", "-f", str(bare), "linux.pslist")
+    assert without.returncode != 0
+    given = vol("-r", "csv", "-e", f"swsusp.resume_offset={facts.resume_offset}", "-f", str(bare), "linux.pslist")
+    assert given.returncode == 0, given.stderr[-2000:]
+    assert _tasks_from_csv(given.stdout) == sorted((pid, comm[:15]) for pid, comm, _va in machine.tasks if pid)

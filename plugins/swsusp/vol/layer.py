@@ -95,19 +95,28 @@ def _file_key(path: str) -> tuple:
     return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
 
 
+# Options a user can give any plugin with `-e swsusp.resume_offset=N` / `-e swsusp.partition=N`
+USER_OPTIONS = "swsusp"
+
+
+def user_option(context, name: str):
+    value = context.config.get(interfaces.configuration.path_join(USER_OPTIONS, name), None)
+    return int(value) if value is not None else None
+
+
 def open_image(context, base_layer: str, partition_offset=None, resume_offset=None, block_base=None,
-               partition_size=None) -> SwsuspImage:
+               partition_size=None, partition=None) -> SwsuspImage:
     """Open (or fetch from the cache) the image under `base_layer`."""
     path = local_path(context, base_layer)
     key = None
     if path:
-        key = (_file_key(path), partition_offset, resume_offset, block_base)
+        key = (_file_key(path), partition_offset, resume_offset, block_base, partition)
         image = IMAGES.get(key)
         if image is not None:
             return image
     source = FileSource(path) if path else LayerSource(context, base_layer)
     if partition_offset is None:
-        image = SwsuspImage.open(source, resume_offset=resume_offset)
+        image = SwsuspImage.open(source, resume_offset=resume_offset, partition=partition)
     else:
         size = partition_size if partition_size else source.size - partition_offset
         part = locate.Partition(partition_offset, size, "configured partition")
@@ -116,7 +125,7 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
     if key:
         IMAGES.put(key, image)
         loc = image.location
-        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base), image)
+        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base, None), image)
     return image
 
 
@@ -232,20 +241,27 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         layer = context.layers[layer_name]
         if isinstance(layer, interfaces.layers.TranslationLayerInterface):
             return None  # only plain files/devices hold swap areas
-        if not cls._worth_trying(context, layer_name):
+        resume_offset, partition = user_option(context, "resume_offset"), user_option(context, "partition")
+        if resume_offset is None and partition is None and not cls._worth_trying(context, layer_name):
             return None
         try:
-            open_image(context, layer_name)
+            image = open_image(context, layer_name, resume_offset=resume_offset, partition=partition)
         except NotAnImageError:
             return None
         except SwsuspFormatError as exc:  # recognised but broken: say why, stacking is silent
             vollog.warning(f"Hibernation image not usable: {exc.message}")
             return None
-        except ImportError as exc:
+        except (ImportError, ValueError) as exc:
             vollog.warning(str(exc))
             return None
         new_name = context.layers.free_layer_name("SwsuspLayer")
-        context.config[interfaces.configuration.path_join(new_name, "base_layer")] = layer_name
+        join = interfaces.configuration.path_join
+        context.config[join(new_name, "base_layer")] = layer_name
+        loc = image.location  # pinned, so the layer reopens the cached image directly
+        context.config[join(new_name, "partition_offset")] = loc.partition.offset
+        context.config[join(new_name, "partition_size")] = loc.partition.size
+        context.config[join(new_name, "resume_offset")] = loc.resume_offset
+        context.config[join(new_name, "block_base")] = loc.block_base
         return SwsuspLayer(context, new_name, new_name)
 
     @staticmethod
