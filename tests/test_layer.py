@@ -80,7 +80,14 @@ def _tasks_from_csv(text):
     return sorted((int(r["PID"]), r["COMM"]) for r in rows)
 
 
-@pytest.mark.parametrize("name", ["quickstart-lzo", "la57", "pti", "gpt", "swapfile", "era-4.12", "consumed"])
+PSLIST_VARIANTS = [
+    "quickstart-lzo", "la57", "la57-nokaslr-zero", "pti", "sme", "gpt", "mbr", "swapfile", "swapfile-copy",
+    "era-4.12", "era-6.9-lz4", "consumed", "uswsusp-lzo",
+    "era-2.6.16",  # no restore record: the stock banner stacker runs on our layer
+]
+
+
+@pytest.mark.parametrize("name", PSLIST_VARIANTS)
 def test_stock_pslist_lists_the_synthetic_tasks(variant_dir, vol, name):
     machine, _facts, path = swsusp_gen.make_variant(name, str(variant_dir))
     result = vol("-r", "csv", "-f", path, "linux.pslist")
