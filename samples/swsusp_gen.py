@@ -11,9 +11,11 @@ CLI::
     python samples/swsusp_gen.py VARIANT -o out.img [--facts out.json]
     python samples/swsusp_gen.py --all DIR
     python samples/swsusp_gen.py --isf symbols/linux/
+    python samples/swsusp_gen.py --large GIB -o out.img [--codec lzo|lz4|none] [--era 6.6]
 
 API: :func:`build_machine`, :func:`write_image` -> :class:`Facts`, :data:`VARIANTS`,
-:func:`make_variant`, :func:`write_isf`.
+:func:`make_variant`, :func:`write_isf`; large streamed images: :func:`write_large_image`
+-> :class:`LargeFacts`, :func:`large_page`.
 """
 from __future__ import annotations
 
@@ -21,13 +23,17 @@ import argparse
 import hashlib
 import inspect
 import json
+import math
 import os
 import random
 import struct
 import sys
+import time
 import uuid as uuidlib
 import zlib
+from array import array
 from dataclasses import asdict, dataclass, field
+from types import SimpleNamespace
 from typing import Dict, List, Optional, Tuple
 
 if __package__ in (None, ""):                       # run as a script: python samples/swsusp_gen.py
@@ -1045,6 +1051,663 @@ def make_variant(name: str, directory: str) -> Tuple[Machine, Facts, str]:
 write_isf = synthkernel.write_isf
 
 
+# ---------------------------------------------------------------------------------------------
+# large images (benchmarks, CI smoke test): GiB-sized, streamed, bounded memory
+#
+# Page contents are a pure function of (PFN, seed) -- large_page() -- built from a few hundred
+# precomputed template pages, so neither the memory nor the image is ever held whole.  LZO is
+# far too slow to run over GiBs here (lzallright's LZ-okay compressor manages ~5-20 MB/s), so
+# every template page is compressed ONCE into a self-contained LZO1X "fragment" and a block's
+# LZO stream is assembled by concatenating fragments (see _lzo_fragment).  The result is a
+# valid LZO1X bitstream (Linux lzo1x_decompress_safe rules, Documentation/staging/lzo.rst), but
+# not the bytes lzo1x_1_compress would emit: it never matches across pages.
+LARGE_STAMP_OFFSET = 16         # u64 PFN here in every ordinary non-zero page ("stamp")
+LARGE_DIRECT_MAP_GIB = 64       # the direct map covers PA [0, 64 GiB) whatever the RAM size
+LARGE_KINDS = ("zero", "text", "code", "struct", "random", "kernel")
+LARGE_WEIGHTS = (22, 30, 16, 18, 14)   # share of ordinary pages per kind (per 100)
+LARGE_TEMPLATES = 64            # templates per non-zero kind
+_LARGE_GROUP_SHIFT = 2          # 4 consecutive PFNs share a kind (zero/text/... come in runs)
+_LARGE_POOL = 0x8000000         # direct-map page tables at 128 MiB (as synthkernel's pool)
+_LZO_EOF = b"\x11\x00\x00"      # M4 with distance 16384 = end of stream
+_M64 = (1 << 64) - 1
+_HOLE = (LARGE_STAMP_OFFSET, LARGE_STAMP_OFFSET + 8)
+
+_LZO_COMPRESSOR = None
+
+
+def _lzo_raw(data: bytes) -> bytes:
+    """lzallright LZO1X without lzo_compress's memo (whose cache would grow by GiBs here)."""
+    global _LZO_COMPRESSOR
+    if _LZO_COMPRESSOR is None:
+        import lzallright
+        _LZO_COMPRESSOR = lzallright.LZOCompressor()
+    return _LZO_COMPRESSOR.compress(data)
+
+
+def lzo1x_parse(comp: bytes) -> Tuple[bytes, List[Tuple[int, int, int]]]:
+    """Decode an LZO1X stream into (output, segments); a segment is (start, end, distance) of
+    the output, distance 0 = literals.  Decoder rules of Documentation/staging/lzo.rst."""
+    out = bytearray()
+    segs: List[Tuple[int, int, int]] = []
+    ip, state = 0, 0
+
+    def ext(ip: int, base: int) -> Tuple[int, int]:
+        z = 0
+        while comp[ip] == 0:
+            z += 1
+            ip += 1
+        return ip + 1, base + 255 * z + comp[ip]
+
+    def lit(ip: int, n: int) -> int:
+        if n:
+            segs.append((len(out), len(out) + n, 0))
+            out.extend(comp[ip:ip + n])
+        return ip + n
+
+    b = comp[0]
+    if b >= 22:
+        ip, state = lit(1, b - 17), 4
+    elif b >= 18:
+        ip, state = lit(1, b - 17), b - 17
+    while True:
+        t = comp[ip]
+        ip += 1
+        if t >= 64:                                   # M2
+            dist = (comp[ip] << 3) + ((t >> 2) & 7) + 1
+            ip += 1
+            length, ss = (t >> 5) + 1, t & 3
+        elif t >= 32:                                 # M3
+            length = (t & 31) + 2
+            if length == 2:
+                ip, length = ext(ip, 33)
+            d = comp[ip] | comp[ip + 1] << 8
+            ip += 2
+            dist, ss = (d >> 2) + 1, d & 3
+        elif t >= 16:                                 # M4 (or end of stream)
+            length = (t & 7) + 2
+            if length == 2:
+                ip, length = ext(ip, 9)
+            d = comp[ip] | comp[ip + 1] << 8
+            ip += 2
+            dist, ss = ((t & 8) << 11) + (d >> 2), d & 3
+            if dist == 0:
+                if ip != len(comp):
+                    raise ValueError("input not consumed")
+                return bytes(out), segs
+            dist += 16384
+        elif state == 0:                              # literal run
+            n = t + 3
+            if n == 3:
+                ip, n = ext(ip, 18)
+            ip, state = lit(ip, n), 4
+            continue
+        else:                                         # M1: 2 bytes (state 1-3) / 3 bytes (4)
+            dist = (t >> 2) + (comp[ip] << 2) + (1 if state != 4 else 2049)
+            ip += 1
+            length, ss = (2 if state != 4 else 3), t & 3
+        s = len(out)
+        if not 0 < dist <= s:
+            raise ValueError(f"match distance {dist} before the start of the output")
+        if dist >= length:
+            out.extend(out[s - dist:s - dist + length])
+        else:
+            for _ in range(length):
+                out.append(out[-dist])
+        segs.append((s, s + length, dist))
+        ip = lit(ip, ss)
+        state = ss
+
+
+def _lzo_count(n: int) -> bytes:
+    """LZO length extension for n >= 1: n // 255 zero bytes (255 each) then a non-zero byte."""
+    z = (n - 1) // 255
+    return b"\0" * z + bytes([n - 255 * z])
+
+
+def _lzo_literal_run(n: int) -> bytes:
+    """'copy long literal string' (valid in state 0 only, n >= 4)."""
+    return bytes([n - 3]) if n <= 18 else b"\0" + _lzo_count(n - 18)
+
+
+def _lzo_match(length: int, dist: int, ss: int) -> bytes:
+    """M2 (3..8 bytes within 2 KiB) or M3 (within 16 KiB) with `ss` trailing literals."""
+    if length <= 8 and dist <= 2048:
+        d = dist - 1
+        return bytes([((length - 1) << 5) | ((d & 7) << 2) | ss, d >> 3])
+    assert 3 <= length and dist <= 16384
+    op = bytes([32 | (length - 2)]) if length <= 33 else b"\x20" + _lzo_count(length - 33)
+    return op + struct.pack("<H", ((dist - 1) << 2) | ss)
+
+
+def _lzo_fragment(page: bytes, hole: bool = False) -> Tuple[bytes, bytes, bytes]:
+    """One page as a concatenable LZO1X fragment (head, body, tail):
+
+    * head: leading literals, >= 4 bytes (>= 24 with ``hole``: the stamp bytes 16..23 are
+      literals and no match copies from them, so any stamp can be patched into the head);
+    * body: instructions starting with a match (valid after any state) and ending with a match
+      whose S bits are 0 (state 0);
+    * tail: trailing literals, 0 or >= 4 bytes.
+
+    A block is ``run(pending + head) + body`` per page (pending = the previous page's tail,
+    fragments without a body only add their head to pending), a final run, and EOF.  The
+    parse comes from lzallright's compression of the page alone."""
+    out, segs = lzo1x_parse(_lzo_raw(page))
+    assert out == page
+    hmin = _HOLE[1] if hole else 4
+    norm: List[List[int]] = []
+
+    def add(s: int, e: int, d: int) -> None:
+        if d == 0 and norm and norm[-1][2] == 0:
+            norm[-1][1] = e
+        else:
+            norm.append([s, e, d])
+
+    for s, e, d in segs:
+        if d and e - s < 3:                              # M1 (2 bytes): only after S literals
+            d = 0
+        if d:
+            if s < hmin:                                 # inside the head: literals
+                if e - hmin < 3:
+                    add(s, e, 0)
+                    continue
+                add(s, hmin, 0)
+                s = hmin
+            if hole and s - d < _HOLE[1] and e - d > _HOLE[0]:
+                add(s, e, 0)                             # would copy stamp bytes
+                continue
+        add(s, e, d)
+    # 1..3 trailing literals cannot start a literal run: take bytes from the last match
+    if len(norm) > 1 and norm[-1][2] == 0 and norm[-1][1] - norm[-1][0] < 4:
+        m, t = norm[-2], norm[-1]
+        need = 4 - (t[1] - t[0])
+        if m[1] - m[0] - need >= 3:
+            m[1] -= need
+            t[0] -= need
+        else:
+            del norm[-2:]
+            add(m[0], t[1], 0)
+    head = page[:norm[0][1]]
+    rest = norm[1:]
+    tail = b""
+    if rest and rest[-1][2] == 0:
+        tail = page[rest[-1][0]:]
+        rest.pop()
+    body = []
+    for i, (s, e, d) in enumerate(rest):
+        if d:
+            nxt = rest[i + 1] if i + 1 < len(rest) else None
+            ss = nxt[1] - nxt[0] if nxt is not None and nxt[2] == 0 and nxt[1] - nxt[0] <= 3 else 0
+            body.append(_lzo_match(e - s, d, ss))
+            if ss:
+                body.append(page[nxt[0]:nxt[1]])
+        elif e - s >= 4:
+            body.append(_lzo_literal_run(e - s) + page[s:e])
+    frag = (head, b"".join(body), tail)
+    # self-check: decodes to the page, also with other bytes in the hole
+    for probe in ((page,) if not hole else (page, page[:16] + b"\xa5\x5a" * 4 + page[24:])):
+        ph = probe[:len(head)]
+        stream = _lzo_literal_run(len(ph)) + ph + frag[1]
+        if tail:
+            stream += _lzo_literal_run(len(tail)) + tail
+        assert lzo1x_parse(stream + _LZO_EOF)[0] == probe
+    return frag
+
+
+def _lzo_assemble(frags) -> bytes:
+    """LZO1X stream of consecutive pages from (head pieces, head length, body, tail)."""
+    out: List[bytes] = []
+    pend: List[bytes] = []
+    plen = 0
+    for hp, hl, body, tail in frags:
+        pend.extend(hp)
+        plen += hl
+        if body:
+            out.append(_lzo_literal_run(plen))
+            out.extend(pend)
+            out.append(body)
+            pend = [tail] if tail else []
+            plen = len(tail)
+    if plen:
+        out.append(_lzo_literal_run(plen))
+        out.extend(pend)
+    out.append(_LZO_EOF)
+    return b"".join(out)
+
+
+def _splitmix64(x: int) -> int:
+    x = (x + 0x9E3779B97F4A7C15) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
+    return x ^ (x >> 31)
+
+
+class _LargeKit:
+    """Everything of a large machine that depends on the seed only: templates (with their LZO
+    fragments), the kernel/page-table pages and the restore record's addresses."""
+
+    def __init__(self, seed: int) -> None:
+        K = synthkernel
+        self.seed = seed
+        self.key = _splitmix64(seed ^ 0x5357_5355_5350_4C47)
+        rng = random.Random(f"swsusp-large-templates:{seed}")
+        table: List[int] = []
+        for kind, w in enumerate(LARGE_WEIGHTS):
+            table += [kind] * (w * 1024 // 100)
+        table += [1] * (1024 - len(table))
+        rng.shuffle(table)
+        self.kind_table = table
+        gens = {1: K.text_page, 2: K.code_page, 3: K.struct_page, 4: K.random_page}
+        self.templates: Dict[int, List[tuple]] = {}
+        for kind, gen in gens.items():
+            tpls = []
+            for i in range(LARGE_TEMPLATES):
+                page = bytearray(gen(rng, 0x1000 * kind + i))
+                page[_HOLE[0]:_HOLE[1]] = bytes(8)
+                page = bytes(page)
+                head, body, tail = _lzo_fragment(page, hole=True)
+                tpls.append((page[:_HOLE[0]], page[_HOLE[1]:], head[:_HOLE[0]], head[_HOLE[1]:],
+                             len(head), body, tail))
+            self.templates[kind] = tpls
+        zh, zb, zt = _lzo_fragment(bytes(PAGE))
+        self.zero_spec = ((bytes(PAGE),), ((zh,), len(zh), zb, zt), 0)
+
+        # ---- machine: KASLR, a 4-level kernel mapping and a direct map ---------------------
+        mrng = random.Random(f"swsusp-large-machine:{seed}")
+        phys_shift = mrng.randrange(0, 40) * K.SZ_2M
+        virt_shift = mrng.randrange(0, 400) * K.SZ_2M
+        self.page_offset = K.PAGE_OFFSET_L4 + (mrng.randrange(0, 0x1800) << 30)
+        self.vmalloc_base = self.page_offset + (74 << 40) + (mrng.randrange(1, 64) << 30)
+        self.vmemmap_base = self.vmalloc_base + (32 << 40) + (mrng.randrange(1, 64) << 30)
+        self.kernel_text_pa = text_pa = K.LINK_TEXT_PA + phys_shift
+        self.kernel_text_va = text_va = K.LINK_TEXT_VA + virt_shift
+        self.phys_base = (phys_shift - virt_shift) & _M64
+
+        def kpa(name: str) -> int:
+            return text_pa + K.KOFF[name]
+
+        mem = K.PhysMem()
+        pt = K.PageTables(mem, 4)
+        pgd = kpa("init_top_pgt")
+        mem.page(pgd >> 12)
+        ktables = iter([kpa("level3_kernel_pgt"), kpa("level2_kernel_pgt")])
+        for off in range(0, K.KERNEL_IMAGE_SIZE, K.SZ_2M):
+            pt.map(pgd, text_va + off, text_pa + off, K.SZ_2M, K.TEXT_LARGE,
+                   alloc=lambda s, v: next(ktables))
+        pool = iter(range(_LARGE_POOL + 0x10000, _LARGE_POOL + 0x100000, PAGE))
+
+        def alloc(shift: int, va: int) -> int:
+            return next(pool)
+
+        po = self.page_offset
+        for pa in range(0, K.SZ_2M, PAGE):                 # first 2 MiB in 4 KiB pages
+            flags = K.DIRECT_4K | (K.PCD | K.PWT if 0x9F000 <= pa < 0x100000 else 0)
+            pt.map(pgd, po + pa, pa, K.SZ_4K, flags, alloc)
+        for pa in range(K.SZ_2M, K.SZ_1G, K.SZ_2M):       # rest of the first GiB: 2 MiB
+            pt.map(pgd, po + pa, pa, K.SZ_2M, K.DIRECT_LARGE, alloc)
+        for pa in range(K.SZ_1G, LARGE_DIRECT_MAP_GIB << 30, K.SZ_1G):
+            pt.map(pgd, po + pa, pa, K.SZ_1G, K.DIRECT_LARGE, alloc)
+        self.cr3 = pgd
+        self.page_table_pfns = sorted(mem.pages)
+        self.jump_address = text_va + K.KOFF["restore_registers"]
+        self.jump_address_phys = kpa("restore_registers")
+        assert pt.translate(pgd, self.jump_address) == self.jump_address_phys
+        for pa in (0, 0x9F000, 0x1FF000, 0x200000, 0x3FFFF000, 0x40000000, (63 << 30) + 0x1234):
+            assert pt.translate(pgd, po + pa) == pa, hex(pa)
+        # kernel pages: restore_registers, linux_banner, the layout variables, phys_base
+        mem.write(kpa("restore_registers") & ~0xFFF,
+                  K.restore_page(self.templates[2][0][0] + bytes(8) + self.templates[2][0][1]))
+        bpa = kpa("linux_banner")
+        mem.write(bpa & ~0xFFF, self.templates[1][1][0] + bytes(8) + self.templates[1][1][1])
+        mem.write(bpa, K.BANNER)
+        mem.write(bpa - 0x40, (K.RELEASE.encode() + b"\0").ljust(0x40, b"\0"))
+        mem.write_u64(kpa("page_offset_base"), po)
+        mem.write_u64(kpa("vmalloc_base"), self.vmalloc_base)
+        mem.write_u64(kpa("vmemmap_base"), self.vmemmap_base)
+        mem.write(kpa("pgdir_shift"), struct.pack("<I", 39))
+        mem.write(kpa("ptrs_per_p4d"), struct.pack("<I", 1))
+        mem.write_u64(kpa("phys_base"), self.phys_base)
+        self.banner_pa = bpa
+        self.special: Dict[int, tuple] = {}
+        for pfn, pg in sorted(mem.pages.items()):
+            pg = bytes(pg)
+            h, b, t = _lzo_fragment(pg)
+            self.special[pfn] = ((pg,), ((h,), len(h), b, t), 5)
+
+    def classify(self, pfn: int) -> Tuple[int, int]:
+        """(kind, template index) of an ordinary (non-kernel) PFN."""
+        h = _splitmix64((pfn >> _LARGE_GROUP_SHIFT) ^ self.key)
+        return self.kind_table[h & 1023], ((h >> 10) + (pfn & 3) * 11) % LARGE_TEMPLATES
+
+    def spec(self, pfn: int) -> tuple:
+        """((uncompressed pieces), (head pieces, head length, body, tail), kind) of a page."""
+        sp = self.special.get(pfn)
+        if sp is not None:
+            return sp
+        kind, t = self.classify(pfn)
+        if kind == 0:
+            return self.zero_spec
+        t16, trest, h16, hrest, hl, body, tail = self.templates[kind][t]
+        st = pfn.to_bytes(8, "little")
+        return (t16, st, trest), ((h16, st, hrest), hl, body, tail), kind
+
+    def is_zero(self, pfn: int) -> bool:
+        return pfn not in self.special and self.classify(pfn)[0] == 0
+
+
+_LARGE_KITS: Dict[int, _LargeKit] = {}
+
+
+def _large_kit(seed: int) -> _LargeKit:
+    kit = _LARGE_KITS.get(seed)
+    if kit is None:
+        if len(_LARGE_KITS) > 4:
+            _LARGE_KITS.clear()
+        kit = _LARGE_KITS[seed] = _LargeKit(seed)
+    return kit
+
+
+def large_page(pfn: int, seed: int = 0) -> bytes:
+    """Contents of PFN ``pfn`` in every large image written with ``seed`` (whether or not the
+    image saves that PFN).  Ordinary pages are a template chosen by a hash of the PFN -- zero,
+    text, code, struct-like or random -- with the PFN as u64 at LARGE_STAMP_OFFSET (zero pages
+    have no stamp); the kernel's page tables and a few kernel pages (LargeFacts.special_pfns)
+    are stored as built."""
+    unc = _large_kit(seed).spec(pfn)[0]
+    return unc[0] if len(unc) == 1 else b"".join(unc)
+
+
+def _large_runs(n: int, ram_pfns, forced: List[int], rng: random.Random) -> List[Tuple[int, int]]:
+    """Saved PFNs as ascending (first, count) runs: ``forced`` plus runs of log-uniform length
+    (1..2048 pages) spread over all RAM (PFN 0 never saved), n PFNs in all."""
+    fset = set(forced)
+    segs = []
+    for a, b in ram_pfns:
+        cur = max(a, 1)
+        for f in forced:
+            if cur <= f < b:
+                if f > cur:
+                    segs.append((cur, f))
+                cur = f + 1
+        if cur < b:
+            segs.append((cur, b))
+    assert all(any(a <= f < b for a, b in ram_pfns) and f > 0 for f in fset)
+    need = n - len(fset)
+    avail = sum(b - a for a, b in segs)
+    if need < 0 or need > avail:
+        raise ValueError(f"{n} saved pages do not fit this RAM ({avail + len(fset)} saveable)")
+    runs: List[Tuple[int, int]] = [(f, 1) for f in sorted(fset)]
+    si, pos = 0, segs[0][0] if segs else 0
+    log_max = math.log(2048)
+
+    def advance(k: int, record: bool) -> None:
+        nonlocal si, pos, avail
+        while k:
+            a, b = segs[si]
+            step = min(k, b - pos)
+            if record:
+                runs.append((pos, step))
+            pos += step
+            k -= step
+            avail -= step
+            if pos == b and si + 1 < len(segs):
+                si += 1
+                pos = segs[si][0]
+
+    while need:
+        d = need / avail
+        length = min(int(math.exp(rng.uniform(0, log_max))), need)
+        gap = min(int(length * (1 - d) / d * rng.uniform(0.5, 1.5)), avail - need)
+        advance(gap, False)
+        advance(length, True)
+        need -= length
+    runs.sort()
+    out: List[Tuple[int, int]] = []
+    for first, count in runs:
+        if out and out[-1][0] + out[-1][1] == first:
+            out[-1] = (out[-1][0], out[-1][1] + count)
+        else:
+            out.append((first, count))
+    assert sum(c for _, c in out) == n
+    return out
+
+
+@dataclass
+class LargeFacts:
+    """What write_large_image wrote.  ``asdict(facts)`` is JSON-serialisable."""
+    path: str
+    file_size: int
+    codec: str
+    era: str
+    seed: int
+    flags: int                     # header flags (SF_CRC32_MODE | SF_LZ4 | SF_NOCOMPRESS_MODE)
+    image_pages: int               # info.image_pages: data pages stored in the stream
+    zero_pages: int                # bit-63 PFN entries (6.6+), else 0
+    pages: int                     # info.pages = 1 + meta_pages + image_pages
+    saved_pages: int               # PFN-list entries = image_pages + zero_pages (gib * 262144)
+    meta_pages: int
+    num_physpages: int
+    ram_gib: float
+    crc32: Optional[int]           # header crc32 = crc32_le(0, U) (compressed images), else None
+    stream_crc32: int              # crc32_le(0, U) whatever the codec
+    pfn_runs: List[Tuple[int, int]]  # saved PFNs (zero pages included) as (first, count), ascending
+    cr3: int
+    jump_address: int
+    jump_address_phys: int
+    page_offset: int
+    kernel_text_va: int
+    kernel_text_pa: int
+    banner_pa: int
+    special_pfns: List[int]        # kernel and page-table pages: stored as built, no stamp
+    page_table_pfns: List[int]
+    num_entries: int               # swap-map entries: info page + stored stream pages
+    num_blocks: int                # compressed blocks (0 for codec none)
+    map_blocks: List[int]
+    last_page: int                 # mkswap last_page; the file is (last_page + 1) * 4096 bytes
+    compression_ratio: float       # uncompressed stream pages / stored stream pages
+    kind_counts: Dict[str, int]    # saved pages by content kind
+    e820: List[Tuple[int, int, int]]
+    ram_pfns: List[Tuple[int, int]]
+    seconds_to_write: float
+
+
+def _full_map_page(j: int) -> bytes:
+    """Map page j of a contiguous chain starting at block 1: entries 2+512j.., next 513+512j."""
+    return struct.pack("<512Q", *range(2 + 512 * j, 513 + 512 * j), 513 + 512 * j)
+
+
+def write_large_image(path: str, *, gib: float = 2.0, codec: str = "lzo",
+                      era: Optional[str] = None, seed: int = 0, ram_gib: Optional[float] = None,
+                      verify: bool = True) -> LargeFacts:
+    """Stream a swap-partition hibernation image holding ``gib`` GiB of saved pages to ``path``.
+
+    codec    "lzo" | "lz4" | "none".
+    era      "6.1" (default; "6.9" for lz4) or any 5.12+ era; "6.6"/"6.9" store all-zero pages
+             as bit-63 PFN entries without a data page.
+    seed     selects templates, KASLR and the PFN layout; page contents = large_page(pfn, seed).
+    ram_gib  RAM of the machine (default 2.5 * gib, at least 0.25); hibernation saves ~2/5.
+    verify   decompress a sample of the written blocks and compare.
+
+    Layout as the kernel writes a swap partition: mkswap page with header layout A, map chain
+    from block 1 (map pages at 1, 513, 1025, ...), entry 0 = info page with an F02 record,
+    PFN list, then 32-page compressed blocks (u64 length + data + stale padding to a page) or
+    plain pages; CRC32 per spec 5.3.  Memory stays bounded: one block at a time plus the PFN
+    list (8 bytes per page)."""
+    t0 = time.perf_counter()
+    if era is None:
+        era = "6.9" if codec == "lz4" else "6.1"
+    e = _era(era)
+    if e.layout != "A" or e.record != "f02":
+        raise ValueError(f"era {era}: large images need header layout A and an F02 record (5.12+)")
+    if codec not in ("none", "lzo", "lz4"):
+        raise ValueError(f"codec {codec!r}")
+    if codec == "lz4" and not e.has_lz4:
+        raise ValueError("LZ4 exists only in 6.9+ kernel images")
+    n = int(round(gib * (1 << 30) / PAGE))
+    if ram_gib is None:
+        ram_gib = max(0.25, 2.5 * gib)
+    ram_mib = int(round(ram_gib * 1024))
+    if ram_mib < 256:
+        raise ValueError("ram_gib >= 0.25 (the kernel and its page tables live below 256 MiB)")
+    ram_pfns, e820 = synthkernel._ram_layout(ram_mib)
+    if ram_pfns[-1][1] > LARGE_DIRECT_MAP_GIB << 18:
+        raise ValueError(f"RAM above {LARGE_DIRECT_MAP_GIB} GiB is not direct-mapped")
+    num_physpages = sum(b - a for a, b in ram_pfns)
+    kit = _large_kit(seed)
+    forced = sorted(set(range(1, 0x9F)) | set(kit.special))
+    if n < len(forced) + 1:
+        raise ValueError(f"gib too small: at least {len(forced) + 1} pages")
+    runs = _large_runs(n, ram_pfns, forced, random.Random(f"swsusp-large:{seed}:{n}:{ram_mib}"))
+
+    # ---- PFN list (the only per-page state held: 8 bytes a page) -----------------------------
+    entries = array("Q")
+    zero = 0
+    for first, count in runs:
+        if e.zero_pages:
+            for pfn in range(first, first + count):
+                if kit.is_zero(pfn):
+                    entries.append(pfn | ENCODED_PFN_ZERO_FLAG)
+                    zero += 1
+                else:
+                    entries.append(pfn)
+        else:
+            entries.extend(range(first, first + count))
+    if sys.byteorder != "little":
+        entries.byteswap()
+    meta = entries.tobytes()
+    if n % (PAGE // 8):
+        meta += struct.pack("<Q", BM_END_OF_MAP)
+    meta += bytes(-len(meta) % PAGE)
+    if sys.byteorder != "little":
+        entries.byteswap()
+    meta_pages = len(meta) // PAGE
+    image_pages = n - zero
+    pages = 1 + meta_pages + image_pages
+    rec_machine = SimpleNamespace(jump_address=kit.jump_address, cr3_record=kit.cr3,
+                                  jump_address_phys=kit.jump_address_phys, e820=e820,
+                                  num_physpages=num_physpages, release=synthkernel.RELEASE, cpus=2)
+    info, _, _ = build_info_page(rec_machine, e, "f02", image_pages, pages)
+
+    # ---- the stream U = PFN list pages + data pages, as 32-page blocks ------------------------
+    def u_pages():
+        for i in range(meta_pages):
+            yield (meta[i * PAGE:(i + 1) * PAGE],), None, -1
+        spec = kit.spec
+        for v in entries:
+            if not v >> 63:
+                yield spec(v)
+
+    pad_rng = random.Random(f"swsusp-large-pad:{seed}")
+    kinds = [0] * len(LARGE_KINDS)
+    crc = 0
+    stored = 0
+    nblocks = 0
+    if codec == "lz4":
+        import lz4.block
+    if verify and codec == "lzo":
+        import lzallright
+    f = open(path, "wb")
+    try:
+        f.write(bytes(PAGE))                      # block 0: header, written last
+        f.write(_full_map_page(0))                # block 1: first map page
+        f.write(info)                             # block 2: entry 0
+        written = 1                               # map entries so far
+        room = MAP_PAGE_ENTRIES - 1               # entries before the next map page
+
+        def put(data) -> None:                    # whole pages, as swap_write_page() does
+            nonlocal written, room
+            mv = memoryview(data)
+            off, k = 0, len(data) // PAGE
+            while k:
+                if room == 0:
+                    f.write(_full_map_page(written // MAP_PAGE_ENTRIES))
+                    room = MAP_PAGE_ENTRIES
+                take = min(room, k)
+                f.write(mv[off:off + take * PAGE])
+                off += take * PAGE
+                k -= take
+                room -= take
+                written += take
+
+        block: List[tuple] = []
+
+        def _meta_frag(page: bytes) -> tuple:     # a PFN-list page sharing a block with data
+            h, b, t = _lzo_fragment(page)
+            return (h,), len(h), b, t
+
+        def flush() -> None:
+            nonlocal crc, stored, nblocks
+            unc = b"".join([p for s in block for p in s[0]])
+            crc = crc32_le(crc, unc)
+            for s in block:
+                if s[2] >= 0:
+                    kinds[s[2]] += 1
+            if codec == "none":
+                put(unc)
+                stored += len(unc) // PAGE
+                return
+            if codec == "lz4":
+                c = lz4.block.compress(unc, store_size=False)
+            elif all(s[1] is None for s in block):
+                c = _lzo_raw(unc)                  # PFN list only: lzallright on the block
+            else:
+                c = _lzo_assemble([s[1] if s[1] is not None else _meta_frag(s[0][0])
+                                   for s in block])
+            assert 0 < len(c) <= LZO_WORST, len(c)
+            if verify and (nblocks < 2 or nblocks % 61 == 0):
+                d = (lz4.block.decompress(c, uncompressed_size=len(unc)) if codec == "lz4" else
+                     lzallright.LZOCompressor.decompress(c, output_size_hint=len(unc)))
+                assert d == unc, f"block {nblocks} does not decompress to its pages"
+            rec = struct.pack("<Q", len(c)) + c
+            rec += pad_rng.randbytes(-len(rec) % PAGE)
+            put(rec)
+            stored += len(rec) // PAGE
+            nblocks += 1
+
+        for s in u_pages():
+            block.append(s)
+            if len(block) == UNC_PAGES:
+                flush()
+                block = []
+        if block:
+            flush()
+
+        # ---- the final map page, header and slack ----------------------------------------------
+        E = written
+        J = E // MAP_PAGE_ENTRIES
+        cnt = E - J * MAP_PAGE_ENTRIES
+        last_map = struct.pack(f"<{cnt}Q", *range(2 + 512 * J, 2 + 512 * J + cnt))
+        f.seek((1 + 512 * J) * PAGE)
+        f.write(last_map + bytes(PAGE - len(last_map)))
+        last_page = 1 + (E + E // MAP_PAGE_ENTRIES + 2) + 24
+        hdr = mkswap_page(last_page, random.Random(f"swsusp-large-header:{seed}"), b"synthswap")
+        hdr[4076:4086] = hdr[4086:4096]
+        hdr[4086:4096] = HIBERNATE_SIG
+        if codec == "none":
+            flags, hcrc = SF_NOCOMPRESS_MODE, None
+        else:
+            flags, hcrc = SF_CRC32_MODE | (SF_LZ4 if codec == "lz4" else 0), crc
+            struct.pack_into("<I", hdr, 4060, crc)
+        struct.pack_into("<QI", hdr, 4064, 1, flags)
+        f.seek(0)
+        f.write(hdr)
+        f.truncate((last_page + 1) * PAGE)
+    finally:
+        f.close()
+    assert 1 + 512 * J <= last_page
+    return LargeFacts(
+        path=str(path), file_size=(last_page + 1) * PAGE, codec=codec, era=era, seed=seed,
+        flags=flags, image_pages=image_pages, zero_pages=zero, pages=pages, saved_pages=n,
+        meta_pages=meta_pages, num_physpages=num_physpages, ram_gib=ram_gib, crc32=hcrc,
+        stream_crc32=crc, pfn_runs=runs, cr3=kit.cr3, jump_address=kit.jump_address,
+        jump_address_phys=kit.jump_address_phys, page_offset=kit.page_offset,
+        kernel_text_va=kit.kernel_text_va, kernel_text_pa=kit.kernel_text_pa,
+        banner_pa=kit.banner_pa, special_pfns=sorted(kit.special),
+        page_table_pfns=kit.page_table_pfns, num_entries=E, num_blocks=nblocks,
+        map_blocks=[1 + 512 * j for j in range(J + 1)], last_page=last_page,
+        compression_ratio=(pages - 1) / stored, kind_counts=dict(zip(LARGE_KINDS, kinds)),
+        e820=e820, ram_pfns=ram_pfns, seconds_to_write=time.perf_counter() - t0)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("variant", nargs="?", help="variant name (see --list)")
@@ -1053,7 +1716,26 @@ def main(argv=None) -> int:
     ap.add_argument("--list", action="store_true", help="list variants")
     ap.add_argument("--all", metavar="DIR", help="write every variant (+ .json facts) into DIR")
     ap.add_argument("--isf", metavar="DIR", help="write the synthetic kernel's ISF into DIR")
+    ap.add_argument("--large", type=float, metavar="GIB",
+                    help="write a large image holding GIB GiB of pages (streamed; see "
+                         "write_large_image) to -o")
+    ap.add_argument("--codec", choices=("lzo", "lz4", "none"), default="lzo", help="with --large")
+    ap.add_argument("--era", help="with --large: 6.1 (default; 6.9 for lz4), 6.6/6.9 zero pages")
+    ap.add_argument("--seed", type=int, default=0, help="with --large")
+    ap.add_argument("--ram-gib", type=float, help="with --large: RAM size (default 2.5 x GIB)")
     a = ap.parse_args(argv)
+    if a.large is not None:
+        if not a.output:
+            ap.error("-o is required")
+        lf = write_large_image(a.output, gib=a.large, codec=a.codec, era=a.era, seed=a.seed,
+                               ram_gib=a.ram_gib)
+        if a.facts:
+            with open(a.facts, "w") as f:
+                json.dump(asdict(lf), f, indent=1, sort_keys=True)
+        print(f"{a.output}  {lf.file_size} bytes  {lf.saved_pages} pages ({lf.zero_pages} zero)  "
+              f"{lf.codec} era {lf.era}  ratio {lf.compression_ratio:.2f}  "
+              f"crc32 {lf.stream_crc32:#010x}  {lf.seconds_to_write:.1f} s")
+        return 0
     if a.list:
         for k, v in VARIANTS.items():
             def show(x):

@@ -327,6 +327,23 @@ def random_page(rng: random.Random, pfn: int) -> bytes:
     return rng.randbytes(PAGE)
 
 
+# restore_registers: movq %r9,%cr3; movq %cr4,%rcx; ... (recognisable x86 code), and
+# core_restore_code at +0x120 (arch/x86/power/hibernate_asm_64.S)
+RESTORE_REGISTERS_CODE = (b"\x41\x0f\x22\xd9" b"\x0f\x20\xe1" b"\x48\x89\xc8"
+                          b"\x48\x81\xe1\x7f\xff\xff\xff" b"\x0f\x22\xe1" b"\x0f\x22\xe0"
+                          b"\x48\x8b\x25\x00\x00\x00\x00" b"\xc3")
+CORE_RESTORE_CODE = b"\x48\x89\xc4\x0f\x22\xd8\x48\x89\xd8\x48\x83\xe0\x7f\x0f\x22\xe0\x4c\x89\xc7\xff\xe7"
+
+
+def restore_page(fill: bytes = b"\xcc" * PAGE) -> bytes:
+    """The page holding ``restore_registers`` (page-aligned in the synthetic kernel)."""
+    rr = bytearray(fill)
+    rr[0:len(RESTORE_REGISTERS_CODE)] = RESTORE_REGISTERS_CODE
+    rr[0x120:0x120 + len(CORE_RESTORE_CODE)] = CORE_RESTORE_CODE
+    rr[0xF00:0xF20] = b"swsusp-synthetic restore page\0\0\0"
+    return bytes(rr)
+
+
 # ---------------------------------------------------------------------------------------------
 PROFILES = {
     # name: (marker, text, struct, random, zero, runs)
@@ -536,15 +553,7 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
     for i in (-2, -1, 1, 2):
         mem.write(kpa("restore_registers") + i * PAGE,
                   code_page(rng, (kpa("restore_registers") >> 12) + i))
-    rr = bytearray(b"\xcc" * PAGE)
-    # restore_registers: movq %r9,%cr3; movq %cr4,%rcx; ... (recognisable x86 code)
-    code = (b"\x41\x0f\x22\xd9" b"\x0f\x20\xe1" b"\x48\x89\xc8" b"\x48\x81\xe1\x7f\xff\xff\xff"
-            b"\x0f\x22\xe1" b"\x0f\x22\xe0" b"\x48\x8b\x25\x00\x00\x00\x00" b"\xc3")
-    rr[0:len(code)] = code
-    cr = b"\x48\x89\xc4\x0f\x22\xd8\x48\x89\xd8\x48\x83\xe0\x7f\x0f\x22\xe0\x4c\x89\xc7\xff\xe7"
-    rr[0x120:0x120 + len(cr)] = cr                        # core_restore_code
-    rr[0xF00:0xF20] = b"swsusp-synthetic restore page\0\0\0"
-    mem.write(kpa("restore_registers") & ~0xFFF, bytes(rr))
+    mem.write(kpa("restore_registers") & ~0xFFF, restore_page())
     # rodata: banner page and neighbours with strings
     for i in range(-1, 3):
         mem.write((kpa("linux_banner") & ~0xFFF) + i * PAGE, text_page(rng, i))

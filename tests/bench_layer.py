@@ -11,7 +11,6 @@ Every figure is a ratio against a baseline measured in the same run:
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -82,16 +81,19 @@ def bench_read(real):
 
 
 OPEN_CHILD = r"""
-import json, resource, sys, time
+import json, sys, time
 sys.path.insert(0, sys.argv[1])
 import volatility3.plugins
 volatility3.plugins.__path__.insert(0, sys.argv[1] + "/plugins")
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def hwm_kb():  # VmHWM restarts at exec, unlike ru_maxrss (inherited through vfork)
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
 t = time.perf_counter()
 image = SwsuspImage.open(sys.argv[2]) if sys.argv[2] != "-" else None
 seconds = time.perf_counter() - t
-out = {"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "seconds": seconds}
+out = {"rss_kb": hwm_kb(), "seconds": seconds}
 if image:
     out.update(index=image.index_nbytes(), pages=image.info.image_pages + image.zero_page_count)
 print(json.dumps(out))
