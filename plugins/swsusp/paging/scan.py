@@ -19,7 +19,7 @@ first.
 import dataclasses
 from array import array
 from dataclasses import dataclass
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Tuple
 
 from .directmap import DirectMap, find_direct_map
 from .entries import ADDR_MASK, G, P, PS, TABLE_SIZE
@@ -88,9 +88,15 @@ def _text_mapping(paging: Paging) -> Optional[tuple]:
     return START_KERNEL_MAP + (index << 21), value & ADDR_MASK & ~paging.sme_mask & ~((1 << 21) - 1), len(leaves)
 
 
-def _pages(read: ReadPhys, max_pa: int) -> Iterator[tuple]:
-    """(pa, 4096 bytes) of every readable page below max_pa, read a chunk at a time."""
-    for chunk_pa in range(0, max_pa, CHUNK):
+def _pages(read: ReadPhys, max_pa: int, ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[tuple]:
+    """(pa, 4096 bytes) of every readable page below max_pa, read a chunk at a time; only
+    inside `ranges` ((start, end) physical ranges known to hold memory) when given."""
+    for start, end in ranges or [(0, max_pa)]:
+        yield from _pages_in(read, start - start % TABLE_SIZE, min(end, max_pa))
+
+
+def _pages_in(read: ReadPhys, first: int, max_pa: int) -> Iterator[tuple]:
+    for chunk_pa in range(first, max_pa, CHUNK):
         size = min(CHUNK, max_pa - chunk_pa)
         try:
             data = read(chunk_pa, size)
@@ -110,11 +116,12 @@ def _pages(read: ReadPhys, max_pa: int) -> Iterator[tuple]:
             yield chunk_pa + off, view[off : off + TABLE_SIZE]
 
 
-def cr3_candidates(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int = 0) -> Iterator[Cr3Candidate]:
-    """Every verified kernel top-level table (PML4, or PML5 with `levels` 5) below `max_pa`,
-    ascending."""
+def cr3_candidates(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int = 0,
+                   ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[Cr3Candidate]:
+    """Every verified kernel top-level table (PML4, or PML5 with `levels` 5) below `max_pa`
+    (inside `ranges` when given), ascending."""
     by_kernel_half = {}  # identical kernel halves (every process PGD) share one direct map
-    for pa, page in _pages(read, max_pa):
+    for pa, page in _pages(read, max_pa, ranges):
         last = int.from_bytes(page[0xFF8:0x1000], "little")
         if not _plausible_pointer(last, max_pa, sme_mask):  # cheap reject: slot 511 must be a table pointer
             continue
@@ -142,10 +149,11 @@ def _rerooted(dm: DirectMap, root: int) -> DirectMap:
     return dataclasses.replace(dm, root=root, how=dm.how + f" (same kernel half as {dm.root:#x})")
 
 
-def find_cr3(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int = 0) -> List[Cr3Candidate]:
+def find_cr3(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int = 0,
+             ranges: Optional[List[Tuple[int, int]]] = None) -> List[Cr3Candidate]:
     """All verified top-level tables below `max_pa`: the kernel's own `init_top_pgt` (inside
     the kernel image) first, then process PGDs (user half in use), then tables with an empty
     user half outside the image (kernel threads' or stale copies), each group by address.
     Empty when none is found."""
-    found = list(cr3_candidates(read, max_pa, levels, sme_mask))
+    found = list(cr3_candidates(read, max_pa, levels, sme_mask, ranges))
     return sorted(found, key=lambda c: (not c.in_kernel_image, c.user_slots == 0, c.pa))

@@ -175,6 +175,11 @@ class Paging:
     def n_levels(self) -> int:
         return len(self.levels)
 
+    @property
+    def kernel_half(self) -> int:
+        """First VA of the upper (kernel) half: 0xffff800000000000, or 0xff00000000000000 (LA57)."""
+        return self.canonical(self._half)
+
     # ---- addresses --------------------------------------------------------------------------
     def is_canonical(self, va: int) -> bool:
         top = va & self._sign
@@ -350,11 +355,13 @@ class Paging:
             span = level.span
             yield canonical(va), value & ADDR_MASK & ~sme & ~(span - 1), span, value, entry_pa
 
-    def tables(self, va_start: int = 0, va_end: int = 1 << 64, problems: Optional[List[Problem]] = None) -> Iterator[TableRef]:
+    def tables(self, va_start: int = 0, va_end: int = 1 << 64, problems: Optional[List[Problem]] = None,
+               shared: bool = True) -> Iterator[TableRef]:
         """Every table page reached while enumerating [va_start, va_end), root first, in walk
-        order.  A table reached through two entries is reported twice (two VA ranges)."""
+        order.  A table reached through two entries is reported twice (two VA ranges), unless
+        `shared` is False (then once)."""
         problems = self._problems(problems)
-        for _kind, ref in self._enumerate(va_start, va_end, True, False, problems):
+        for _kind, ref in self._enumerate(va_start, va_end, True, False, problems, shared):
             yield ref
 
     def _problems(self, problems: Optional[List[Problem]]) -> List[Problem]:

@@ -16,7 +16,7 @@ from volatility3.framework.layers import intel
 from volatility3.framework.symbols import linux
 
 from volatility3.plugins.swsusp.paging import walk
-from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, user_option
 
 vollog = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         if levels is None:
             vollog.warning(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
             return None
+        if user_option(context, "safe_tables"):
+            layer_name, dtb = cls._safe_tables(context, layer_name)
+            if layer_name is None:
+                return None
         shift = cls._virtual_shift(context, table, table_name, layer_name, record, progress_callback)
 
         new_name = context.layers.free_layer_name("IntelLayer")
@@ -83,6 +87,22 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         kernel.config["kernel_virtual_offset"] = shift
         vollog.debug(f"Hibernation image: cr3 {dtb:#x}, {levels}-level paging, KASLR virtual shift {shift:#x}")
         return kernel
+
+    @staticmethod
+    def _safe_tables(context, layer_name: str):
+        """Put the rebuilt safe tables under the kernel layer: (physical layer, their root)."""
+        from volatility3.plugins.swsusp.vol.safe_layer import SafeTablesLayer
+
+        name = context.layers.free_layer_name("SafeTablesLayer")
+        context.config[interfaces.configuration.path_join(name, "base_layer")] = layer_name
+        try:
+            safe = SafeTablesLayer(context, name, name)
+        except ValueError as exc:
+            vollog.warning(f"Cannot rebuild safe page tables: {exc}")
+            return None, None
+        context.add_layer(safe)
+        vollog.info(f"Decoding through rebuilt safe page tables at {safe.tables.root:#x} (frames {safe.tables.frames})")
+        return name, safe.tables.root
 
     @staticmethod
     def _find_banner(image, banners) -> Optional[Tuple[bytes, str]]:

@@ -1,0 +1,202 @@
+"""The safepgt analysis, start to end, on plain read functions (no Volatility):
+
+    the image kernel's tables (restore record cr3) or a dump's (cr3 given or found)
+    -> its direct map and PUD/PMD slots
+    -> with the resume-time kernel's memory: slots paired by physical region (compare.py)
+       and the live-table restore replayed (restore.py)
+    -> safe tables rebuilt in frames the image does not contain, and verified.
+"""
+
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from . import compare, directmap, restore, safe_tables, scan, walk
+
+PAGE = 4096
+ReadPhys = Callable[[int, int], bytes]
+
+NO_DUMP_ASSUMPTION = (
+    "no resume-time dump: assumed the boot kernel is the same kernel at the same place, its page "
+    "tables in the image kernel's table frames, its kernel image in the same frames; every other "
+    "image frame free (loaded in place before the copy loop)"
+)
+DUMP_ASSUMPTION = (
+    "frames free in the boot kernel: those all-zero in the resume-time dump and not among its page "
+    "tables or kernel image (loaded in place); all others copied by the final loop, in reverse load order"
+)
+
+
+@dataclass
+class KernelTables:
+    """One kernel's page tables and direct map."""
+
+    label: str
+    read: ReadPhys
+    paging: walk.Paging
+    direct_map: directmap.DirectMap
+    root_how: str
+    slots: List[directmap.SlotRecord] = field(default_factory=list)
+
+    def table_frames(self) -> List[int]:
+        """Frames of every table of the kernel half (root included)."""
+        return sorted({t.pa // PAGE for t in self.paging.tables(self.paging.kernel_half, shared=False)})
+
+    def text_frames(self) -> List[Tuple[int, int]]:
+        return [(pa // PAGE, -(-(pa + size) // PAGE)) for _va, pa, size in safe_tables.kernel_text_leaves(self.paging)]
+
+
+def _with_slots(kt: KernelTables) -> KernelTables:
+    kt.slots = list(directmap.direct_map_slots(kt.paging, kt.direct_map))
+    return kt
+
+
+def kernel_from_image(image) -> KernelTables:
+    record = image.info.record
+    if record is None:
+        raise ValueError("the image has no x86-64 restore record (a kernel before 2.6.24): give --cr3")
+    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
+                                (image.max_pfn + 1) * PAGE)
+    if paging is None:
+        raise ValueError(f"restore record cr3 {record.cr3:#x} does not translate jump_address to jump_address_phys")
+    dm = directmap.find_direct_map(paging)
+    if dm is None:
+        raise ValueError(f"no direct map under the image's cr3 {record.cr3:#x}")
+    return _with_slots(KernelTables("image", image.read, paging, dm, f"restore record cr3 {record.cr3:#x}"))
+
+
+def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int] = None,
+                     progress: Optional[Callable[[float, str], None]] = None,
+                     ranges: Optional[List[Tuple[int, int]]] = None) -> KernelTables:
+    if cr3 is not None:
+        sme = walk.detect_sme_bit(read, cr3, max_pa)
+        root = walk.pti_kernel_root(read, cr3 & walk.CR3_ADDR_MASK & ~sme)
+        for levels in (4, 5):
+            paging = walk.Paging(read, root, levels, sme)
+            dm = directmap.find_direct_map(paging)
+            if dm is not None:
+                return _with_slots(KernelTables(label, read, paging, dm, f"given cr3 {cr3:#x}"))
+        raise ValueError(f"no direct map under cr3 {cr3:#x} in the {label}")
+    if progress:
+        progress(0.0, f"Scanning the {label} for page-table roots")
+    found = scan.find_cr3(read, max_pa, ranges=ranges)
+    if not found:
+        raise ValueError(f"no kernel page-table root found in the {label}: give its cr3")
+    best = found[0]  # the kernel's own init_top_pgt comes first
+    paging = walk.Paging(read, best.pa, best.levels)
+    how = f"found by scanning ({len(found)} candidates; {'init_top_pgt' if best.in_kernel_image else 'a process PGD'})"
+    return _with_slots(KernelTables(label, read, paging, best.direct_map, f"cr3 {best.pa:#x} {how}"))
+
+
+def list_order(image) -> List[int]:
+    """The image's PFN list in list order (zero pages merged in PFN order when ascending)."""
+    data = list(image.pfn_of_data_page())
+    zero = list(image.pfns.zero_pfns)
+    return sorted(data + zero) if image.pfns.ascending else data + zero
+
+
+def _in_ranges(ranges: List[Tuple[int, int]]):
+    ranges = sorted(ranges)
+    import bisect
+
+    starts = [r[0] for r in ranges]
+
+    def inside(pfn: int) -> bool:
+        i = bisect.bisect_right(starts, pfn) - 1
+        return i >= 0 and pfn < ranges[i][1]
+
+    return inside
+
+
+def restore_order(image, image_kt: KernelTables, boot: Optional[KernelTables]) -> Tuple[restore.RestoreOrder, str]:
+    """The copy order of spec §8.3 under the free-frame model said in the returned text."""
+    model = boot or image_kt
+    tables = set(model.table_frames())
+    text = _in_ranges(model.text_frames())
+    if boot is None:
+        in_use = lambda pfn: pfn in tables or text(pfn)  # noqa: E731
+        return restore.RestoreOrder(list_order(image), in_use), NO_DUMP_ASSUMPTION
+
+    def in_use(pfn: int) -> bool:
+        if pfn in tables or text(pfn):
+            return True
+        try:
+            return any(boot.read(pfn * PAGE, PAGE))
+        except Exception:
+            return False  # not RAM in the boot kernel
+
+    return restore.RestoreOrder(list_order(image), in_use), DUMP_ASSUMPTION
+
+
+def boot_regions(boot: KernelTables) -> List[Tuple[int, int]]:
+    """The boot kernel's direct-map regions at the granularity its entries give."""
+    regions = []
+    for slot in boot.slots:
+        entry = slot.entry
+        if entry is None or not entry.present:
+            continue
+        if entry.is_leaf or slot.level.linux == "PMD":
+            regions.append((slot.pa_start, slot.pa_end))
+    return regions
+
+
+@dataclass
+class Analysis:
+    image: KernelTables
+    resume: Optional[KernelTables]
+    pairs: List[compare.SlotPair]
+    summary: Dict[str, int]
+    hazards: Dict[Tuple[int, int], restore.Hazard]
+    exposure: Dict[int, Tuple[int, Optional[int]]]  # entry_pa -> (t(entry frame), t(target))
+    assumption: Optional[str]
+    order: Optional[restore.RestoreOrder]
+    safe: Optional[safe_tables.SafeTables] = None
+    verification: Optional[safe_tables.Verification] = None
+
+
+def analyse(kt: KernelTables, image=None, resume: Optional[KernelTables] = None, rebuild: bool = False,
+            alloc_range: Optional[Tuple[int, int]] = None) -> Analysis:
+    """`kt` is the image's (or a dump's) kernel; `image` the SwsuspImage when there is one."""
+    if resume is not None:
+        pairs = compare.compare_slots(kt.slots, resume.slots)
+    else:
+        pairs = [compare.SlotPair(s.level.linux, s.pa_start, s.pa_end, s, None, None) for s in kt.slots]
+    hazards: Dict[Tuple[int, int], restore.Hazard] = {}
+    exposure: Dict[int, Tuple[int, Optional[int]]] = {}
+    order = assumption = None
+    if image is not None:
+        order, assumption = restore_order(image, kt, resume)
+        if resume is not None:
+            for h in restore.simulate_hazards(resume.read, resume.paging.root, resume.paging.n_levels,
+                                              resume.direct_map.base, boot_regions(resume), image.read, order,
+                                              resume.paging.sme_mask):
+                hazards.setdefault((h.pa_start, h.pa_end), h)
+        else:
+            for slot, t_entry, t_target in restore.order_exposure(kt.slots, order):
+                exposure[slot.entry_pa] = (t_entry, t_target)
+    result = Analysis(kt, resume, pairs, compare.summary(pairs), hazards, exposure, assumption, order)
+    if rebuild:
+        result.safe, result.verification = rebuild_safe(kt, image, resume, alloc_range)
+    return result
+
+
+def rebuild_safe(kt: KernelTables, image, resume: Optional[KernelTables], alloc_range=None):
+    """Safe tables for `kt` in frames the image does not contain and, with a resume-time dump,
+    that are RAM there, all-zero (free) and not among that kernel's own tables."""
+    listed = image.has_pfn if image is not None else (lambda pfn: False)
+    boot_tables = set(resume.table_frames()) if resume is not None else set()
+
+    def unsafe(pfn: int) -> bool:
+        if listed(pfn) or pfn in boot_tables:
+            return True
+        if resume is None:
+            return False
+        try:
+            return any(resume.read(pfn * PAGE, PAGE))
+        except Exception:
+            return True  # not RAM in the resume-time kernel
+
+    if alloc_range is None:
+        top = kt.direct_map.max_pa // PAGE
+        alloc_range = (0x100, top)  # above the first MiB (BIOS, real-mode trampoline)
+    safe = safe_tables.rebuild(kt.paging, kt.direct_map, unsafe, alloc_range)
+    return safe, safe_tables.verify(safe, kt.paging, kt.direct_map)

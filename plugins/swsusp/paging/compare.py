@@ -1,0 +1,79 @@
+"""Two kernels' direct maps side by side, aligned by *physical region* (spec §8.1).
+
+Each kernel has its own random direct-map base, so slot N of one is not slot N of the other;
+what corresponds is the slot that maps the same physical range at the same level.  For each
+such pair the finding is:
+
+    same            both map it the same way (same leaf size, or tables at the same frame)
+    moved           both point to a next-level table, at different frames (the seed's case)
+    split           the image maps it with one large page, the resume kernel with a table
+    merged          the image uses a table, the resume kernel one large page
+    only in image   mapped (or pointing to a table) in the image only
+    only in resume  ... in the resume-time kernel only
+"""
+
+from dataclasses import dataclass
+from typing import Dict, Iterable, List, Optional, Tuple
+
+from .directmap import SlotRecord
+
+SAME, MOVED, SPLIT, MERGED, ONLY_IMAGE, ONLY_RESUME = (
+    "same", "moved", "split", "merged", "only in image", "only in resume",
+)
+FINDINGS = (SAME, MOVED, SPLIT, MERGED, ONLY_IMAGE, ONLY_RESUME)
+
+
+@dataclass(frozen=True)
+class SlotPair:
+    level: str  # "PUD" or "PMD"
+    pa_start: int
+    pa_end: int
+    image: Optional[SlotRecord]
+    resume: Optional[SlotRecord]
+    finding: Optional[str]  # None when neither maps the region
+
+
+def _present(slot: Optional[SlotRecord]) -> bool:
+    return slot is not None and slot.entry is not None and slot.entry.present
+
+
+def classify(image: Optional[SlotRecord], resume: Optional[SlotRecord]) -> Optional[str]:
+    a, b = _present(image), _present(resume)
+    if not a and not b:
+        return None
+    if not b:
+        return ONLY_IMAGE
+    if not a:
+        return ONLY_RESUME
+    leaf_a, leaf_b = image.entry.is_leaf, resume.entry.is_leaf
+    if leaf_a and leaf_b:
+        return SAME if image.target == resume.target else MOVED
+    if leaf_a:
+        return SPLIT
+    if leaf_b:
+        return MERGED
+    return SAME if image.target == resume.target else MOVED
+
+
+def _key(slot: SlotRecord) -> Tuple[str, int]:
+    return slot.level.linux, slot.pa_start
+
+
+def compare_slots(image_slots: Iterable[SlotRecord], resume_slots: Iterable[SlotRecord]) -> List[SlotPair]:
+    """Pair slots by (level, physical start) and classify each pair, in physical order."""
+    images: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in image_slots if s.level.linux in ("PUD", "PMD")}
+    resumes: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in resume_slots if s.level.linux in ("PUD", "PMD")}
+    pairs = []
+    for key in sorted(set(images) | set(resumes), key=lambda k: (k[1], k[0] != "PUD")):
+        image, resume = images.get(key), resumes.get(key)
+        some = image or resume
+        pairs.append(SlotPair(key[0], some.pa_start, some.pa_end, image, resume, classify(image, resume)))
+    return pairs
+
+
+def summary(pairs: Iterable[SlotPair]) -> Dict[str, int]:
+    counts = {finding: 0 for finding in FINDINGS}
+    for pair in pairs:
+        if pair.finding:
+            counts[pair.finding] += 1
+    return counts

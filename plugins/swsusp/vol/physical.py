@@ -1,0 +1,74 @@
+"""Physical memory of any input Volatility reads (our hibernation layer, ELF, LiME, QEMU,
+raw ...), stacked with the format stackers only: no kernel stacker, no symbols needed."""
+
+import sys
+import urllib.parse
+import urllib.request
+import os
+from typing import Callable, List, Optional, Tuple
+
+from volatility3 import framework
+from volatility3.framework import exceptions, interfaces
+from volatility3.framework.layers import physical
+
+FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
+
+
+def location_url(path_or_url: str) -> str:
+    """A path as users type it, or a file URL, as a URL Volatility can open."""
+    parsed = urllib.parse.urlparse(path_or_url)
+    if parsed.scheme and len(parsed.scheme) > 1:
+        return path_or_url
+    path = os.path.abspath(path_or_url)
+    if not os.path.isfile(path):
+        raise exceptions.LayerException("input", f"No such file: {path_or_url}")
+    return urllib.parse.urljoin("file:", urllib.request.pathname2url(path))
+
+
+def physical_layer(context, url: str, name: str, progress_callback=None) -> str:
+    """Stack format layers over the file at `url`; return the top (physical) layer's name."""
+    framework.import_files(sys.modules["volatility3.framework.layers"], True)
+    base = context.layers.free_layer_name(name)
+    context.config[interfaces.configuration.path_join(base, "location")] = url
+    context.add_layer(physical.FileLayer(context, base, base))
+    stackers = sorted(
+        (s for s in framework.class_subclasses(interfaces.automagic.StackerLayerInterface)
+         if s.stack_order < FORMAT_STACKERS_BELOW),
+        key=lambda s: s.stack_order,
+    )
+    top = base
+    while True:
+        for stacker in stackers:
+            try:
+                layer = stacker.stack(context, top, progress_callback)
+            except Exception:  # a stacker that does not recognise the input
+                layer = None
+            if layer is not None:
+                context.add_layer(layer)
+                top = layer.name
+                stackers.remove(stacker)
+                break
+        else:
+            return top
+
+
+def reader(context, layer_name: str) -> Callable[[int, int], bytes]:
+    """read(pa, n) over a physical layer; raises on pages the layer does not hold."""
+    layer = context.layers[layer_name]
+    return lambda pa, n: layer.read(pa, n)
+
+
+def max_address(context, layer_name: str) -> int:
+    return context.layers[layer_name].maximum_address + 1
+
+
+def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
+    """Physical ranges the layer holds (merged runs of its mapping), for scans to skip holes."""
+    layer = context.layers[layer_name]
+    out: List[List[int]] = []
+    for offset, length, *_rest in layer.mapping(0, layer.maximum_address + 1, ignore_errors=True):
+        if out and out[-1][1] == offset:
+            out[-1][1] = offset + length
+        else:
+            out.append([offset, offset + length])
+    return [(a, b) for a, b in out]

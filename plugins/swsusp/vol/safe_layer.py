@@ -1,0 +1,108 @@
+"""Physical memory plus rebuilt safe page tables: decode a hibernation image through tables
+that no restore could have broken (`-e swsusp.safe_tables=true` with any plugin).
+
+The rebuilt table pages live in frames the image does not contain, so they are added to the
+image's physical memory without hiding any of it.  The layer is rebuilt from its config
+(the image layer below it); the tables are recomputed deterministically and cached."""
+
+import logging
+import threading
+from typing import Dict, List, Tuple
+
+from volatility3.framework import exceptions, interfaces
+from volatility3.framework.configuration import requirements
+
+from volatility3.plugins.swsusp.paging import directmap, safe_tables, walk
+from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+
+vollog = logging.getLogger(__name__)
+PAGE = 4096
+_CACHE: Dict[int, Tuple[object, safe_tables.SafeTables]] = {}
+_LOCK = threading.Lock()
+
+
+def image_kernel(image):
+    """(Paging, DirectMap) of the hibernated kernel, from the image's restore record."""
+    record = image.info.record
+    if record is None:
+        raise ValueError("the image has no x86-64 restore record (before 2.6.24): no cr3")
+    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
+                                (image.max_pfn + 1) * PAGE)
+    if paging is None:
+        raise ValueError(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
+    dm = directmap.find_direct_map(paging)
+    if dm is None:
+        raise ValueError("no direct map found under the image's cr3")
+    return paging, dm
+
+
+def safe_tables_for(image) -> safe_tables.SafeTables:
+    """The image kernel's tables rebuilt in frames the image does not list (cached)."""
+    with _LOCK:
+        hit = _CACHE.get(id(image))
+        if hit and hit[0] is image:
+            return hit[1]
+    paging, dm = image_kernel(image)
+    tables = safe_tables.rebuild(paging, dm, image.has_pfn, (0x100, image.max_pfn + 1))
+    with _LOCK:
+        _CACHE[id(image)] = (image, tables)
+    return tables
+
+
+class SafeTablesLayer(interfaces.layers.TranslationLayerInterface):
+    """The image's physical memory with the rebuilt safe tables added in free frames."""
+
+    _direct_metadata = {"architecture": "Intel64", "os": "Linux"}
+
+    def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
+        super().__init__(context, config_path, name, metadata)
+        self._base_layer = self.config["base_layer"]
+        base = context.layers[self._base_layer]
+        if not isinstance(base, SwsuspLayer):
+            raise exceptions.LayerException(name, "safe tables need a hibernation image layer below them")
+        self._base = base
+        self.tables = safe_tables_for(base.image)
+        self._max = max(base.maximum_address, (max(self.tables.pages) + 1) * PAGE - 1)
+
+    @classmethod
+    def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
+        return [requirements.TranslationLayerRequirement(name="base_layer", optional=False,
+                                                         description="The hibernation image's physical layer")]
+
+    @property
+    def minimum_address(self) -> int:
+        return 0
+
+    @property
+    def maximum_address(self) -> int:
+        return self._max
+
+    @property
+    def dependencies(self) -> List[str]:
+        return [self._base_layer]
+
+    def _table_page(self, pfn: int):
+        return self.tables.pages.get(pfn)
+
+    def is_valid(self, offset: int, length: int = 1) -> bool:
+        first, last = offset // PAGE, (offset + max(length, 1) - 1) // PAGE
+        return all(self._table_page(p) is not None or self._base.is_valid(p * PAGE) for p in range(first, last + 1))
+
+    def read(self, offset: int, length: int, pad: bool = False) -> bytes:
+        first, last = offset // PAGE, (offset + max(length, 1) - 1) // PAGE
+        if not any(self._table_page(p) is not None for p in range(first, last + 1)):
+            return self._base.read(offset, length, pad)
+        out, pos, end = [], offset, offset + length
+        while pos < end:
+            pfn, off = divmod(pos, PAGE)
+            n = min(end - pos, PAGE - off)
+            page = self._table_page(pfn)
+            out.append(bytes(page[off : off + n]) if page is not None else self._base.read(pos, n, pad))
+            pos += n
+        return b"".join(out)
+
+    def write(self, offset: int, value: bytes) -> None:
+        raise exceptions.LayerException(self.name, "read-only")
+
+    def mapping(self, offset: int, length: int, ignore_errors: bool = False):
+        yield from self._base.mapping(offset, length, ignore_errors)
