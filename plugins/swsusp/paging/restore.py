@@ -111,15 +111,13 @@ def _path_frames(paging: Paging, va: int) -> List[int]:
     return [step.table_pa // PAGE for step in paging.walk(va)]
 
 
-def _translates(paging: Paging, va: int, pa: int, size: int) -> bool:
-    """Does [va, va+size) map to [pa, pa+size)?  Checked per 4 KiB page when the path ends in
-    a PTE table, else at both ends."""
-    steps = paging.walk(va)
-    if not steps or steps[-1].pa is None:
-        return False
-    if steps[-1].level.linux == "PTE":
-        return all(paging.translate(va + off) == pa + off for off in range(0, size, PAGE))
-    return steps[-1].pa == pa and paging.translate(va + size - 1) == pa + size - 1
+def _probes(pristine: Paging, va: int, size: int) -> List[int]:
+    """Offsets checked in a region: every 4 KiB page when the boot kernel maps it with a PTE
+    table, else both ends (a large page is linear)."""
+    steps = pristine.walk(va)
+    if steps and steps[-1].level.linux == "PTE":
+        return list(range(0, size, PAGE))
+    return [0, size - 1]
 
 
 def simulate_hazards(
@@ -133,8 +131,10 @@ def simulate_hazards(
     sme_mask: int = 0,
 ) -> List[Hazard]:
     """Replay the copy loop on the boot kernel's live tables for each (pa_start, pa_end) region
-    the boot kernel's direct map covers; report the regions whose translation breaks."""
+    its direct map covers; report the regions whose translation stops being what the boot
+    kernel itself had (checked at every moment a frame on the translation path is restored)."""
     state = StateAt(boot_read, image_read, order)
+    pristine = Paging(boot_read, boot_root, levels, sme_mask)
     pagings: Dict[int, Paging] = {}
 
     def at(t: int) -> Paging:
@@ -147,18 +147,19 @@ def simulate_hazards(
     hazards = []
     for pa_start, pa_end in regions:
         va, size = boot_base + pa_start, pa_end - pa_start
-        t, broken_at, cause, seen = IN_PLACE, None, "", set()
+        probes = _probes(pristine, va, size)
+        expected = [pristine.translate(va + off) for off in probes]
+        t, broken_at, cause = IN_PLACE, None, ""
         while True:
             paging = at(t)
-            ok = _translates(paging, va, pa_start, size)
-            frames = _path_frames(paging, va)
+            ok = [paging.translate(va + off) for off in probes] == expected
             if not ok and broken_at is None:
-                broken_at, cause = t, _cause(paging, va, frames, order, t)
+                broken_at, cause = t, _cause(pristine, paging, va, order)
             elif ok and broken_at is not None:
                 hazards.append(_hazard(pa_start, pa_end, va, broken_at, t, cause, order))
                 broken_at = None
+            frames = set(_path_frames(paging, va)) | set(_path_frames(paging, va + size - 1))
             future = [w for w in (order.time(f) for f in frames) if w is not None and w > t]
-            seen.update(frames)
             if not future:
                 break
             t = min(future)
@@ -174,24 +175,37 @@ def _hazard(pa_start, pa_end, va, broken_at, repaired_at, cause, order: RestoreO
                   order.copy_at(fault) if fault is not None else None)
 
 
-def _cause(paging: Paging, va: int, frames: List[int], order: RestoreOrder, t: int) -> str:
-    steps = paging.walk(va)
-    restored = [(f, order.time(f)) for f in frames]
-    last = steps[-1]
-    where = f"{last.level.linux} entry at {last.entry_pa:#x} = {last.entry.value:#x}" if last.entry else "walk"
-    pending = [f for f, w in restored if w is None or w > t]
-    if t == IN_PLACE:
-        return f"{where} before the loop"
-    changed = [f for f, w in restored if w == t]
-    text = f"table frame {changed[0] << 12:#x} overwritten with the image's content; now {where}" if changed else where
-    for f in pending:
-        w = order.time(f)
-        text += (
-            f"; it points to frame {f << 12:#x}, which the image does not contain"
-            if w is None
-            else f"; it points to frame {f << 12:#x}, not restored until copy #{w}"
-        )
-    return text
+def _when(order: RestoreOrder, frame_pa: int, t: int) -> str:
+    w = order.time(frame_pa // PAGE)
+    if w is None:
+        return f"frame {frame_pa:#x}, which the image does not contain (it keeps boot-kernel data)"
+    if w > t:
+        return f"frame {frame_pa:#x}, whose suspend-time content arrives only at copy #{w}"
+    return f"frame {frame_pa:#x} (already restored, but the image kept other content there)"
+
+
+def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
+    """Where the walk first departs from the boot kernel's own walk, and why."""
+    before, after = pristine.walk(va), now.walk(va)
+    for old, new in zip(before, after):
+        if old.table_pa != new.table_pa or (old.entry and new.entry and old.entry.value == new.entry.value):
+            continue
+        where = f"{new.level.linux} entry at {new.entry_pa:#x}"
+        w = order.time(new.table_pa // PAGE)
+        overwritten = f"table frame {new.table_pa:#x} overwritten at copy #{w}" if w else f"table frame {new.table_pa:#x}"
+        if new.entry is None:
+            return f"{overwritten}: unreadable"
+        was = old.entry.value if old.entry else 0
+        text = f"{overwritten}; {where} {was:#x} -> {new.entry.value:#x}"
+        if not new.entry.present:
+            return text + " (not present)"
+        if new.entry.is_leaf:
+            return text + f" (maps {new.entry.frame:#x} instead)"
+        return text + f", pointing to {_when(order, new.entry.frame, w or 0)}"
+    last = after[-1] if after else None
+    if last is not None and last.table_pa not in {s.table_pa for s in before}:
+        return f"the walk reaches {_when(order, last.table_pa, 0)}"
+    return "translation differs"
 
 
 def order_exposure(image_slots, order: RestoreOrder) -> List[Tuple[object, int, Optional[int]]]:
