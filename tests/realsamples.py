@@ -2,6 +2,7 @@
 ~/.cache/swsusp-safepgt (never into the repository), and their truth files parsed."""
 
 import csv
+import struct
 import hashlib
 import lzma
 import os
@@ -121,3 +122,41 @@ class VolRunner:
         home.mkdir(exist_ok=True)
         env = dict(os.environ, XDG_CACHE_HOME=str(home))
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def elf_layer(path: Path):
+    """Volatility's ELF layer over a QEMU dump: its physical memory."""
+    from volatility3.framework import contexts
+    from volatility3.framework.layers import elf, physical
+
+    ctx = contexts.Context()
+    ctx.config["file.location"] = Path(path).as_uri()
+    ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
+    ctx.config["elf.base_layer"] = "file"
+    ctx.add_layer(elf.Elf64Layer(ctx, "elf", "elf"))
+    return ctx.layers["elf"]
+
+
+def qemu_cr3s(path: Path) -> List[int]:
+    """CR3 of each CPU from a QEMU ELF dump's "QEMU" notes (struct QEMUCPUState of QEMU's
+    target/i386/arch_dump.c: version, size, 18 registers, 10 segments of 24 bytes, cr[5])."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+        (phoff,) = struct.unpack_from("<Q", head, 0x20)
+        phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
+        f.seek(phoff)
+        table = f.read(phentsize * phnum)
+        cr3s = []
+        for i in range(phnum):
+            p_type, _flags, offset, _va, _pa, filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
+            if p_type != 4:  # PT_NOTE
+                continue
+            f.seek(offset)
+            notes, pos = f.read(filesz), 0
+            while pos + 12 <= len(notes):
+                namesz, descsz, _type = struct.unpack_from("<III", notes, pos)
+                desc = pos + 12 + ((namesz + 3) & ~3)
+                if notes[pos + 12 : pos + 12 + namesz].rstrip(b"\0") == b"QEMU":
+                    cr3s.append(struct.unpack_from("<5Q", notes, desc + 8 + 18 * 8 + 10 * 24)[3])
+                pos = desc + ((descsz + 3) & ~3)
+    return cr3s

@@ -415,40 +415,11 @@ def test_real_image_cr3_is_a_table_of_the_dump_before_hibernation(real, real_pag
 
 # ---- the boot kernel during resume (run B) ---------------------------------------------------
 def _elf_layer(real, name):
-    from volatility3.framework import contexts
-    from volatility3.framework.layers import elf, physical
-
-    ctx = contexts.Context()
-    ctx.config["file.location"] = real.path(name).as_uri()
-    ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
-    ctx.config["elf.base_layer"] = "file"
-    ctx.add_layer(elf.Elf64Layer(ctx, "elf", "elf"))
-    return ctx.layers["elf"]
+    return realsamples.elf_layer(real.path(name))
 
 
 def _qemu_cr3s(path):
-    """CR3 of each CPU from the dump's "QEMU" notes (struct QEMUCPUState of QEMU's
-    target/i386/arch_dump.c: version, size, 18 registers, 10 segments of 24 bytes, cr[5])."""
-    with open(path, "rb") as f:
-        head = f.read(64)
-        phoff, = struct.unpack_from("<Q", head, 0x20)
-        phentsize, phnum = struct.unpack_from("<HH", head, 0x36)
-        f.seek(phoff)
-        table = f.read(phentsize * phnum)
-        cr3s = []
-        for i in range(phnum):
-            p_type, _flags, offset, _va, _pa, filesz = struct.unpack_from("<IIQQQQ", table, i * phentsize)
-            if p_type != 4:  # PT_NOTE
-                continue
-            f.seek(offset)
-            notes, pos = f.read(filesz), 0
-            while pos + 12 <= len(notes):
-                namesz, descsz, _type = struct.unpack_from("<III", notes, pos)
-                desc = pos + 12 + ((namesz + 3) & ~3)
-                if notes[pos + 12 : pos + 12 + namesz].rstrip(b"\0") == b"QEMU":
-                    cr3s.append(struct.unpack_from("<5Q", notes, desc + 8 + 18 * 8 + 10 * 24)[3])
-                pos = desc + ((descsz + 3) & ~3)
-    return cr3s
+    return realsamples.qemu_cr3s(path)
 
 
 def test_resume_time_boot_kernel_cr3(real, system_map, real_paging):
