@@ -1,0 +1,64 @@
+"""The direct map drawn by physical address: one bar per PUD/PMD slot, coloured by what the
+comparison found, hazards and moved tables marked.  Needs matplotlib (the `plot` extra);
+importing this module without it raises ImportError, which the plugin reports."""
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+COLOURS = {
+    "same": "#9ecae1",
+    "moved": "#e6550d",
+    "split": "#fdae6b",
+    "merged": "#a1d99b",
+    "only in image": "#756bb1",
+    "only in resume": "#bcbddc",
+    None: "#d9d9d9",
+}
+MIB = 1 << 20
+
+
+def draw(result, out) -> None:
+    """Write a PNG of `result` (an analysis.Analysis) to the binary file object `out`."""
+    fig, ax = plt.subplots(figsize=(12, 3.6))
+    rows = {"PUD": 1.0, "PMD": 0.0}
+    for pair in result.pairs:
+        slot = pair.image
+        if pair.finding is None and not (slot and slot.entry and slot.entry.present):
+            continue
+        y = rows.get(pair.level, 0.0)
+        start, width = pair.pa_start / MIB, (pair.pa_end - pair.pa_start) / MIB
+        colour = COLOURS.get(pair.finding, COLOURS[None]) if result.resume else _kind_colour(slot)
+        ax.broken_barh([(start, width)], (y, 0.8), facecolors=colour, edgecolor="white", linewidth=0.3)
+        if (pair.pa_start, pair.pa_end) in result.hazards:
+            ax.plot(start + width / 2, y + 0.9, marker="v", color="#a50f15", markersize=4)
+        elif slot is not None and slot.entry_pa in result.exposure:
+            ax.plot(start + width / 2, y + 0.9, marker="v", color="#fd8d3c", markersize=4)
+    ends = [p.pa_end for p in result.pairs if p.level == "PMD" and p.image and p.image.entry and p.image.entry.present]
+    if ends:  # the mapped memory, not the whole GiB its PUD slot spans
+        ax.set_xlim(0, max(ends) / MIB * 1.02)
+    ax.set_yticks([0.4, 1.4], ["PMD (2 MiB)", "PUD (1 GiB)"])
+    ax.set_xlabel("physical address (MiB)")
+    dm = result.image.direct_map
+    title = f"direct map at {dm.base:#x}"
+    if result.resume is not None:
+        title += f" vs resume-time kernel at {result.resume.direct_map.base:#x} (aligned by physical address)"
+    ax.set_title(title, fontsize=9)
+    if result.resume is not None:
+        legend = [Patch(color=c, label=k) for k, c in COLOURS.items() if k]
+    else:
+        legend = [Patch(color=c, label=k) for k, c in (("1 GiB page", "#3182bd"), ("2 MiB page", "#9ecae1"),
+                                                       ("PTE/PMD table", "#fdae6b"))]
+    legend.append(plt.Line2D([], [], marker="v", linestyle="", color="#a50f15", label="breaks on live tables"))
+    ax.legend(handles=legend, fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.28))
+    fig.tight_layout()
+    fig.savefig(out, format="png", dpi=110)
+    plt.close(fig)
+
+
+def _kind_colour(slot) -> str:
+    if slot is None or slot.entry is None or not slot.entry.present:
+        return COLOURS[None]
+    return {"1G": "#3182bd", "2M": "#9ecae1"}.get(slot.kind, "#fdae6b")  # tables orange
