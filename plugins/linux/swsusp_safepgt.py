@@ -52,6 +52,11 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             requirements.IntRequirement(
                 name="explain", optional=True, description="Show the page walk of this virtual address step by step",
             ),
+            requirements.IntRequirement(
+                name="copied", optional=True,
+                description="With --resume-dump: the memory of a resume that hung after this many copies of the "
+                            "final loop; what is broken then, and the kernel read through native and rebuilt tables",
+            ),
             requirements.StringRequirement(
                 name="plot", optional=True,
                 description="Draw the direct map by physical address into this PNG file in -o (needs matplotlib)",
@@ -179,6 +184,23 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             yield row("rebuilt tables verified", f"{v.pages} direct-map pages translate identically"
                       if v.ok else f"{len(v.mismatches)} MISMATCHES, first {v.mismatches[0]}")
 
+    def _hung_rows(self, result, image, copied):
+        na = renderers.NotApplicableValue()
+        try:
+            hung = analysis.hung_resume(result, image, copied)
+        except ValueError as exc:
+            raise exceptions.LayerException("safepgt", str(exc)) from None
+
+        def row(what, value, extra=""):
+            return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "")
+
+        yield row(f"after copy #{hung.copied}", f"{len(hung.broken)} direct-map regions broken on the boot kernel's tables")
+        for h in hung.broken[:16]:
+            yield 0, ("hung resume", format_hints.Hex(h.va), format_hints.Hex(h.pa_start), format_hints.Hex(h.pa_end),
+                      na, na, "", "broken region", "", "", h.describe(), "")
+        for what, native, rebuilt in hung.checks:
+            yield row(what, f"boot kernel's tables: {native}", f"rebuilt safe tables: {rebuilt}")
+
     def _explain_rows(self, result, va):
         from volatility3.plugins.swsusp.paging.walk import NonCanonicalAddress, Paging
 
@@ -265,6 +287,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         def rows():
             yield from self._slot_rows(result)
             yield from self._summary_rows(result)
+            if self.config.get("copied", None) is not None:
+                yield from self._hung_rows(result, image, self.config["copied"])
 
         return renderers.TreeGrid(
             [("Level", str), ("Virtual", format_hints.Hex), ("Physical", format_hints.Hex),

@@ -200,3 +200,80 @@ def rebuild_safe(kt: KernelTables, image, resume: Optional[KernelTables], alloc_
         alloc_range = (0x100, top)  # above the first MiB (BIOS, real-mode trampoline)
     safe = safe_tables.rebuild(kt.paging, kt.direct_map, unsafe, alloc_range)
     return safe, safe_tables.verify(safe, kt.paging, kt.direct_map)
+
+
+# -- a resume that hung ----------------------------------------------------------------------
+
+BANNER = b"Linux version "
+
+
+@dataclass
+class HungResume:
+    """Memory as it stood after copy #copied of the final loop (spec §8.3), and what the boot
+    kernel's own tables and the rebuilt safe tables make of it."""
+
+    copied: int
+    broken: List[restore.Hazard]
+    checks: List[Tuple[str, str, str]]  # (what, through native tables, through rebuilt tables)
+
+
+def _overlay(pages: Dict[int, bytearray], read: ReadPhys) -> ReadPhys:
+    def overlay(pa: int, n: int) -> bytes:
+        page = pages.get(pa // PAGE)
+        return bytes(page[pa % PAGE : pa % PAGE + n]) if page is not None else read(pa, n)
+
+    return overlay
+
+
+def _read_virtual(paging: walk.Paging, read: ReadPhys, va: int, n: int) -> Tuple[Optional[bytes], str]:
+    pa = paging.translate(va)
+    if pa is None:
+        steps = paging.walk(va)
+        return None, f"no translation ({steps[-1].level.linux} entry {steps[-1].status})" if steps else "no translation"
+    try:
+        return read(pa, n), f"-> {pa:#x}"
+    except Exception:
+        return None, f"-> {pa:#x}, not in memory"
+
+
+def hung_resume(result: Analysis, image, copied: int) -> HungResume:
+    """Replay the copy loop up to copy #copied on the boot kernel's live tables (needs the
+    resume-time dump); report what is broken then, and read the kernel banner through the
+    boot kernel's direct map and through the rebuilt tables (image kernel's direct map)."""
+    boot, order = result.resume, result.order
+    if boot is None or order is None:
+        raise ValueError("--copied needs both a hibernation image and --resume-dump")
+    copied = max(0, min(copied, order.copies))
+    state = restore.StateAt(boot.read, image.read, order).reader(copied)
+    broken = [h for h in result.hazards.values()
+              if h.broken_at <= copied and (h.repaired_at is None or h.repaired_at > copied)]
+    native = walk.Paging(state, boot.paging.root, boot.paging.n_levels, boot.paging.sme_mask)
+    checks = []
+    for pa in _banner_addresses(state, boot):
+        want = state(pa, len(BANNER))
+        got_native, how_native = _read_virtual(native, state, boot.direct_map.va(pa), len(BANNER))
+        rebuilt_text = "not rebuilt (use --rebuild)"
+        if result.safe is not None:
+            safe = walk.Paging(_overlay(result.safe.pages, state), result.safe.root, result.safe.levels)
+            got, how = _read_virtual(safe, state, result.image.direct_map.va(pa), len(BANNER))
+            rebuilt_text = f"{'reads the banner' if got == want else 'WRONG BYTES'} at {result.image.direct_map.va(pa):#x} {how}"
+        native_text = f"{'reads the banner' if got_native == want else 'fails'} at {boot.direct_map.va(pa):#x} {how_native}"
+        checks.append((f"kernel banner at physical {pa:#x}", native_text, rebuilt_text))
+    return HungResume(copied, sorted(broken, key=lambda h: h.pa_start), checks)
+
+
+def _banner_addresses(read: ReadPhys, boot: KernelTables, limit: int = 1) -> List[int]:
+    """Where the kernel banner is in memory now: searched in the boot kernel's image range."""
+    found = []
+    for first, end in sorted(boot.text_frames()):
+        for pfn in range(first, end):
+            try:
+                page = read(pfn * PAGE, PAGE)
+            except Exception:
+                continue
+            at = page.find(BANNER)
+            if at >= 0:
+                found.append(pfn * PAGE + at)
+                if len(found) >= limit:
+                    return found
+    return found
