@@ -172,20 +172,20 @@ def test_pslist_through_rebuilt_tables(real, vol):
     assert realsamples.tasks(realsamples.parse_csv_output(safe.stdout)) == tasks
 
 
-def test_hung_resume_native_tables_fail_rebuilt_tables_decode(real, vol, plugin_rows):
+def test_hung_resume_native_tables_fail_rebuilt_tables_decode(real, vol, plugin_rows, tmp_path):
     """At the first copy that writes through a broken entry the boot kernel's own direct map
     no longer reaches its banner; the rebuilt safe tables still do."""
     rows, _out = plugin_rows
     summary = {r["Kind"]: r["Finding"] for r in rows if r["Level"] == "summary"}
     first = int(summary["first faulting copy"].split()[0].lstrip("#"))
-    result = vol("-r", "json", "-f", str(real.image("lzo-b")), "linux.swsusp_safepgt", "--resume-dump",
-                 str(real.path("resume-bootkernel-b.elf")), "--rebuild", "--copied", str(first))
+    result = vol("-r", "json", "-o", str(tmp_path), "-f", str(real.image("lzo-b")), "linux.swsusp_safepgt",
+                 "--resume-dump", str(real.path("resume-bootkernel-b.elf")), "--rebuild", "--copied", str(first))
     assert result.returncode == 0, result.stderr[-2000:]
     hung = [r for r in json.loads(result.stdout) if r["Level"] == "hung resume"]
     banner = next(r for r in hung if r["Kind"].startswith("kernel banner"))
     assert banner["Finding"].startswith("boot kernel's tables: fails")
     assert banner["Restore hazard"].startswith("rebuilt safe tables: reads the banner")
-    early = vol("-r", "json", "-f", str(real.image("lzo-b")), "linux.swsusp_safepgt", "--resume-dump",
-                str(real.path("resume-bootkernel-b.elf")), "--rebuild", "--copied", "1")
+    early = vol("-r", "json", "-o", str(tmp_path), "-f", str(real.image("lzo-b")), "linux.swsusp_safepgt",
+                "--resume-dump", str(real.path("resume-bootkernel-b.elf")), "--rebuild", "--copied", "1")
     banner = next(r for r in json.loads(early.stdout) if r["Level"] == "hung resume" and r["Kind"].startswith("kernel banner"))
     assert banner["Finding"].startswith("boot kernel's tables: reads the banner")  # nothing broken yet
