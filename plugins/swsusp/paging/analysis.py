@@ -50,7 +50,8 @@ def _with_slots(kt: KernelTables) -> KernelTables:
     return kt
 
 
-def kernel_from_image(image) -> KernelTables:
+def image_paging(image) -> Tuple[walk.Paging, directmap.DirectMap]:
+    """The hibernated kernel's tables (restore-record cr3; spec §10 steps 1-2) and direct map."""
     record = image.info.record
     if record is None:
         raise ValueError("the image has no x86-64 restore record (a kernel before 2.6.24): give --cr3")
@@ -61,7 +62,12 @@ def kernel_from_image(image) -> KernelTables:
     dm = directmap.find_direct_map(paging)
     if dm is None:
         raise ValueError(f"no direct map under the image's cr3 {record.cr3:#x}")
-    return _with_slots(KernelTables("image", image.read, paging, dm, f"restore record cr3 {record.cr3:#x}"))
+    return paging, dm
+
+
+def kernel_from_image(image) -> KernelTables:
+    paging, dm = image_paging(image)
+    return _with_slots(KernelTables("image", image.read, paging, dm, f"restore record cr3 {image.info.record.cr3:#x}"))
 
 
 def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int] = None,

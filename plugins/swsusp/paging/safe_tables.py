@@ -13,12 +13,13 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from .entries import ADDR_MASK
+
 PAGE = 4096
 PMD_SIZE = 1 << 21
 PUD_SIZE = 1 << 30
 _KERNPG_TABLE = 0x063  # P RW A D: what the kernel uses for non-leaf entries
 _PAGE_LARGE_EXEC = 0x1E3  # P RW A D PS G: __PAGE_KERNEL_LARGE_EXEC
-_ADDR = 0x000FFFFFFFFFF000
 _SHIFTS = {5: (48, 39, 30, 21), 4: (39, 30, 21)}  # table levels above the PMD leaves
 
 
@@ -90,7 +91,7 @@ class _Builder:
                 self._set(table, index, entry)
             elif entry & 0x80:
                 raise ValueError(f"VA {va:#x} is already inside a large page")
-            table = entry & _ADDR
+            table = entry & ADDR_MASK
         raise ValueError(f"cannot map a {size:#x}-byte page")
 
 

@@ -12,7 +12,7 @@ from typing import Dict, List, Tuple
 from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.paging import directmap, safe_tables, walk
+from volatility3.plugins.swsusp.paging import analysis, safe_tables
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
 
 vollog = logging.getLogger(__name__)
@@ -21,28 +21,13 @@ _CACHE: Dict[int, Tuple[object, safe_tables.SafeTables]] = {}
 _LOCK = threading.Lock()
 
 
-def image_kernel(image):
-    """(Paging, DirectMap) of the hibernated kernel, from the image's restore record."""
-    record = image.info.record
-    if record is None:
-        raise ValueError("the image has no x86-64 restore record (before 2.6.24): no cr3")
-    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * PAGE)
-    if paging is None:
-        raise ValueError(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
-    dm = directmap.find_direct_map(paging)
-    if dm is None:
-        raise ValueError("no direct map found under the image's cr3")
-    return paging, dm
-
-
 def safe_tables_for(image) -> safe_tables.SafeTables:
     """The image kernel's tables rebuilt in frames the image does not list (cached)."""
     with _LOCK:
         hit = _CACHE.get(id(image))
         if hit and hit[0] is image:
             return hit[1]
-    paging, dm = image_kernel(image)
+    paging, dm = analysis.image_paging(image)
     tables = safe_tables.rebuild(paging, dm, image.has_pfn, (0x100, image.max_pfn + 1))
     with _LOCK:
         _CACHE[id(image)] = (image, tables)
