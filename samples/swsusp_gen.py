@@ -12,10 +12,14 @@ CLI::
     python samples/swsusp_gen.py --all DIR
     python samples/swsusp_gen.py --isf symbols/linux/
     python samples/swsusp_gen.py --large GIB -o out.img [--codec lzo|lz4|none] [--era 6.6]
+    python samples/swsusp_gen.py --scenario NAME|all -o DIR [--compact-elf]
+    python samples/swsusp_gen.py --seed-pair samples/
 
 API: :func:`build_machine`, :func:`write_image` -> :class:`Facts`, :data:`VARIANTS`,
 :func:`make_variant`, :func:`write_isf`; large streamed images: :func:`write_large_image`
--> :class:`LargeFacts`, :func:`large_page`.
+-> :class:`LargeFacts`, :func:`large_page`; resume scenarios (an image plus a RAM dump of the
+boot kernel during resume, :mod:`samples.resume_scenarios`): :data:`SCENARIOS`,
+:func:`make_scenario` -> :class:`Scenario`, :func:`write_seed_pair`.
 """
 from __future__ import annotations
 
@@ -38,10 +42,10 @@ from typing import Dict, List, Optional, Tuple
 
 if __package__ in (None, ""):                       # run as a script: python samples/swsusp_gen.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    from samples import synthkernel  # noqa: E402
+    from samples import resume_scenarios, synthkernel  # noqa: E402
     from samples.synthkernel import Machine, build_machine  # noqa: E402
 else:
-    from . import synthkernel
+    from . import resume_scenarios, synthkernel
     from .synthkernel import Machine, build_machine
 
 PAGE = 4096
@@ -1052,6 +1056,28 @@ write_isf = synthkernel.write_isf
 
 
 # ---------------------------------------------------------------------------------------------
+# resume scenarios: image kernel + boot kernel during resume (samples/resume_scenarios.py)
+Scenario = resume_scenarios.Scenario
+SCENARIOS = resume_scenarios.SCENARIOS
+SEED_PAIR = ("seed-image.img", "seed-resume.elf")     # the README tutorial's bundled pair
+
+
+def make_scenario(name: str, directory: str, *, compact_elf: bool = False) -> Scenario:
+    """Write scenario ``name`` into ``directory``: ``NAME.img`` (6.1-era LZO swap partition),
+    ``NAME-resume.elf`` (QEMU-style ELF core; ``NAME-resume.raw`` for raw scenarios) and
+    ``NAME.json`` (expected findings and hazards).  See :mod:`samples.resume_scenarios`."""
+    return resume_scenarios.build_scenario(name, directory, write_image, compact_elf=compact_elf)
+
+
+def write_seed_pair(directory: str) -> Scenario:
+    """The ``seed`` scenario as the bundled pair ``seed-image.img`` + ``seed-resume.elf``
+    (compact ELF: all-zero RAM runs share one block of zeros in the file; no JSON)."""
+    return resume_scenarios.build_scenario("seed", directory, write_image, compact_elf=True,
+                                           image_name=SEED_PAIR[0], resume_name=SEED_PAIR[1],
+                                           json_name="")
+
+
+# ---------------------------------------------------------------------------------------------
 # large images (benchmarks, CI smoke test): GiB-sized, streamed, bounded memory
 #
 # Page contents are a pure function of (PFN, seed) -- large_page() -- built from a few hundred
@@ -1723,7 +1749,31 @@ def main(argv=None) -> int:
     ap.add_argument("--era", help="with --large: 6.1 (default; 6.9 for lz4), 6.6/6.9 zero pages")
     ap.add_argument("--seed", type=int, default=0, help="with --large")
     ap.add_argument("--ram-gib", type=float, help="with --large: RAM size (default 2.5 x GIB)")
+    ap.add_argument("--scenario", metavar="NAME",
+                    help=f"write a resume scenario into -o DIR: NAME.img, NAME-resume.elf|.raw, "
+                         f"NAME.json ({', '.join(SCENARIOS)}, or all)")
+    ap.add_argument("--compact-elf", action="store_true",
+                    help="with --scenario: all-zero RAM runs share one block of zeros in the ELF")
+    ap.add_argument("--seed-pair", metavar="DIR",
+                    help="write the seed scenario as DIR/seed-image.img + DIR/seed-resume.elf")
     a = ap.parse_args(argv)
+    if a.scenario or a.seed_pair:
+        if a.seed_pair:
+            sc = write_seed_pair(a.seed_pair)
+            done = [sc]
+        else:
+            if not a.output:
+                ap.error("-o DIR is required with --scenario")
+            names = list(SCENARIOS) if a.scenario == "all" else [a.scenario]
+            if any(n not in SCENARIOS for n in names):
+                ap.error(f"unknown scenario {a.scenario!r}; known: {', '.join(SCENARIOS)}")
+            done = [make_scenario(n, a.output, compact_elf=a.compact_elf) for n in names]
+        for sc in done:
+            counts = " ".join(f"{k}={v}" for k, v in sc.counts.items() if v)
+            print(f"{sc.name}: {sc.image_path} ({sc.image_facts.file_size} bytes), "
+                  f"{sc.resume_path} ({sc.dump['file_size']} bytes), {counts}, "
+                  f"{len(sc.hazards)} hazard(s)")
+        return 0
     if a.large is not None:
         if not a.output:
             ap.error("-o is required")
