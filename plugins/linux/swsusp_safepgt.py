@@ -128,8 +128,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 hex_or_na(slot.entry_pa if slot else None),
                 hex_or_na(slot.value if slot else None),
                 slot.entry.flags_text() if slot and slot.entry and slot.entry.present else "",
-                slot.kind if slot else "-",
-                pair.resume.kind if pair.resume else "-",
+                slot.kind if slot else "not present",  # beyond that kernel's direct map
+                pair.resume.kind if pair.resume else ("not present" if result.resume else "-"),
                 pair.finding or "-",
                 hazard,
                 safe,
@@ -141,7 +141,13 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             return "-"
         if result.resume is not None:
             hazard = result.hazards.get((pair.pa_start, pair.pa_end))
-            return hazard.describe() if hazard else "intact"
+            if hazard:
+                return hazard.describe()
+            inside = sorted((h.pa_start, h) for h in result.hazards.values()
+                            if pair.pa_start <= h.pa_start and h.pa_end <= pair.pa_end)
+            if pair.level == "PUD" and pair.finding in ("split", "merged") and inside:
+                return f"{len(inside)} of its 2 MiB regions break; first: {inside[0][1].describe()}"
+            return "intact"
         slot = pair.image
         exposed = result.exposure.get(slot.entry_pa) if slot else None
         if not exposed:

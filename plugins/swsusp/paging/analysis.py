@@ -84,7 +84,7 @@ def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int]
         raise ValueError(f"no direct map under cr3 {cr3:#x} in the {label}")
     if progress:
         progress(0.0, f"Scanning the {label} for page-table roots")
-    found = scan.find_cr3(read, max_pa, ranges=ranges)
+    found = scan.find_cr3(read, max_pa, ranges=ranges) or scan.find_cr3(read, max_pa, levels=5, ranges=ranges)
     if not found:
         raise ValueError(f"no kernel page-table root found in the {label}: give its cr3")
     best = found[0]  # the kernel's own init_top_pgt comes first

@@ -63,11 +63,16 @@ def compare_slots(image_slots: Iterable[SlotRecord], resume_slots: Iterable[Slot
     """Pair slots by (level, physical start) and classify each pair, in physical order."""
     images: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in image_slots if s.level.linux in ("PUD", "PMD")}
     resumes: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in resume_slots if s.level.linux in ("PUD", "PMD")}
-    pairs = []
+    pairs, large = [], set()  # GiBs that one kernel maps with a single 1 GiB page
     for key in sorted(set(images) | set(resumes), key=lambda k: (k[1], k[0] != "PUD")):
         image, resume = images.get(key), resumes.get(key)
         some = image or resume
-        pairs.append(SlotPair(key[0], some.pa_start, some.pa_end, image, resume, classify(image, resume)))
+        finding = classify(image, resume)
+        if key[0] == "PUD" and finding in (SPLIT, MERGED):
+            large.add(some.pa_start)
+        elif key[0] == "PMD" and some.pa_start - some.pa_start % (1 << 30) in large:
+            continue  # the 1 GiB page of the other kernel covers it: the PUD row says it all
+        pairs.append(SlotPair(key[0], some.pa_start, some.pa_end, image, resume, finding))
     return pairs
 
 

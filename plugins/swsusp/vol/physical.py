@@ -65,6 +65,8 @@ def max_address(context, layer_name: str) -> int:
 def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
     """Physical ranges the layer holds (merged runs of its mapping), for scans to skip holes."""
     layer = context.layers[layer_name]
+    if not isinstance(layer, interfaces.layers.TranslationLayerInterface):
+        return [(layer.minimum_address, layer.maximum_address + 1)]  # a raw file: all of it
     out: List[List[int]] = []
     for offset, length, *_rest in layer.mapping(0, layer.maximum_address + 1, ignore_errors=True):
         if out and out[-1][1] == offset:
