@@ -265,6 +265,17 @@ def hung_resume(result: Analysis, image, copied: int) -> HungResume:
             rebuilt_text = f"{'reads the banner' if got == want else 'WRONG BYTES'} at {result.image.direct_map.va(pa):#x} {how}"
         native_text = f"{'reads the banner' if got_native == want else 'fails'} at {boot.direct_map.va(pa):#x} {how_native}"
         checks.append((f"kernel banner at physical {pa:#x}", native_text, rebuilt_text))
+    safe = None
+    if result.safe is not None:
+        safe = walk.Paging(_overlay(result.safe.pages, state), result.safe.root, result.safe.levels)
+    for h in sorted(broken, key=lambda h: h.pa_start)[:4]:  # where the boot kernel's tables now lead
+        now = native.translate(boot.direct_map.va(h.pa_start))
+        native_text = f"{boot.direct_map.va(h.pa_start):#x} -> " + (f"{now:#x}" if now is not None else "no translation")
+        rebuilt_text = "not rebuilt (use --rebuild)"
+        if safe is not None:
+            got = safe.translate(result.image.direct_map.va(h.pa_start))
+            rebuilt_text = f"{result.image.direct_map.va(h.pa_start):#x} -> " + (f"{got:#x}" if got is not None else "no translation")
+        checks.append((f"direct map of physical {h.pa_start:#x}", native_text, rebuilt_text))
     return HungResume(copied, sorted(broken, key=lambda h: h.pa_start), checks)
 
 
