@@ -263,8 +263,10 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             f.write(json.dumps(description, indent=2).encode())
 
     def _plot(self, result, name: str):
+        from volatility3.plugins.swsusp.vol import plot
+
         try:
-            from volatility3.plugins.swsusp.vol import plot
+            import matplotlib  # noqa: F401
         except ImportError as exc:
             vollog.error(f"--plot needs matplotlib ({exc}); install it with: pip install 'swsusp-safepgt[plot]'")
             return

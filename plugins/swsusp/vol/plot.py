@@ -1,12 +1,8 @@
 """The direct map drawn by physical address: one bar per PUD/PMD slot, coloured by what the
 comparison found, hazards and moved tables marked.  Needs matplotlib (the `plot` extra);
-importing this module without it raises ImportError, which the plugin reports."""
-
-import matplotlib
-
-matplotlib.use("Agg")  # files only, no display
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+`draw` raises ImportError without it, which the plugin reports.  (Imported lazily: Volatility
+imports every module under plugins/ at start-up, and a missing optional package must not
+show up in every `vol -h`.)"""
 
 COLOURS = {
     "same": "#9ecae1",
@@ -22,6 +18,12 @@ MIB = 1 << 20
 
 def draw(result, out) -> None:
     """Write a PNG of `result` (an analysis.Analysis) to the binary file object `out`."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
     fig, ax = plt.subplots(figsize=(12, 3.6))
     rows = {"PUD": 1.0, "PMD": 0.0}
     for pair in result.pairs:
