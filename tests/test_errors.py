@@ -182,3 +182,38 @@ def test_input_is_never_written(made, tmp_path, vol):
         result = vol("-f", str(evidence), plugin)
         assert result.returncode == 0, result.stderr[-2000:]
     assert hashlib.sha256(evidence.read_bytes()).hexdigest() == before
+
+
+NAMED_INPUTS = [
+    ("luks", [(0, b"LUKS\xba\xbe")], "LUKS-encrypted volume", "cryptsetup open"),
+    ("lvm", [(1024, b"LABELONE"), (1048, b"LVM2 001")], "LVM physical volume", "vgchange -ay"),
+    ("ext4", [(1080, b"\x53\xef")], "ext2/3/4 filesystem in which no swap-file header was found", "resume_offset"),
+    ("elf", [(0, b"\x7fELF\x02\x01\x01")], "ELF file", "with vol directly"),
+    ("lime", [(0, b"EMiL")], "LiME RAM dump", "with vol directly"),
+]
+
+
+@pytest.mark.parametrize("label,edits,what,next_step", NAMED_INPUTS)
+def test_inputs_analysts_try_are_named_with_the_next_step(tmp_path, vol, label, edits, what, next_step):
+    data = bytearray(1 << 20)
+    for offset, value in edits:
+        data[offset : offset + len(value)] = value
+    path = tmp_path / f"{label}.img"
+    path.write_bytes(data)
+    err = _error(path)
+    assert isinstance(err, NotAnImageError) and what in err.message and next_step in err.message
+    result = vol("-f", str(path), "linux.swsusp_info")
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert what in result.stderr
+
+
+def test_disk_partitions_are_named(made, tmp_path):
+    """A GPT disk whose swap partition is LUKS: the partition is named, not just "no image"."""
+    _m, facts, path = made("gpt")
+    data = bytearray(open(path, "rb").read())
+    start = facts.partition_offset
+    data[start : start + 4096] = b"LUKS\xba\xbe" + bytes(4090)  # the swap partition, encrypted
+    out = tmp_path / "disk.img"
+    out.write_bytes(data)
+    err = _error(out)
+    assert "GPT partition" in err.message and "LUKS" in err.message

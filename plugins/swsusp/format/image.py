@@ -43,6 +43,7 @@ from .header import (
     read_header,
     signature_of,
 )
+from .identify import identify
 from .info import SwsuspInfo, parse_info
 from .pfn_list import PfnIndex, parse_pfn_list
 from .source import FileSource
@@ -120,14 +121,29 @@ class SwsuspImage:
                 image = cls._copied_swap_file(source, location, exc, **kwargs)
                 if image:
                     return image
-        if not errors:
-            raise NotAnImageError(
-                "not a hibernation image: no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature at offset 4086 "
-                "of the file or of a partition, nor in a filesystem",
-                SIG_OFFSET,
-            )
         real = [e for e in errors if not isinstance(e, NotAnImageError)]
+        if not real:  # nothing that even looked like an image: say what the input is instead
+            what = cls._describe(source)
+            # a swap header found by scanning explains itself better than "a filesystem"
+            if what and not (errors and ("swap area" in what or "filesystem" in what)):
+                raise NotAnImageError(f"not a hibernation image: {what}", 0)
+            if not errors:
+                raise NotAnImageError(
+                    "not a hibernation image: no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature at offset 4086 "
+                    "of the file or of a partition, nor in a filesystem",
+                    SIG_OFFSET,
+                )
         raise (real or errors)[0]
+
+    @staticmethod
+    def _describe(source) -> Optional[str]:
+        """Name what the input is instead (LUKS, LVM, a RAM dump, a filesystem...)."""
+        what = identify(source)
+        if what:
+            return f"the input is {what}"
+        named = [f"{part.name} is {identify(source, part.offset)}" for part in locate.partitions(source)
+                 if identify(source, part.offset)]
+        return "; ".join(named) or None
 
     @classmethod
     def _copied_swap_file(cls, source, location, error, **kwargs) -> Optional["SwsuspImage"]:

@@ -20,6 +20,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.header import PAGE_SIZE, SIG_OFFSET, ALL_SIGS
+from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import FileSource
 
@@ -274,4 +275,9 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
             return False
         if source.read(SIG_OFFSET, 10) in ALL_SIGS:
             return True
-        return bool(locate.partitions(source)) or locate.looks_like_filesystem(source, 0)
+        if locate.partitions(source) or locate.looks_like_filesystem(source, 0):
+            return True
+        what = identify(source)
+        if what and ("LUKS" in what or "LVM" in what):  # inputs meant as swap: say what to do
+            vollog.warning(f"No hibernation image: the input is {what}")
+        return False
