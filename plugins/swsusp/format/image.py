@@ -13,6 +13,7 @@ block list and 4-8 bytes per PFN.
 """
 
 import hashlib
+import itertools
 import os
 from array import array
 from bisect import bisect_left, bisect_right
@@ -612,28 +613,34 @@ class SwsuspImage:
     def zero_page_count(self) -> int:
         return len(self.pfns.zero_pfns)
 
-    def find_banners(self, prefix: bytes = b"Linux version ", limit: int = 8) -> List[Tuple[int, bytes]]:
-        """Kernel banners as (physical address, bytes up to and with the NUL): the kernel
-        image around jump_address_phys first; all memory only if that has none."""
-        record = self.info.record
-        near: List[int] = []
-        if record and record.jump_address_phys is not None:
-            centre = record.jump_address_phys >> 12
-            near = list(self.present_pfns(max(0, centre - 0x4000), centre + 0x8000))
-        hits = self._banners_in(near, prefix, limit)
-        if not hits:
-            hits = self._banners_in(self.present_pfns(), prefix, limit)
-        return hits
+    def iter_banners(self, prefix: bytes = b"Linux version ") -> Iterator[Tuple[int, bytes]]:
+        """Kernel banners as (physical address, bytes up to and with the NUL), lazily: the
+        kernel image around jump_address_phys first, all other memory after it.  A caller
+        that needs one banner decompresses only the pages up to it."""
+        near = self._kernel_range()
+        yield from self._banners_in(self.present_pfns(near.start, near.stop), prefix)
+        yield from self._banners_in((p for p in self.present_pfns() if p not in near), prefix)
 
-    def _banners_in(self, pfns, prefix: bytes, limit: int) -> List[Tuple[int, bytes]]:
-        hits = []
+    def find_banners(self, prefix: bytes = b"Linux version ", limit: int = 8) -> List[Tuple[int, bytes]]:
+        """Up to `limit` banners of the kernel image around jump_address_phys; of all memory
+        only when that has none."""
+        near = self._kernel_range()
+        hits = list(itertools.islice(self._banners_in(self.present_pfns(near.start, near.stop), prefix), limit))
+        return hits or list(itertools.islice(self.iter_banners(prefix), limit))
+
+    def _kernel_range(self) -> range:
+        """PFNs around jump_address_phys (restore_registers, in kernel text): the kernel image."""
+        record = self.info.record
+        if record is None or record.jump_address_phys is None:
+            return range(0)
+        centre = record.jump_address_phys >> 12
+        return range(max(0, centre - 0x4000), centre + 0x8000)
+
+    def _banners_in(self, pfns, prefix: bytes) -> Iterator[Tuple[int, bytes]]:
         for pfn in pfns:
             page = bytes(self.read_page(pfn))
             at = page.find(prefix)
-            while at >= 0 and len(hits) < limit:
+            while at >= 0:
                 tail = self.read(pfn * PAGE_SIZE + at, 512, pad=True)
-                hits.append((pfn * PAGE_SIZE + at, tail.split(b"\0", 1)[0] + b"\0"))
+                yield pfn * PAGE_SIZE + at, tail.split(b"\0", 1)[0] + b"\0"
                 at = page.find(prefix, at + 1)
-            if len(hits) >= limit:
-                break
-        return hits

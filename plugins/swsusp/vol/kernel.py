@@ -108,7 +108,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
     def _find_banner(image, banners) -> Optional[Tuple[bytes, str]]:
         if not banners:
             return None
-        for _address, banner in image.find_banners():
+        for _address, banner in image.iter_banners():  # stops at the first known banner
             for known, url in banners.items():
                 if known and banner.startswith(known.rstrip(b"\0")):
                     return known, url
