@@ -1,7 +1,6 @@
 """Test setup: the checkout's plugins/ and symbols/ come first (as `vol -p plugins -s symbols`),
 and the real samples in ../shared are decompressed once into a cache outside the repo."""
 
-import os
 import sys
 from pathlib import Path
 

@@ -105,7 +105,7 @@ def decode(path, facts):
         import lz4.block
         import lzallright
         lzo = lzallright.LZOCompressor()
-        i, parts, crc = 1, [], 0
+        i, parts = 1, []
         while sum(map(len, parts)) < (pages - 1) * PAGE:
             n = struct.unpack_from("<Q", blk(entries[i]))[0]
             k = -(-(n + 8) // PAGE)

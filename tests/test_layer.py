@@ -1,8 +1,6 @@
 """The Volatility layer and stackers on synthetic images: bytes equal the generator's
 memory, holes are invalid, the layer rebuilds from config, stock plugins see the tasks."""
 
-import csv
-import io
 import json
 
 import pytest

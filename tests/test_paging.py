@@ -10,7 +10,6 @@
   the dump's notes, and System.map's `init_top_pgt` / `page_offset_base`.
 """
 
-import lzma
 import re
 import struct
 import time

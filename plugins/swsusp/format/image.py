@@ -16,7 +16,7 @@ import hashlib
 import itertools
 import os
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections import OrderedDict
 from typing import Callable, Iterator, List, Optional, Tuple
 

@@ -5,7 +5,7 @@ import sys
 import urllib.parse
 import urllib.request
 import os
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, List, Tuple
 
 from volatility3 import framework
 from volatility3.framework import exceptions, interfaces
