@@ -1309,7 +1309,7 @@ def _splitmix64(x: int) -> int:
 
 class _LargeKit:
     """Everything of a large machine that depends on the seed only: templates (with their LZO
-    fragments), the kernel/page-table pages and the restore record's addresses."""
+    fragments), the kernel/page-table/task-list pages and the restore record's addresses."""
 
     def __init__(self, seed: int) -> None:
         K = synthkernel
@@ -1372,6 +1372,11 @@ class _LargeKit:
             pt.map(pgd, po + pa, pa, K.SZ_2M, K.DIRECT_LARGE, alloc)
         for pa in range(K.SZ_1G, LARGE_DIRECT_MAP_GIB << 30, K.SZ_1G):
             pt.map(pgd, po + pa, pa, K.SZ_1G, K.DIRECT_LARGE, alloc)
+        # one PGD per user process (mm->pgd): a copy of the kernel half, as pgd_alloc() makes
+        user_idx = [i for i, s in enumerate(K.TASK_SPECS) if not s[2]]
+        proc_pgds = [next(pool) for _ in user_idx]
+        for p in proc_pgds:
+            mem.write(p + 256 * 8, mem.read(pgd + 256 * 8, 256 * 8))
         self.cr3 = pgd
         self.page_table_pfns = sorted(mem.pages)
         self.jump_address = text_va + K.KOFF["restore_registers"]
@@ -1393,6 +1398,18 @@ class _LargeKit:
         mem.write(kpa("ptrs_per_p4d"), struct.pack("<I", 1))
         mem.write_u64(kpa("phys_base"), self.phys_base)
         self.banner_pa = bpa
+        # the task list (init_task, init_mm, ...; the other task_structs and the user
+        # mm_structs in slab pages of the direct map between 130 and 240 MiB), as synthkernel's
+        # machines have it, so that stock linux.pslist lists K.TASK_SPECS
+        slab = mrng.sample(range(0x8200, 0xF000), len(K.TASK_SPECS))
+        task_pa = [kpa("init_task")] + [(pfn << 12) + 0x200 for pfn in slab[1:]]
+        mm_of = {}
+        for j, (i, p) in enumerate(zip(user_idx, proc_pgds)):
+            mm_pa = (slab[0] << 12) + j * K.MM_SIZE
+            mem.write(mm_pa, K.user_mm_struct(po + p))
+            mm_of[i] = po + mm_pa
+        self.tasks = K.write_task_list(mem, kpa, lambda name: text_va + K.KOFF[name],
+                                       lambda pa: po + pa, task_pa, mm_of)
         self.special: Dict[int, tuple] = {}
         for pfn, pg in sorted(mem.pages.items()):
             pg = bytes(pg)
@@ -1436,8 +1453,8 @@ def large_page(pfn: int, seed: int = 0) -> bytes:
     """Contents of PFN ``pfn`` in every large image written with ``seed`` (whether or not the
     image saves that PFN).  Ordinary pages are a template chosen by a hash of the PFN -- zero,
     text, code, struct-like or random -- with the PFN as u64 at LARGE_STAMP_OFFSET (zero pages
-    have no stamp); the kernel's page tables and a few kernel pages (LargeFacts.special_pfns)
-    are stored as built."""
+    have no stamp); the kernel's page tables, a few kernel pages and the task list's pages
+    (LargeFacts.special_pfns) are stored as built."""
     unc = _large_kit(seed).spec(pfn)[0]
     return unc[0] if len(unc) == 1 else b"".join(unc)
 
@@ -1523,7 +1540,8 @@ class LargeFacts:
     kernel_text_va: int
     kernel_text_pa: int
     banner_pa: int
-    special_pfns: List[int]        # kernel and page-table pages: stored as built, no stamp
+    tasks: List[Tuple[int, str, int]]  # (pid, comm, task_struct VA): init_task's list
+    special_pfns: List[int]        # kernel, task and page-table pages: stored as built, no stamp
     page_table_pfns: List[int]
     num_entries: int               # swap-map entries: info page + stored stream pages
     num_blocks: int                # compressed blocks (0 for codec none)
@@ -1557,7 +1575,11 @@ def write_large_image(path: str, *, gib: float = 2.0, codec: str = "lzo",
     from block 1 (map pages at 1, 513, 1025, ...), entry 0 = info page with an F02 record,
     PFN list, then 32-page compressed blocks (u64 length + data + stale padding to a page) or
     plain pages; CRC32 per spec 5.3.  Memory stays bounded: one block at a time plus the PFN
-    list (8 bytes per page)."""
+    list (8 bytes per page).
+
+    The machine is the synthetic kernel of symbols/linux/ (banner, page tables, KASLR shift
+    from the restore record) with synthkernel's task list from init_task (LargeFacts.tasks),
+    so stock ``vol -p plugins -s symbols -f IMG linux.pslist`` lists those tasks."""
     t0 = time.perf_counter()
     if era is None:
         era = "6.9" if codec == "lz4" else "6.1"
@@ -1727,7 +1749,7 @@ def write_large_image(path: str, *, gib: float = 2.0, codec: str = "lzo",
         stream_crc32=crc, pfn_runs=runs, cr3=kit.cr3, jump_address=kit.jump_address,
         jump_address_phys=kit.jump_address_phys, page_offset=kit.page_offset,
         kernel_text_va=kit.kernel_text_va, kernel_text_pa=kit.kernel_text_pa,
-        banner_pa=kit.banner_pa, special_pfns=sorted(kit.special),
+        banner_pa=kit.banner_pa, tasks=list(kit.tasks), special_pfns=sorted(kit.special),
         page_table_pfns=kit.page_table_pfns, num_entries=E, num_blocks=nblocks,
         map_blocks=[1 + 512 * j for j in range(J + 1)], last_page=last_page,
         compression_ratio=(pages - 1) / stored, kind_counts=dict(zip(LARGE_KINDS, kinds)),

@@ -354,6 +354,76 @@ PROFILES = {
 }
 
 
+# ---------------------------------------------------------------------------------------------
+# the task list (init_task and friends), shared with the large images of swsusp_gen
+TASK_SPECS: List[Tuple[int, str, bool]] = [  # (pid, comm, kernel thread), init_task first
+    (0, "swapper/0", True), (1, "systemd", False), (2, "kthreadd", True),
+    (3, "rcu_gp", True), (17, "kworker/0:1", True), (245, "systemd-journal", False),
+    (512, "sshd", False), (1337, "swsusp-hibernat", False)]
+
+
+def user_mm_struct(pgd_va: int) -> bytes:
+    """A user process's mm_struct (MM_SIZE bytes) whose pgd is ``pgd_va``."""
+    m = bytearray(MM_SIZE)
+    m[MM["pgd"]:MM["pgd"] + 8] = _u64(pgd_va)
+    m[MM["map_count"]:MM["map_count"] + 4] = struct.pack("<i", 5)
+    m[MM["start_code"]:MM["start_code"] + 16] = struct.pack("<QQ", 0x400000, 0x402000)
+    m[MM["start_stack"]:MM["start_stack"] + 8] = _u64(0x7FFC12345FF0)
+    return bytes(m)
+
+
+def write_task_list(mem: PhysMem, kpa: Callable[[str], int], kva: Callable[[str], int],
+                    dva: Callable[[int], int], task_pa: List[int],
+                    mm_of: Dict[int, int]) -> List[Tuple[int, str, int]]:
+    """Write init_mm, init_files, init_cred and the TASK_SPECS task_structs (a circular
+    ``tasks`` list from init_task) into ``mem``.  ``task_pa[0]`` is kpa("init_task"), the others
+    are direct-map (slab) addresses; ``mm_of`` maps a TASK_SPECS index to its mm_struct VA
+    (kernel threads have none).  Returns [(pid, comm, task_struct VA)]."""
+    specs = TASK_SPECS
+    assert len(task_pa) == len(specs) and task_pa[0] == kpa("init_task")
+    task_va = [kva("init_task")] + [dva(pa) for pa in task_pa[1:]]
+    init_mm = bytearray(MM_SIZE)
+    init_mm[MM["pgd"]:MM["pgd"] + 8] = _u64(kva("init_top_pgt"))
+    init_mm[MM["map_count"]:MM["map_count"] + 4] = struct.pack("<i", 1)
+    mem.write(kpa("init_mm"), bytes(init_mm))
+    files = bytearray(FILES_SIZE)
+    files[0:4] = struct.pack("<i", 3)
+    files[0x20:0x28] = b"filesst\0"
+    mem.write(kpa("init_files"), bytes(files))
+    cred = bytearray(CRED_SIZE)
+    cred[0:4] = struct.pack("<i", 8)
+    mem.write(kpa("init_cred"), bytes(cred))
+    n = len(specs)
+    tasks_out = []
+    for i, (pid, comm, kthread) in enumerate(specs):
+        t = bytearray(TASK_SIZE)
+
+        def put(name: str, data: bytes) -> None:
+            t[TASK[name]:TASK[name] + len(data)] = data
+
+        put("__state", struct.pack("<I", 0 if pid in (0, 1337) else 1))
+        put("stack", _u64(dva(0x4000 * (i + 1) + 0x10000000)))
+        put("flags", struct.pack("<I", PF_KTHREAD if kthread else 0x400100))
+        nxt, prv = task_va[(i + 1) % n], task_va[(i - 1) % n]
+        put("tasks", _u64(nxt + TASK["tasks"]) + _u64(prv + TASK["tasks"]))
+        mm = mm_of.get(i, 0)
+        put("mm", _u64(mm))
+        put("active_mm", _u64(mm or kva("init_mm")))
+        put("pid", struct.pack("<ii", pid, pid))
+        parent = task_va[0] if pid in (0, 1, 2) else (task_va[2] if kthread else task_va[1])
+        put("real_parent", _u64(parent) + _u64(parent))
+        put("children", _u64(task_va[i] + TASK["children"]) * 2)
+        put("sibling", _u64(task_va[i] + TASK["sibling"]) * 2)
+        put("group_leader", _u64(task_va[i]))
+        put("start_time", _u64(pid * 1000003) + _u64(pid * 1000003))
+        put("real_cred", _u64(kva("init_cred")) * 2)
+        put("comm", comm.encode()[:15].ljust(16, b"\0"))
+        put("files", _u64(kva("init_files")))
+        mem.write(task_pa[i], bytes(t))
+        tasks_out.append((pid, comm, task_va[i]))
+    return tasks_out
+
+
 def _ram_layout(ram_mib: int):
     """RAM ranges (pfn, exclusive) and a PC-like e820 table."""
     ram = ram_mib << 20
@@ -574,13 +644,10 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
     # ---- tasks ------------------------------------------------------------------------------
     task_pfns = [free_pfn() for _ in range(3)]
     mm_pfn = free_pfn()
-    specs = [(0, "swapper/0", True), (1, "systemd", False), (2, "kthreadd", True),
-             (3, "rcu_gp", True), (17, "kworker/0:1", True), (245, "systemd-journal", False),
-             (512, "sshd", False), (1337, "swsusp-hibernat", False)]
+    specs = TASK_SPECS
     # init_task lives in kernel data; the others in slab pages of the direct map (one per page)
     slab = task_pfns + [free_pfn() for _ in range(len(specs) - 1 - len(task_pfns))]
     task_pa = [kpa("init_task")] + [(slab[i] << 12) + 0x200 for i in range(len(specs) - 1)]
-    task_va = [kva("init_task")] + [dva(pa) for pa in task_pa[1:]]
     # mm_structs: init_mm (kernel data) and one per user process in a slab page
     mm_pa_user = [(mm_pfn << 12) + j * MM_SIZE for j in range(4)]
     user_idx = [i for i, s in enumerate(specs) if not s[2]]
@@ -597,51 +664,8 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
             mem.write(other + 256 * 8, mem.read(pgd + 256 * 8, 256 * 8))
             pt.tables.append(other)
             pgd_va = dva(other)
-        m = bytearray(MM_SIZE)
-        m[MM["pgd"]:MM["pgd"] + 8] = _u64(pgd_va)
-        m[MM["map_count"]:MM["map_count"] + 4] = struct.pack("<i", 5)
-        m[MM["start_code"]:MM["start_code"] + 16] = struct.pack("<QQ", 0x400000, 0x402000)
-        m[MM["start_stack"]:MM["start_stack"] + 8] = _u64(0x7FFC12345FF0)
-        mem.write(pa, bytes(m))
-    init_mm = bytearray(MM_SIZE)
-    init_mm[MM["pgd"]:MM["pgd"] + 8] = _u64(kva("init_top_pgt"))
-    init_mm[MM["map_count"]:MM["map_count"] + 4] = struct.pack("<i", 1)
-    mem.write(kpa("init_mm"), bytes(init_mm))
-    files = bytearray(FILES_SIZE)
-    files[0:4] = struct.pack("<i", 3)
-    files[0x20:0x28] = b"filesst\0"
-    mem.write(kpa("init_files"), bytes(files))
-    cred = bytearray(CRED_SIZE)
-    cred[0:4] = struct.pack("<i", 8)
-    mem.write(kpa("init_cred"), bytes(cred))
-    n = len(specs)
-    tasks_out = []
-    for i, (pid, comm, kthread) in enumerate(specs):
-        t = bytearray(TASK_SIZE)
-
-        def put(name: str, data: bytes) -> None:
-            t[TASK[name]:TASK[name] + len(data)] = data
-
-        put("__state", struct.pack("<I", 0 if pid in (0, 1337) else 1))
-        put("stack", _u64(dva(0x4000 * (i + 1) + 0x10000000)))
-        put("flags", struct.pack("<I", PF_KTHREAD if kthread else 0x400100))
-        nxt, prv = task_va[(i + 1) % n], task_va[(i - 1) % n]
-        put("tasks", _u64(nxt + TASK["tasks"]) + _u64(prv + TASK["tasks"]))
-        mm = mm_of.get(i, 0)
-        put("mm", _u64(mm))
-        put("active_mm", _u64(mm or kva("init_mm")))
-        put("pid", struct.pack("<ii", pid, pid))
-        parent = task_va[0] if pid in (0, 1, 2) else (task_va[2] if kthread else task_va[1])
-        put("real_parent", _u64(parent) + _u64(parent))
-        put("children", _u64(task_va[i] + TASK["children"]) * 2)
-        put("sibling", _u64(task_va[i] + TASK["sibling"]) * 2)
-        put("group_leader", _u64(task_va[i]))
-        put("start_time", _u64(pid * 1000003) + _u64(pid * 1000003))
-        put("real_cred", _u64(kva("init_cred")) * 2)
-        put("comm", comm.encode()[:15].ljust(16, b"\0"))
-        put("files", _u64(kva("init_files")))
-        mem.write(task_pa[i], bytes(t))
-        tasks_out.append((pid, comm, task_va[i]))
+        mem.write(pa, user_mm_struct(pgd_va))
+    tasks_out = write_task_list(mem, kpa, kva, dva, task_pa, mm_of)
 
     # ---- ordinary data pages ------------------------------------------------------------------
     n_marker, n_text, n_struct, n_random, n_zero, n_runs = PROFILES[saved]

@@ -1,6 +1,7 @@
 """Smoke test of the streamed large-image writer (samples/swsusp_gen.write_large_image) at a
 small size, read back with the project's reader: CRC, every page == large_page(pfn), zero
-pages, PFN runs, the restore record and the page tables it points into."""
+pages, PFN runs, the restore record and the page tables it points into, and the task list
+stock linux.pslist finds."""
 
 import struct
 import zlib
@@ -8,6 +9,7 @@ import zlib
 import pytest
 
 from samples import swsusp_gen as G
+from tests import realsamples
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 
 PAGE = 4096
@@ -137,3 +139,14 @@ def test_deterministic_and_compressible(tmp_path):
     assert 2.0 <= fa.compression_ratio <= 3.0
     with pytest.raises(ValueError):
         G.write_large_image(str(a), gib=0.01, codec="lz4", era="6.1")
+
+
+def test_stock_pslist_lists_the_tasks(written, vol):
+    """The large machine carries synthkernel's task list: stock linux.pslist finds it."""
+    facts, _image = written("lzo")
+    pids = {pid for pid, _comm, _va in facts.tasks}
+    assert facts.tasks[0][:2] == (0, "swapper/0") and len(pids) == len(facts.tasks)
+    result = vol("-r", "csv", "-f", facts.path, "linux.pslist")
+    assert result.returncode == 0, result.stderr[-3000:]
+    listed = sorted((int(r["PID"]), r["COMM"]) for r in realsamples.parse_csv_output(result.stdout))
+    assert listed == sorted((pid, comm[:15]) for pid, comm, _va in facts.tasks if pid)
