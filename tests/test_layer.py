@@ -121,3 +121,14 @@ def test_resume_offset_given_with_extend(variant_dir, tmp_path, vol):
     given = vol("-r", "csv", "-e", f"swsusp.resume_offset={facts.resume_offset}", "-f", str(bare), "linux.pslist")
     assert given.returncode == 0, given.stderr[-2000:]
     assert _tasks_from_csv(given.stdout) == sorted((pid, comm[:15]) for pid, comm, _va in machine.tasks if pid)
+
+
+@pytest.mark.parametrize("name", ["quickstart-lzo", "era-6.6-zero", "era-6.1-none"])
+def test_padded_reads_across_holes(variant_dir, name):
+    """A long padded read (what layerwriter does) equals memory with zeros in the holes."""
+    machine, _facts, path = swsusp_gen.make_variant(name, str(variant_dir))
+    _ctx, layer = _layer(path)
+    first = min(machine.pages) - 3
+    last = sorted(machine.pages)[min(len(machine.pages) - 1, 40)] + 5
+    expected = b"".join(machine.pages.get(p, bytes(4096)) for p in range(first, last))
+    assert layer.read(first * 4096 + 100, (last - first) * 4096 - 200, pad=True) == expected[100:-100]
