@@ -46,7 +46,7 @@ from .header import (
 )
 from .identify import identify
 from .info import SwsuspInfo, parse_info
-from .pfn_list import PfnIndex, parse_pfn_list
+from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
 from .source import FileSource
 from .swap_map import SwapMap, read_swap_map
 from .uswsusp import IMAGE_CHECKSUM, IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -113,15 +113,19 @@ class SwsuspImage:
         source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
         if source.size < PAGE_SIZE:
             raise NotAnImageError(f"input is {source.size} bytes, smaller than one swap header page", 0)
-        errors: List[SwsuspFormatError] = []
+        errors: List[SwsuspFormatError] = []  # the first real error and the first "not an image"
         for location in locate.candidates(source, resume_offset, partition, scan):
             try:
                 return cls(source, location, **kwargs)
             except SwsuspFormatError as exc:
-                errors.append(exc)
                 image = cls._copied_swap_file(source, location, exc, **kwargs)
                 if image:
                     return image
+                # keep the message, not the frames: a scan may try thousands of header-like pages
+                exc.__traceback__ = exc.__context__ = None
+                kind = isinstance(exc, NotAnImageError)
+                if all(isinstance(e, NotAnImageError) != kind for e in errors):  # first of each kind
+                    errors.append(exc)
         real = [e for e in errors if not isinstance(e, NotAnImageError)]
         if not real:  # nothing that even looked like an image: say what the input is instead
             what = cls._describe(source)
@@ -157,7 +161,7 @@ class SwsuspImage:
         page = source.read(location.header_offset, PAGE_SIZE)
         nblocks = location.partition.size // PAGE_SIZE
         for header in candidate_headers(page, location.header_offset):
-            if header.image < nblocks:
+            if header.image < nblocks or header.image >= 1 << 32:  # 2^32+: an older layout's misreading
                 continue
             for slot in range(1, 9):
                 try:
@@ -189,14 +193,26 @@ class SwsuspImage:
         try:
             self.codec = self._choose_codec()
             self._setup_stream()
-            meta = self.read_stream(1, self.info.meta_pages)
+            meta, cut = self._read_meta()
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_INFO, exc) from None
-        self._read_pfn_list(meta)
+        self._read_pfn_list(meta, cut)
 
-    def _read_pfn_list(self, meta: bytes) -> None:
+    def _read_meta(self) -> Tuple[bytearray, bool]:
+        """The PFN-list pages (stream pages 1..M), one block at a time and only as far as the
+        list goes: M is not checked yet, so reading all of it at once let a lying
+        image_pages size the allocation (see pfn_list.ListEnd)."""
+        meta, end, last = bytearray(), ListEnd(self.info.image_pages), self.info.meta_pages
+        for first in range(1, last + 1, UNC_PAGES):
+            chunk = self.read_stream(first, min(UNC_PAGES, last + 1 - first))
+            meta += chunk
+            if end.reached(chunk):
+                break
+        return meta, end.too_many
+
+    def _read_pfn_list(self, meta: bytes, cut: bool = False) -> None:
         try:
-            self.pfns: PfnIndex = parse_pfn_list(meta, self.info.image_pages, self._offset_of_pfn_entry)
+            self.pfns: PfnIndex = parse_pfn_list(meta, self.info.image_pages, self._offset_of_pfn_entry, cut)
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_PFNS, exc) from None
 
@@ -228,10 +244,10 @@ class SwsuspImage:
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_CHAIN, exc) from None
         try:
-            meta = self.read_stream(1, self.info.meta_pages)
+            meta, cut = self._read_meta()
         except SwsuspFormatError as exc:
             raise _Failed(_STAGE_INFO, exc) from None
-        self._read_pfn_list(meta)
+        self._read_pfn_list(meta, cut)
 
     @property
     def kind(self) -> str:
@@ -494,14 +510,25 @@ class SwsuspImage:
                     data, pages = self._data_pages(slots[i], 1)
             elif self.is_zero_page(pfn):
                 data, pages = ZERO_PAGE, 1
-            elif pad:
-                data, pages = ZERO_PAGE, 1
+            elif pad:  # a hole: pad up to the next present page in one piece
+                pages = self._gap(pfn, i, -(-(end - pos + off) // PAGE_SIZE))
+                data = bytes(pages * PAGE_SIZE)
             else:
                 raise PageNotInImage(pfn)
             take = min(end - pos, pages * PAGE_SIZE - off)
             out.append(data[off : off + take])
             pos += take
         return b"".join(out)
+
+    def _gap(self, pfn: int, i: int, want: int) -> int:
+        """Absent pages from `pfn` (data_pfns[i] is the next data PFN) to the next present one,
+        at most `want`."""
+        data, zero = self.pfns.data_pfns, self.pfns.zero_pfns
+        nxt = data[i] if i < len(data) else pfn + want
+        j = bisect_left(zero, pfn)
+        if j < len(zero):
+            nxt = min(nxt, zero[j])
+        return max(1, min(want, nxt - pfn))
 
     def _consecutive(self, i: int, want: int) -> int:
         """How many of data_pfns[i:i+want] are PFN-consecutive (the list is strictly ascending,

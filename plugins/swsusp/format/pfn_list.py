@@ -49,13 +49,58 @@ def _strictly_ascending(values) -> bool:
     return all(map(operator.lt, values, islice(values, 1, None)))
 
 
-def parse_pfn_list(meta: bytes, image_pages: int, offset_of_entry) -> PfnIndex:
-    """Parse M metadata pages.  `offset_of_entry(i)` names where entry i lies (for errors)."""
+def _u64s(data: bytes) -> array:
     values = array("Q")
-    values.frombytes(meta)
+    values.frombytes(data)
     if sys.byteorder != "little":
         values.byteswap()
-    if values and values[0] >> 47 == 0x1FFFF:
+    return values
+
+
+def _is_virtual(first_entry: int) -> bool:
+    """2.6.16-2.6.18 lists hold direct-map addresses (and end at 0), later ones PFNs."""
+    return first_entry >> 47 == 0x1FFFF
+
+
+_TOP_BIT = bytes(0x80) + b"\x01" * 0x80  # bytes.translate table: 1 where bit 7 is set
+
+
+class ListEnd:
+    """Says, as the metadata pages are read chunk by chunk, when the rest cannot matter.
+
+    M = pages - image_pages - 1 comes from two swsusp_info fields nothing checks before the
+    list is parsed: a lying image_pages made the reader decompress the whole image as
+    "metadata" (held up to three times over: 170-190 MiB for the 256 MiB real sample) only to
+    report the mismatch.  The list ends at its first terminator (parse_pfn_list ignores what
+    follows), and it is wrong as soon as it holds more data entries than image_pages.
+    """
+
+    def __init__(self, image_pages: int) -> None:
+        self.image_pages = image_pages
+        self.terminator: Optional[int] = None
+        self.data_entries = 0
+        self.too_many = False
+
+    def reached(self, chunk: bytes) -> bool:
+        values = _u64s(chunk)
+        if not values:
+            return False
+        if self.terminator is None:  # the list's form, as parse_pfn_list decides it
+            self.terminator = 0 if _is_virtual(values[0]) else BM_END_OF_MAP
+        if self.terminator in values:
+            return True
+        self.data_entries += len(values)
+        if self.terminator != 0:  # minus the 6.6+ zero-page entries: bit 63 = top bit of byte 7
+            self.data_entries -= bytes(chunk[7::8]).translate(_TOP_BIT).count(1)
+        self.too_many = self.data_entries > self.image_pages
+        return self.too_many
+
+
+def parse_pfn_list(meta: bytes, image_pages: int, offset_of_entry, cut: bool = False) -> PfnIndex:
+    """Parse M metadata pages.  `offset_of_entry(i)` names where entry i lies (for errors);
+    `cut`: reading stopped early because the list already held too many entries (ListEnd)."""
+    values = _u64s(meta)
+    if values and _is_virtual(values[0]):
         entries, form = _virtual_form(values, offset_of_entry), "virtual address (2.6.16-2.6.18)"
     else:
         end = values.index(BM_END_OF_MAP) if BM_END_OF_MAP in values else len(values)
@@ -69,7 +114,8 @@ def parse_pfn_list(meta: bytes, image_pages: int, offset_of_entry) -> PfnIndex:
 
     if len(data) != image_pages:
         raise SwsuspFormatError(
-            f"PFN list holds {len(data)} data entries but swsusp_info.image_pages is {image_pages}",
+            f"PFN list holds {'at least ' if cut else ''}{len(data)} data entries but swsusp_info.image_pages "
+            f"is {image_pages}",
             offset_of_entry(min(len(entries), len(values) - 1) if values else 0),
         )
     for v in (data, zero):
