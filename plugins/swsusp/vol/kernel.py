@@ -66,10 +66,13 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         table = linux.LinuxKernelIntermedSymbols(context, "temporary." + table_name, name=table_name, isf_url=isf_url)
         context.symbol_space.append(table)
 
-        dtb, levels = cls._root(layer, record)
-        if levels is None:
+        # the shared spec §10 steps: SME bit, PTI kernel half, 4 or 5 levels by the jump walk
+        paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
+                                    (image.max_pfn + 1) * 4096)
+        if paging is None:
             vollog.warning(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
             return None
+        dtb, levels = paging.root, paging.n_levels
         if user_option(context, "safe_tables"):
             layer_name, dtb = cls._safe_tables(context, layer_name)
             if layer_name is None:
@@ -113,21 +116,6 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
                 if known and banner.startswith(known.rstrip(b"\0")):
                     return known, url
         return None
-
-    @staticmethod
-    def _root(layer: SwsuspLayer, record) -> Tuple[int, Optional[int]]:
-        """cr3 masked (PCID, PTI user half) and the paging depth it uses."""
-        def read(addr, n):
-            return layer.read(addr, n)
-
-        dtb = record.cr3 & walk.CR3_ADDR_MASK
-        if record.jump_address_phys is None:  # v1 record: before 5-level support
-            return dtb, 4
-        for root in (dtb, dtb & ~walk.PTI_USER_BIT):
-            levels = walk.paging_levels(read, root, record.jump_address, record.jump_address_phys)
-            if levels:
-                return root, levels
-        return dtb, None
 
     @staticmethod
     def _virtual_shift(context, table, table_name, layer_name, record, progress_callback) -> int:

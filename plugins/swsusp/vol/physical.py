@@ -5,7 +5,7 @@ import sys
 import urllib.parse
 import urllib.request
 import os
-from typing import Callable, List, Tuple
+from typing import List, Tuple
 
 from volatility3 import framework
 from volatility3.framework import exceptions, interfaces
@@ -50,16 +50,6 @@ def physical_layer(context, url: str, name: str, progress_callback=None) -> str:
                 break
         else:
             return top
-
-
-def reader(context, layer_name: str) -> Callable[[int, int], bytes]:
-    """read(pa, n) over a physical layer; raises on pages the layer does not hold."""
-    layer = context.layers[layer_name]
-    return lambda pa, n: layer.read(pa, n)
-
-
-def max_address(context, layer_name: str) -> int:
-    return context.layers[layer_name].maximum_address + 1
 
 
 def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
