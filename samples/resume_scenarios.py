@@ -163,14 +163,7 @@ class ResumeMachine:
         return self.symbols[name] - K.LINK_TEXT_VA + self.kernel_text_pa
 
     def read(self, pa: int, n: int) -> bytes:
-        out = bytearray()
-        while n:
-            pfn, po = divmod(pa, PAGE)
-            k = min(PAGE - po, n)
-            out += self.pages[pfn][po:po + k]
-            pa += k
-            n -= k
-        return bytes(out)
+        return K.read_pages(self.pages, pa, n)
 
     @property
     def used_pfns(self) -> List[int]:

@@ -207,6 +207,18 @@ class PageTables:
         return None
 
 
+def read_pages(pages, pa: int, n: int) -> bytes:
+    """n bytes at physical pa from a PFN -> 4096-byte page mapping (pages may straddle)."""
+    out = bytearray()
+    while n:
+        pfn, po = divmod(pa, PAGE)
+        k = min(PAGE - po, n)
+        out += pages[pfn][po:po + k]
+        pa += k
+        n -= k
+    return bytes(out)
+
+
 @dataclass
 class Machine:
     pages: Dict[int, bytes]
@@ -251,14 +263,7 @@ class Machine:
         return self.symbols[name] - LINK_TEXT_VA + self.kernel_text_pa
 
     def read(self, pa: int, n: int) -> bytes:
-        out = bytearray()
-        while n:
-            pfn, po = divmod(pa, PAGE)
-            k = min(PAGE - po, n)
-            out += self.pages[pfn][po:po + k]
-            pa += k
-            n -= k
-        return bytes(out)
+        return read_pages(self.pages, pa, n)
 
     @property
     def saved_pfns(self) -> List[int]:
