@@ -12,6 +12,18 @@ from volatility3.plugins.swsusp.vol.inputs import open_input
 vollog = logging.getLogger(__name__)
 
 
+def _runs(pfns, limit: int = 6) -> str:
+    """Sorted PFNs as ranges: 0x100-0x11f, 0x140, … (+N more)."""
+    runs = []
+    for pfn in pfns:
+        if runs and pfn == runs[-1][1] + 1:
+            runs[-1][1] = pfn
+        else:
+            runs.append([pfn, pfn])
+    text = ", ".join(f"{a:#x}-{b:#x}" if b > a else f"{a:#x}" for a, b in runs[:limit])
+    return text + (f", … (+{len(runs) - limit} more runs)" if len(runs) > limit else "") if runs else "none"
+
+
 def _at(base, delta):
     return None if base is None else base + delta
 
@@ -83,6 +95,7 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         if image.codec != "none":
             yield row("stream", "compressed blocks", image.nr_blocks)
         yield from self._crc_rows(image, row)
+        yield from self._damage_rows(image, row)
 
         yield row("swsusp_info", "num_physpages", info.num_physpages, _at(info_at, 400))
         yield row("swsusp_info", "image_pages", info.image_pages, _at(info_at, 416))
@@ -135,7 +148,9 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         if self.config.get("no_crc", False):
             return
         computed = image.compute_crc32(self._progress_callback)
-        if not h.crc32_valid:
+        if computed is None:
+            verdict = f"not computable: {len(image.damage)} damaged part(s) of the stream (see damage)"
+        elif not h.crc32_valid:
             verdict = f"{computed:#010x} (nothing to compare)"
         elif computed == h.crc32:
             verdict = f"{computed:#010x} MATCH"
@@ -149,12 +164,34 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         yield row("stream", "md5 stored", stored, image.uswsusp.offset + 32 if image.md5_valid else None)
         if self.config.get("no_crc", False) or not image.md5_valid:
             return
-        computed = image.compute_md5(self._progress_callback).hex()
+        computed = image.compute_md5(self._progress_callback)
+        if computed is None:
+            yield row("stream", "md5 computed", f"not computable: {len(image.damage)} damaged part(s) of the stream")
+            return
+        computed = computed.hex()
         if computed == stored:
             yield row("stream", "md5 computed", f"{computed} MATCH")
         else:
             vollog.warning(f"s2disk image MD5 mismatch: stored {stored}, computed {computed}")
             yield row("stream", "md5 computed", f"{computed} MISMATCH: the image data differs from what was written")
+
+    def _damage_rows(self, image, row):
+        """Salvage: which pages are missing and why (the CRC pass found every damaged block)."""
+        checked = not self.config.get("no_crc", False) or image.codec == "none"
+        if not image.damage:
+            yield row("damage", "summary", "none: every page listed is readable" if checked
+                      else "not checked (--no-crc: compressed blocks not read)")
+            return
+        lost = [image.damaged_pfns(d) for d in image.damage]
+        total = sum(map(len, lost))
+        vollog.warning(f"Hibernation image damaged: {total} of {len(image.pfns.data_pfns)} data pages unreadable "
+                       f"in {len(image.damage)} part(s); the other pages are intact")
+        known = "" if checked else " (so far: --no-crc left compressed blocks unread)"
+        yield row("damage", "summary", f"{total} of {len(image.pfns.data_pfns)} data pages unreadable in "
+                  f"{len(image.damage)} damaged part(s){known}; all other pages are readable")
+        for damage, pfns in zip(image.damage, lost):
+            yield row("damage", damage.where, f"{len(pfns)} pages lost (PFNs {_runs(pfns)}): {damage.error.reason}",
+                      damage.error.offset)
 
     def run(self):
         image = open_input(self.context, self.config.get("resume_offset", None), self.config.get("partition", None))

@@ -26,6 +26,9 @@ class SwsuspFormatError(Exception):
         self.block_index = block_index
         super().__init__(self.message)
 
+    def __str__(self) -> str:  # block_index may be filled in after creation
+        return self.message
+
     @property
     def message(self) -> str:
         where = []
@@ -53,3 +56,16 @@ class PageNotInImage(KeyError):
 
     def __str__(self) -> str:
         return f"PFN {self.pfn:#x} is not in the hibernation image"
+
+
+class PageDamaged(PageNotInImage):
+    """The image lists the PFN but its data cannot be trusted or read (salvage: only the
+    pages of a damaged block or beyond a broken map chain are lost, never the whole image)."""
+
+    def __init__(self, pfn: Optional[int], error: SwsuspFormatError) -> None:
+        super().__init__(pfn if pfn is not None else -1)
+        self.error = error
+
+    def __str__(self) -> str:
+        page = f"PFN {self.pfn:#x}" if self.pfn >= 0 else "this page"
+        return f"{page} is in the hibernation image but damaged: {self.error.message}"

@@ -15,9 +15,12 @@ block list and 4-8 bytes per PFN.
 import hashlib
 import itertools
 import os
+import re
 from array import array
 from bisect import bisect_left
+from bisect import insort
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Callable, Iterator, List, Optional, Tuple
 
 from . import locate
@@ -29,7 +32,7 @@ from .compress import (
     BlockDecompressor,
     crc32_le,
 )
-from .errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from .errors import NotAnImageError, PageDamaged, PageNotInImage, SwsuspFormatError
 from .header import (
     HIBERNATE_SIG,
     PAGE_SIZE,
@@ -48,11 +51,13 @@ from .identify import identify
 from .info import SwsuspInfo, parse_info
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
 from .source import FileSource
-from .swap_map import SwapMap, read_swap_map
+from .swap_map import SwapMap, first_bad_entry, read_swap_map
 from .uswsusp import IMAGE_CHECKSUM, IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
 
 ZERO_PAGE = bytes(PAGE_SIZE)
 Progress = Optional[Callable[[float, str], None]]
+
+_BEYOND_END = "beyond the end of the input (truncated file)"
 
 # How far a failed attempt got, so the most telling error is the one reported.
 _STAGE_CHAIN, _STAGE_INFO, _STAGE_PFNS = 1, 2, 3
@@ -61,6 +66,26 @@ _STAGE_CHAIN, _STAGE_INFO, _STAGE_PFNS = 1, 2, 3
 class _Failed(Exception):
     def __init__(self, stage: int, error: SwsuspFormatError) -> None:
         self.stage, self.error = stage, error
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Stream pages [first, end) that cannot be read, and why (salvage: the rest can)."""
+
+    first: int
+    end: int
+    error: SwsuspFormatError
+    block_index: Optional[int] = None  # the compressed block, for compressed images
+
+    @property
+    def where(self) -> str:
+        pages = f"stream pages {self.first}-{self.end - 1}"
+        return pages if self.block_index is None else f"compressed block #{self.block_index} ({pages})"
+
+
+def _kind(error: SwsuspFormatError) -> str:
+    """An error's reason without its numbers: consecutive pages lost the same way form one run."""
+    return re.sub(r"\d+", "#", error.reason)
 
 
 class SwsuspImage:
@@ -74,6 +99,7 @@ class SwsuspImage:
         self._cache: "OrderedDict[int, bytes]" = OrderedDict()
         self._cache_blocks = max(1, cache_blocks)
         self._crc: Optional[int] = None
+        self.damage: List[Damage] = []  # sorted by first stream page; grows as blocks are read
 
         self.uswsusp: Optional[ImageHeaderInfo] = None
         page = self._read_page_at(location.header_offset, "header page")
@@ -186,16 +212,17 @@ class SwsuspImage:
         except SwsuspFormatError as exc:
             raise _Failed(0, exc) from None
         entries = self.swap_map.entries
+        broken = self.swap_map.broken  # salvage: kept only if the info page and PFN list are readable
         try:
-            self.info: SwsuspInfo = parse_info(self._read_block(entries[0]), self.block_offset(entries[0]))
+            self.info: SwsuspInfo = parse_info(self._read_blocks(entries[:1], 0), self.block_offset(entries[0]))
         except SwsuspFormatError as exc:
-            raise _Failed(_STAGE_CHAIN, exc) from None
+            raise _Failed(0 if broken else _STAGE_CHAIN, broken or exc) from None
         try:
             self.codec = self._choose_codec()
             self._setup_stream()
             meta, cut = self._read_meta()
         except SwsuspFormatError as exc:
-            raise _Failed(_STAGE_INFO, exc) from None
+            raise _Failed(0 if broken else _STAGE_INFO, broken or exc) from None
         self._read_pfn_list(meta, cut)
 
     def _read_meta(self) -> Tuple[bytearray, bool]:
@@ -204,7 +231,10 @@ class SwsuspImage:
         image_pages size the allocation (see pfn_list.ListEnd)."""
         meta, end, last = bytearray(), ListEnd(self.info.image_pages), self.info.meta_pages
         for first in range(1, last + 1, UNC_PAGES):
-            chunk = self.read_stream(first, min(UNC_PAGES, last + 1 - first))
+            try:
+                chunk = self.read_stream(first, min(UNC_PAGES, last + 1 - first))
+            except PageDamaged as exc:  # the PFN list is needed whole: no salvage without it
+                raise exc.error from None
             meta += chunk
             if end.reached(chunk):
                 break
@@ -288,6 +318,15 @@ class SwsuspImage:
             return rel <= header.last_page or header.last_page == 0
         return True
 
+    def _outside(self, block: int) -> str:
+        """Where a block the area does not hold is: past a truncated copy of a partition
+        whose mkswap header says it is larger, or really outside."""
+        header = getattr(self, "header", None)
+        rel = block - self.location.block_base
+        if header and not self.location.resume_offset and self._nblocks <= rel <= header.last_page:
+            return _BEYOND_END
+        return "outside the swap area"
+
     def _read_page_at(self, offset: int, what: str) -> bytes:
         data = self.source.read(offset, PAGE_SIZE)
         if len(data) != PAGE_SIZE:
@@ -297,8 +336,13 @@ class SwsuspImage:
     def _read_block(self, block: int) -> bytes:
         return self._read_page_at(self.block_offset(block), f"swap block {block}")
 
-    def _read_blocks(self, blocks) -> bytes:
-        """Read swap blocks in order, one read per run of consecutive blocks."""
+    def _read_blocks(self, blocks, first_entry: Optional[int] = None) -> bytes:
+        """Read swap blocks in order, one read per run of consecutive blocks.  With
+        `first_entry` (the map index of blocks[0]) the blocks are checked against the area."""
+        if first_entry is not None:
+            bad = first_bad_entry(self.swap_map, first_entry, first_entry + len(blocks), self._is_block, self._outside)
+            if bad:
+                raise bad
         out, i, n = [], 0, len(blocks)
         while i < n:
             j = i + 1
@@ -307,10 +351,23 @@ class SwsuspImage:
             offset = self.block_offset(blocks[i])
             data = self.source.read(offset, (j - i) * PAGE_SIZE)
             if len(data) != (j - i) * PAGE_SIZE:
-                raise SwsuspFormatError("input ends inside the image data (truncated file)", offset, block=blocks[i])
+                raise self._beyond_end(blocks, i, len(data), first_entry)
             out.append(data)
             i = j
         return b"".join(out)
+
+    def _beyond_end(self, blocks, i: int, got: int, first_entry: Optional[int]) -> SwsuspFormatError:
+        """A read past the end of the input: named by the map entry pointing there, which
+        lies inside the file (the offset read from does not)."""
+        k = i + got // PAGE_SIZE
+        if first_entry is None or self.swap_map.entry_offset(first_entry + k) is None:
+            return SwsuspFormatError("input ends inside the image data (truncated file)",
+                                     self.block_offset(blocks[i]), block=blocks[i])
+        return SwsuspFormatError(
+            f"swap_map entry {first_entry + k} points to block {blocks[k]}, beyond the end of the input "
+            "(truncated file)",
+            self.swap_map.entry_offset(first_entry + k), block=blocks[k],
+        )
 
     # -- the stream ----------------------------------------------------------------------
 
@@ -326,13 +383,10 @@ class SwsuspImage:
         n = len(self.swap_map)
         pages = self.info.pages
         self.nr_blocks = -(-(pages - self._stream_base) // UNC_PAGES)
+        self._lost_from: Optional[int] = None  # compressed block from which the stream is lost
         if self.codec == "none":
-            if n < pages:
-                raise SwsuspFormatError(
-                    f"map chain lists {n} stream pages but swsusp_info says {pages} (truncated image)",
-                    self.block_offset(self.swap_map.map_blocks[-1]),
-                )
             self._decompress = None
+            self._find_uncompressed_damage()
         else:
             if n > 1 + self.nr_blocks * CMP_PAGES_MAX:
                 raise SwsuspFormatError(
@@ -341,6 +395,88 @@ class SwsuspImage:
                 )
             self._decompress = BlockDecompressor(self.codec)
             self._block_starts = array("Q", [self._stream_base])  # stream entry of each block's first page
+
+    def _chain_short(self) -> SwsuspFormatError:
+        """Why the map lists fewer stream pages than swsusp_info.pages."""
+        return self.swap_map.broken or SwsuspFormatError(
+            f"map chain lists {len(self.swap_map)} stream pages but swsusp_info says {self.info.pages} "
+            "(truncated image)",
+            self.block_offset(self.swap_map.map_blocks[-1]),
+        )
+
+    def _find_uncompressed_damage(self) -> None:
+        """Uncompressed images: every page's readability is known from the map alone (a block
+        outside the area or beyond the end of the file, or past a broken chain)."""
+        entries, pages = self.swap_map.entries, self.info.pages
+        n = min(len(entries), pages)
+        limit = (self.source.size - self._part_offset) // PAGE_SIZE + self.location.block_base - 1  # last in file
+        lo, hi = (min(entries[:n]), max(entries[:n])) if n else (1, 1)
+        if n and not (self._is_block(lo) and self._is_block(hi) and hi <= limit):
+            run = None
+            for p in range(n):  # damage only: one pass, grouped into runs
+                error = self._uncompressed_page_error(p, limit)
+                if error and run and run[1] == p and _kind(run[2]) == _kind(error):
+                    run[1] = p + 1
+                    continue
+                if run:
+                    self._add_damage(Damage(run[0], run[1], run[2]))
+                run = [p, p + 1, error] if error else None
+            if run:
+                self._add_damage(Damage(run[0], run[1], run[2]))
+        if n < pages:
+            self._add_damage(Damage(n, pages, self._chain_short()))
+
+    def _uncompressed_page_error(self, p: int, limit: int) -> Optional[SwsuspFormatError]:
+        bad = first_bad_entry(self.swap_map, p, p + 1, self._is_block, self._outside)
+        if bad:
+            return bad
+        block = self.swap_map.entries[p]
+        if block > limit:
+            return SwsuspFormatError(f"swap_map entry {p} points to block {block}, {_BEYOND_END}",
+                                     self.swap_map.entry_offset(p), block=block)
+        return None
+
+    # -- damage --------------------------------------------------------------------------
+
+    def _add_damage(self, damage: Damage) -> None:
+        if self._damage_at(damage.first) is None:
+            insort(self.damage, damage, key=lambda d: d.first)
+
+    def _damage_at(self, page: int) -> Optional[Damage]:
+        i = bisect_left(self.damage, page + 1, key=lambda d: d.first) - 1
+        if i >= 0 and self.damage[i].first <= page < self.damage[i].end:
+            return self.damage[i]
+        return None
+
+    def _next_damage(self, page: int) -> int:
+        """First damaged stream page at or after `page` (the stream's end when none)."""
+        d = self._damage_at(page)
+        if d:
+            return page
+        i = bisect_left(self.damage, page, key=lambda d: d.first)
+        return self.damage[i].first if i < len(self.damage) else self.info.pages
+
+    def damaged_pfns(self, damage: Damage) -> array:
+        """PFNs whose data pages lie in `damage` (metadata pages have none)."""
+        first = max(damage.first, self.data_page_first) - self.data_page_first
+        end = max(damage.end, self.data_page_first) - self.data_page_first
+        pfn_of = self.pfn_of_data_page()
+        return array(pfn_of.typecode, sorted(pfn_of[first:end]))
+
+    def is_damaged_pfn(self, pfn: int) -> bool:
+        """Known damaged (blocks not yet decompressed may still turn out damaged)."""
+        if not self.damage:
+            return False
+        k = self._data_index(pfn)
+        return k is not None and self._damage_at(self.data_page_first + k) is not None
+
+    def scan_damage(self, progress: Progress = None) -> List[Damage]:
+        """Read the whole stream once so every damaged block is known (the CRC does this too)."""
+        for _chunk in self.iter_stream_chunks(progress):
+            pass
+        return self.damage
+
+    # -- compressed blocks ---------------------------------------------------------------
 
     def stream_offset(self, page: int) -> int:
         """File offset of stream page `page` (for compressed images: of its block's start)."""
@@ -352,51 +488,114 @@ class SwsuspImage:
         page = 1 + i // 512
         return self.stream_offset(page) + (8 * (i % 512) if self.codec == "none" else 0)
 
+    def _block_first_page(self, index: int) -> int:
+        return self._stream_base + index * UNC_PAGES
+
     def _block_start(self, index: int) -> int:
-        """Entry index of compressed block `index`'s first page, found lazily (spec §5.2)."""
-        starts, entries = self._block_starts, self.swap_map.entries
+        """Entry index of compressed block `index`'s first page, found lazily from each block's
+        length (spec §5.2).  A block whose length is damaged is skipped by finding the next
+        block (salvage); if none is found, the stream is lost from there on."""
+        starts = self._block_starts
+        if self._lost_from is not None and index > self._lost_from:
+            raise self._damage_at(self._block_first_page(self._lost_from)).error
         while len(starts) <= index:  # starts[j + 1] is where block j ends
             j = len(starts) - 1
-            first = starts[j]
-            if first >= len(entries):
-                raise SwsuspFormatError(
-                    f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
-                    self.block_offset(self.swap_map.map_blocks[-1]),
-                    block_index=j,
-                )
-            cmp_len = int.from_bytes(self.source.read(self.block_offset(entries[first]), CMP_HEADER), "little")
-            if not 0 < cmp_len <= CMP_SIZE_MAX:
-                raise SwsuspFormatError(
-                    f"compressed block length {cmp_len} is outside 1..{CMP_SIZE_MAX} "
-                    f"(more than {CMP_PAGES_MAX} pages)",
-                    self.block_offset(entries[first]),
-                    block=entries[first],
-                    block_index=j,
-                )
-            end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
-            if end > len(entries):
-                raise SwsuspFormatError(
-                    f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
-                    self.block_offset(entries[first]),
-                    block_index=j,
-                )
-            starts.append(end)
+            try:
+                starts.append(self._block_end(j, starts[j]))
+            except SwsuspFormatError as exc:
+                nxt = self._resync(j, starts[j])
+                if nxt is None:  # the rest of the stream cannot be located
+                    self._lost_from = j
+                    self._add_damage(Damage(self._block_first_page(j), self.info.pages, exc, j))
+                    raise
+                self._add_damage(Damage(self._block_first_page(j), self._block_first_page(j + 1), exc, j))
+                starts.append(nxt)
         return starts[index]
+
+    def _block_end(self, j: int, first: int) -> int:
+        """Entry index after compressed block j, which starts at entry `first`."""
+        entries = self.swap_map.entries
+        if first >= len(entries):
+            raise self.swap_map.broken or SwsuspFormatError(
+                f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
+                self.block_offset(self.swap_map.map_blocks[-1]),
+                block_index=j,
+            )
+        bad = first_bad_entry(self.swap_map, first, first + 1, self._is_block, self._outside)
+        if bad:
+            bad.block_index = j
+            raise bad
+        offset = self.block_offset(entries[first])
+        head = self.source.read(offset, CMP_HEADER)
+        if len(head) < CMP_HEADER:
+            raise SwsuspFormatError(f"input ends inside compressed block #{j} (truncated file)", offset,
+                                    block=entries[first], block_index=j)
+        cmp_len = int.from_bytes(head, "little")
+        if not 0 < cmp_len <= CMP_SIZE_MAX:
+            raise SwsuspFormatError(
+                f"compressed block length {cmp_len} is outside 1..{CMP_SIZE_MAX} "
+                f"(more than {CMP_PAGES_MAX} pages)",
+                offset,
+                block=entries[first],
+                block_index=j,
+            )
+        end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
+        if end > len(entries):
+            raise self.swap_map.broken or SwsuspFormatError(
+                f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
+                offset,
+                block_index=j,
+            )
+        return end
+
+    def _resync(self, j: int, first: int) -> Optional[int]:
+        """Where block j+1 starts when block j's length is unusable: the first of the next
+        CMP_PAGES_MAX pages that holds a whole valid block j+1 (bounded: 35 tries)."""
+        if j + 1 >= self.nr_blocks or self.swap_map.broken and first >= len(self.swap_map.entries):
+            return None
+        for candidate in range(first + 1, min(first + 1 + CMP_PAGES_MAX, len(self.swap_map.entries))):
+            try:
+                end = self._block_end(j + 1, candidate)
+                data = self._decompress_span(j + 1, candidate, end)
+            except SwsuspFormatError:
+                continue
+            self._remember(j + 1, data)
+            return candidate
+        return None
 
     def _block_pages(self, index: int) -> int:
         return min(UNC_PAGES, self.info.pages - self._stream_base - index * UNC_PAGES)
 
-    def _decompress_block(self, index: int) -> bytes:
-        first, end = self._block_start(index), self._block_start(index + 1)
-        blocks = self.swap_map.entries[first:end]
-        raw = self._read_blocks(blocks)
+    def _decompress_span(self, index: int, first: int, end: int) -> bytes:
+        raw = self._read_blocks(self.swap_map.entries[first:end], first)
         cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
         return self._decompress(
             raw[CMP_HEADER : CMP_HEADER + cmp_len],
             self._block_pages(index) * PAGE_SIZE,
-            self.block_offset(blocks[0]),
+            self.block_offset(self.swap_map.entries[first]),
             index,
         )
+
+    def _decompress_block(self, index: int) -> bytes:
+        """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded."""
+        damage = self._damage_at(self._block_first_page(index))
+        if damage is None:
+            try:
+                return self._decompress_span(index, self._block_start(index), self._block_start(index + 1))
+            except SwsuspFormatError as exc:
+                if exc.block_index is None and exc is not self.swap_map.broken:
+                    exc.block_index = index
+                damage = self._damage_at(self._block_first_page(index))
+                if damage is None:
+                    damage = Damage(self._block_first_page(index),
+                                    self._block_first_page(index) + self._block_pages(index), exc, index)
+                    self._add_damage(damage)
+        raise PageDamaged(None, damage.error)
+
+    def _remember(self, index: int, data: bytes) -> None:
+        self._cache[index] = data
+        if len(self._cache) > self._cache_blocks:
+            self._cache.popitem(last=False)
 
     def _block(self, index: int) -> bytes:
         """A decompressed block, through the LRU cache."""
@@ -405,57 +604,82 @@ class SwsuspImage:
             self._cache.move_to_end(index)
             return data
         data = self._decompress_block(index)
-        self._cache[index] = data
-        if len(self._cache) > self._cache_blocks:
-            self._cache.popitem(last=False)
+        self._remember(index, data)
         return data
+
+    def _stream_pages(self, page: int, count: int) -> bytes:
+        """Uncompressed images: stream pages page.. (fewer if damage follows); PageDamaged
+        if `page` itself is damaged."""
+        stop = self._next_damage(page) if self.damage else self.info.pages
+        if stop == page:
+            raise PageDamaged(None, self._damage_at(page).error)
+        count = min(count, stop - page)
+        return self._read_blocks(self.swap_map.entries[page : page + count], page), count
 
     def stream_page(self, page: int) -> bytes:
         """Uncompressed stream page `page` (1 .. pages-1)."""
         if self.codec == "none":
-            return self._read_block(self.swap_map.entries[page])
+            return self._stream_pages(page, 1)[0]
         index, slot = divmod(page - self._stream_base, UNC_PAGES)
         return memoryview(self._block(index))[slot * PAGE_SIZE : (slot + 1) * PAGE_SIZE]
 
     def read_stream(self, first: int, count: int) -> bytes:
         """Stream pages first .. first+count-1, concatenated."""
         if self.codec == "none":
-            return self._read_blocks(self.swap_map.entries[first : first + count])
+            data, got = self._stream_pages(first, count)
+            if got < count:
+                raise PageDamaged(None, self._damage_at(first + got).error)
+            return data
         return b"".join(self.stream_page(p) for p in range(first, first + count))
 
     def iter_stream_chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
         """(first stream page, uncompressed bytes) in order, uncached: pages 1.. of an in-kernel
-        image (what its CRC covers), pages 0.. of an s2disk image (what its MD5 covers)."""
+        image (what its CRC covers), pages 0.. of an s2disk image (what its MD5 covers).
+        Damaged parts are skipped (and recorded in `damage`)."""
         base, total = self._stream_base, self.info.pages
         if self.codec == "none":
-            for first in range(base, total, UNC_PAGES):
-                count = min(UNC_PAGES, total - first)
-                yield first, self._read_blocks(self.swap_map.entries[first : first + count])
-                if progress and first % (UNC_PAGES * 64) == 1:
-                    progress(100.0 * first / total, "Reading image pages")
+            page = base
+            while page < total:
+                try:
+                    data, got = self._stream_pages(page, min(UNC_PAGES, total - page))
+                except PageDamaged:
+                    page = self._damage_at(page).end
+                    continue
+                yield page, data
+                if progress and (page - base) % (UNC_PAGES * 64) < got:
+                    progress(100.0 * page / total, "Reading image pages")
+                page += got
         else:
             for index in range(self.nr_blocks):
-                yield base + index * UNC_PAGES, self._cache.get(index) or self._decompress_block(index)
+                if self._lost_from is not None and index > self._lost_from:
+                    break
+                try:
+                    data = self._cache.get(index) or self._decompress_block(index)
+                except PageDamaged:
+                    continue
+                yield base + index * UNC_PAGES, data
                 if progress and index % 64 == 0:
                     progress(100.0 * index / self.nr_blocks, "Decompressing image blocks")
 
     # -- integrity -----------------------------------------------------------------------
 
-    def compute_crc32(self, progress: Progress = None) -> int:
-        """crc32_le(0, …) of the uncompressed stream after the header page (spec §5.3)."""
+    def compute_crc32(self, progress: Progress = None) -> Optional[int]:
+        """crc32_le(0, …) of the uncompressed stream after the header page (spec §5.3);
+        None when part of the stream is damaged (then `damage` lists every damaged part)."""
         if self._crc is None:
             crc = 0
             for _first, data in self.iter_stream_chunks(progress):
                 crc = crc32_le(crc, data)
-            self._crc = crc
+            self._crc = None if self.damage else crc
         return self._crc
 
-    def compute_md5(self, progress: Progress = None) -> bytes:
-        """MD5 of the whole uncompressed stream: an s2disk image's IMAGE_CHECKSUM."""
+    def compute_md5(self, progress: Progress = None) -> Optional[bytes]:
+        """MD5 of the whole uncompressed stream: an s2disk image's IMAGE_CHECKSUM (None when
+        part of the stream is damaged)."""
         digest = hashlib.md5()
         for _first, data in self.iter_stream_chunks(progress):
             digest.update(data)
-        return digest.digest()
+        return None if self.damage else digest.digest()
 
     @property
     def md5_valid(self) -> bool:
@@ -487,7 +711,11 @@ class SwsuspImage:
         """Page `pfn` as saved; PageNotInImage if the image does not hold it."""
         k = self._data_index(pfn)
         if k is not None:
-            return self.stream_page(self.data_page_first + k)
+            try:
+                return self.stream_page(self.data_page_first + k)
+            except PageDamaged as exc:
+                exc.pfn = pfn
+                raise
         if self.is_zero_page(pfn):
             return ZERO_PAGE
         raise PageNotInImage(pfn)
@@ -504,10 +732,16 @@ class SwsuspImage:
             pfn, off = divmod(pos, PAGE_SIZE)
             i = bisect_left(pfns, pfn)
             if i < len(pfns) and pfns[i] == pfn:
-                if slots is None:
-                    data, pages = self._data_pages(i, self._consecutive(i, -(-(end - pos + off) // PAGE_SIZE)))
-                else:
-                    data, pages = self._data_pages(slots[i], 1)
+                try:
+                    if slots is None:
+                        data, pages = self._data_pages(i, self._consecutive(i, -(-(end - pos + off) // PAGE_SIZE)))
+                    else:
+                        data, pages = self._data_pages(slots[i], 1)
+                except PageDamaged as exc:
+                    if not pad:
+                        exc.pfn = pfn
+                        raise
+                    data, pages = ZERO_PAGE, 1  # damaged: padded like a hole
             elif self.is_zero_page(pfn):
                 data, pages = ZERO_PAGE, 1
             elif pad:  # a hole: pad up to the next present page in one piece
@@ -551,7 +785,7 @@ class SwsuspImage:
         """Up to `count` data pages from data page k, as (bytes-like, pages) within one block."""
         page = self.data_page_first + k
         if self.codec == "none":
-            return self._read_blocks(self.swap_map.entries[page : page + count]), count
+            return self._stream_pages(page, count)
         index, slot = divmod(page - self._stream_base, UNC_PAGES)
         count = min(count, UNC_PAGES - slot)
         return memoryview(self._block(index))[slot * PAGE_SIZE : (slot + count) * PAGE_SIZE], count
@@ -665,7 +899,10 @@ class SwsuspImage:
 
     def _banners_in(self, pfns, prefix: bytes) -> Iterator[Tuple[int, bytes]]:
         for pfn in pfns:
-            page = bytes(self.read_page(pfn))
+            try:
+                page = bytes(self.read_page(pfn))
+            except PageDamaged:
+                continue
             at = page.find(prefix)
             while at >= 0:
                 tail = self.read(pfn * PAGE_SIZE + at, 512, pad=True)

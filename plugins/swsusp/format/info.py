@@ -129,7 +129,7 @@ def _check_architecture(page: bytes, offset: int) -> dict:
         )
     if uts["machine"] != "x86_64":
         raise SwsuspFormatError(
-            f"image was written by a {uts['machine'] or 'unknown'} kernel, not x86_64",
+            f"image was written by a kernel for machine {uts['machine']!r} (uts.machine), not x86_64",
             offset + 4 * UTS_FIELD,
         )
     return uts

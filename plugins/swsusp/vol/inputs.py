@@ -9,6 +9,7 @@ from volatility3.framework import exceptions
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
 
 SINGLE_LOCATION = "automagic.LayerStacker.single_location"
 
@@ -32,7 +33,5 @@ def open_input(context, resume_offset: Optional[int] = None, partition: Optional
     path = input_path(context)
     try:
         return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all")
-    except SwsuspFormatError as exc:
-        raise exceptions.LayerException(f"hibernation image {os.path.basename(path)}", exc.message) from None
-    except ValueError as exc:
-        raise exceptions.LayerException(f"hibernation image {os.path.basename(path)}", str(exc)) from None
+    except (SwsuspFormatError, ValueError) as exc:
+        raise SwsuspFormatException(os.path.basename(path), exc) from None

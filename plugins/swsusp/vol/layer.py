@@ -28,7 +28,19 @@ vollog = logging.getLogger(__name__)
 
 
 class SwsuspFormatException(exceptions.LayerException):
-    """A format error, raised the way Volatility prints cleanly (message kept)."""
+    """A damaged or unsupported input, as Volatility prints cleanly: one message, exit 1.
+
+    Volatility's command line adds a fixed "faulty layer implementation... file a bug" cause
+    to every LayerException; the first line says where the fault really is.  `error` keeps
+    the SwsuspFormatError (offset, block, PFN) for library callers."""
+
+    def __init__(self, source: str, error) -> None:
+        self.error = error if isinstance(error, SwsuspFormatError) else None
+        super().__init__(
+            f"{source}: damaged or not a hibernation image - a problem of the input, not of Volatility "
+            "(see Troubleshooting in the swsusp-safepgt README)",
+            error.message if self.error else str(error),
+        )
 
 
 class LayerSource:
@@ -148,7 +160,7 @@ class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
                 self.config.get("partition_size", None),
             )
         except SwsuspFormatError as exc:
-            raise SwsuspFormatException(f"hibernation image ({name})", exc.message) from None
+            raise SwsuspFormatException(f"hibernation image layer {name}", exc) from None
         # Pin the location so a rebuild from config opens it directly, without a scan.
         loc = self.image.location
         self.config["partition_offset"] = loc.partition.offset
@@ -156,6 +168,16 @@ class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
         self.config["resume_offset"] = loc.resume_offset
         self.config["block_base"] = loc.block_base
         self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
+        for damage in self._unreported_damage():  # known at opening: a broken chain, a truncated file
+            vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
+                           f"{damage.where} unreadable: {damage.error.message}")
+
+    def _unreported_damage(self):
+        """Damage known at opening, once per opened image (Volatility rebuilds layers)."""
+        if getattr(self.image, "damage_reported", False):
+            return []
+        self.image.damage_reported = True
+        return list(self.image.damage)
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
@@ -198,15 +220,15 @@ class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
         if length <= 0 or offset < 0:
             return False
         first, last = offset // PAGE_SIZE, (offset + length - 1) // PAGE_SIZE
-        return self.image.count_present(first, last + 1) == last - first + 1
+        if self.image.count_present(first, last + 1) != last - first + 1:
+            return False
+        return not self.image.damage or not any(map(self.image.is_damaged_pfn, range(first, last + 1)))
 
     def read(self, offset: int, length: int, pad: bool = False) -> bytes:
         try:
             return self.image.read(offset, length, pad)
-        except PageNotInImage as exc:
-            raise exceptions.InvalidAddressException(
-                self.name, exc.pfn * PAGE_SIZE, f"Page {exc.pfn:#x} is not in the hibernation image"
-            ) from None
+        except PageNotInImage as exc:  # PageDamaged too: its message says why
+            raise exceptions.InvalidAddressException(self.name, exc.pfn * PAGE_SIZE, str(exc)) from None
         except SwsuspFormatError as exc:
             raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
 

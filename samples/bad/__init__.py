@@ -1,0 +1,213 @@
+"""A corpus of bad inputs, each with what `vol` must say about it (issue 4).
+
+    python -m samples.bad [DIR]        writes every case into DIR (default: samples/bad/)
+
+The images are generated, never committed (`*.img` here is ignored by git): each case is a
+synthetic variant of samples/swsusp_gen.py with one documented defect, or a small file of
+the kind analysts try by mistake.  CORPUS says, per case, the plugin to run, the exit
+status and the words the output must contain; tests/test_bad_corpus.py runs every case
+through the real `vol` command line, and samples/bad/README.md lists them.
+
+Refusals (exit 1) name what is wrong and the file offset.  Salvage cases (exit 0) decode
+what can be trusted and say which pages are missing and why.
+"""
+
+import os
+import struct
+import tempfile
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple
+
+from samples import swsusp_gen
+
+PAGE = 4096
+Edit = Tuple[int, bytes]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    defect: str  # what is wrong, for the README
+    build: Callable[["_Base"], bytes]
+    plugin: str = "linux.swsusp_info"
+    exit_code: int = 1
+    stderr: Tuple[str, ...] = ()  # all must appear in vol's stderr
+    stdout: Tuple[str, ...] = ()  # all must appear in vol's stdout
+    args: Tuple[str, ...] = field(default=())
+
+
+class _Base:
+    """Synthetic variants written once per corpus build (a temporary directory)."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._made: Dict[str, tuple] = {}
+
+    def variant(self, name: str):
+        if name not in self._made:
+            self._made[name] = swsusp_gen.make_variant(name, self.directory)
+        return self._made[name]
+
+    def edited(self, name: str, edits: Callable[[swsusp_gen.Facts], List[Edit]], cut=None) -> bytes:
+        _machine, facts, path = self.variant(name)
+        with open(path, "rb") as f:
+            data = bytearray(f.read())
+        for offset, value in edits(facts):
+            data[offset : offset + len(value)] = value
+        if cut is not None:
+            del data[cut(facts):]
+        return bytes(data)
+
+
+def at(facts, block: int) -> int:
+    return facts.partition_offset + block * PAGE
+
+
+def block_of_compressed(facts, j: int) -> int:
+    """File offset of compressed block j's first page (its 8-byte length)."""
+    return at(facts, facts.stream_blocks[facts.blocks[j]["first_entry"]])
+
+
+def _file(edits: List[Edit], size: int = 1 << 20) -> Callable[[_Base], bytes]:
+    def build(_base) -> bytes:
+        data = bytearray(size)
+        for offset, value in edits:
+            data[offset : offset + len(value)] = value
+        return bytes(data)
+
+    return build
+
+
+def _random(_base) -> bytes:
+    return bytes((i * 131 + 7) & 0xFF for i in range(1 << 16))
+
+
+def _looping_chain(_base) -> bytes:
+    """Two full map pages pointing at each other, every entry naming an empty page."""
+    header = bytearray(PAGE)
+    struct.pack_into("<I", header, 1024, 1)  # mkswap version 1
+    struct.pack_into("<I", header, 1028, 1099)  # last_page: room for two full map pages
+    struct.pack_into("<Q", header, 4064, 1)  # image: first map page at block 1
+    header[4076:4096] = b"SWAPSPACE2S1SUSPEND\0"
+    map1 = struct.pack("<511QQ", *([3] * 511), 2)
+    map2 = struct.pack("<511QQ", *([3] * 511), 1)
+    return bytes(header) + map1 + map2 + bytes(PAGE * 1097)
+
+
+def _edit(name: str, edits, cut=None) -> Callable[[_Base], bytes]:
+    return lambda base: base.edited(name, edits, cut)
+
+
+def _info(facts) -> int:
+    return at(facts, facts.stream_blocks[0])
+
+
+def _pfn_entry(facts, i: int) -> int:  # uncompressed variants: the PFN list is plain
+    return at(facts, facts.stream_blocks[1]) + 8 * i
+
+
+def _other_arch(facts) -> List[Edit]:
+    uts = bytearray(6 * 65)
+    uts[0:5] = b"Linux"
+    uts[4 * 65 : 4 * 65 + 7] = b"aarch64"
+    return [(_info(facts), bytes(uts))]
+
+
+OFFSET = "file offset 0x"
+
+CORPUS: List[Case] = [
+    # -- not a hibernation image: named, with the next step --------------------------------
+    Case("random-bytes", "64 KiB of non-image bytes", _random,
+         stderr=("not a hibernation image", "no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature")),
+    Case("luks", "a LUKS header (encrypted swap)", _file([(0, b"LUKS\xba\xbe")]),
+         stderr=("LUKS-encrypted volume", "cryptsetup open")),
+    Case("lvm-pv", "an LVM physical volume label", _file([(1024, b"LABELONE"), (1048, b"LVM2 001")]),
+         stderr=("LVM physical volume", "vgchange -ay")),
+    Case("ext4-no-swapfile", "an ext4 superblock, no swap file inside", _file([(1080, b"\x53\xef")]),
+         stderr=("ext2/3/4 filesystem in which no swap-file header was found", "resume_offset")),
+    Case("elf-ram-dump", "an ELF core file (a RAM dump)", _file([(0, b"\x7fELF\x02\x01\x01")]),
+         stderr=("ELF file", "with vol directly")),
+    Case("plain-swap", "a swap area whose image pointer is 0 (never hibernated, or cleared)",
+         _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4056, bytes(20)),
+                                            (f.header_file_offset + 4086, b"SWAPSPACE2")]),
+         stderr=("plain swap area", "image pointer is 0", OFFSET)),
+    Case("consumed-pointer-dangling", "a consumed image whose pointer now leads outside the area",
+         _edit("quickstart-consumed", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))]),
+         stderr=("plain swap area", "consumed image's pointer does not lead to one", "outside the swap area")),
+    # -- refusals: the parts every page depends on are damaged -----------------------------
+    Case("header-pointer-outside", "the header's first map block lies outside the swap area",
+         _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))]),
+         stderr=("swap_map_page pointer 1000000 is outside the swap area", OFFSET)),
+    Case("chain-loop", "a map chain that loops before any page is readable", _looping_chain,
+         stderr=("swap_map_page chain loops back to block 1", OFFSET)),
+    Case("chain-loop-pslist", "the same, under a stock plugin: the stacker says why it gave up",
+         _looping_chain, plugin="linux.pslist",
+         stderr=("Hibernation image not usable", "loops back to block 1")),
+    Case("truncated-in-pfn-list", "the file ends inside the PFN list",
+         _edit("era-6.1-none", lambda f: [], cut=lambda f: at(f, f.stream_blocks[1]) + 100),
+         stderr=("beyond the end of the input (truncated file)", OFFSET)),
+    Case("first-block-length", "compressed block #0 (the PFN list) claims 36 pages",
+         _edit("quickstart-lzo", lambda f: [(block_of_compressed(f, 0), struct.pack("<Q", 36 * PAGE))]),
+         stderr=("compressed block length 147456 is outside", "compressed block #0", OFFSET)),
+    Case("pfn-repeated", "one PFN listed twice",
+         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, 1), struct.pack("<Q", f.pfn_entries[0]))]),
+         stderr=("PFN listed twice", OFFSET)),
+    Case("pfn-beyond-52-bits", "a PFN beyond the physical address space",
+         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, 0), struct.pack("<Q", 1 << 45))]),
+         stderr=("PFN beyond the 52-bit physical address space", OFFSET)),
+    Case("image-pages-lie", "swsusp_info.image_pages says fewer pages than the list holds",
+         _edit("era-6.1-none", lambda f: [(_info(f) + 416, struct.pack("<Q", 100))]),
+         stderr=("image_pages", OFFSET)),
+    Case("x86-32-record", "a 32-bit x86 restore record",
+         _edit("quickstart-lzo", lambda f: [(_info(f), bytes(40)), (_info(f) + 12, struct.pack("<I", 0x12345679))]),
+         stderr=("restore record is 32-bit x86", OFFSET)),
+    Case("other-architecture", "an image written by an arm64 kernel (uts machine aarch64)",
+         _edit("quickstart-lzo", _other_arch),
+         stderr=("written by a kernel for machine 'aarch64'", OFFSET)),
+    # -- salvage: only the damaged part is lost --------------------------------------------
+    Case("block-not-decompressing", "compressed block #3's data garbled",
+         _edit("quickstart-lzo", lambda f: [(block_of_compressed(f, 3) + 8, bytes(64))]),
+         exit_code=0, stderr=("Hibernation image damaged: 32 of 214 data pages unreadable",),
+         stdout=("compressed block #3 (stream pages 97-128)", "32 pages lost", "does not decompress",
+                 "not computable")),
+    Case("block-length-damaged", "compressed block #2's length garbled (the next block is found again)",
+         _edit("quickstart-lzo", lambda f: [(block_of_compressed(f, 2), struct.pack("<Q", 1 << 40))]),
+         exit_code=0, stdout=("compressed block #2 (stream pages 65-96)", "32 pages lost",
+                              "compressed block length")),
+    Case("truncated-data", "the file ends inside compressed block #4",
+         _edit("quickstart-lzo", lambda f: [], cut=lambda f: block_of_compressed(f, 4) + 100),
+         exit_code=0, stdout=("compressed block #4", "beyond the end of the input (truncated file)")),
+    Case("chain-broken", "the first of two map pages loops back to itself",
+         _edit("medium-none", lambda f: [(at(f, f.map_blocks[0]) + 4088, struct.pack("<Q", f.map_blocks[0]))]),
+         exit_code=0, stderr=("Hibernation image damaged",),
+         stdout=("stream pages 511-693", "183 pages lost", "swap_map_page chain loops back")),
+    Case("crc-mismatch", "the stored CRC32 differs from the data",
+         _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")]),
+         exit_code=0, stderr=("CRC32 mismatch",), stdout=("MISMATCH",)),
+]
+
+
+def build(directory: Optional[str] = None) -> Dict[str, str]:
+    """Write every case as DIRECTORY/<name>.img; returns name -> path."""
+    directory = directory or os.path.dirname(os.path.abspath(__file__))
+    os.makedirs(directory, exist_ok=True)
+    paths = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        base = _Base(scratch)
+        for case in CORPUS:
+            path = os.path.join(directory, f"{case.name}.img")
+            with open(path, "wb") as f:
+                f.write(case.build(base))
+            paths[case.name] = path
+    return paths
+
+
+def readme_table() -> str:
+    """The README's table, from CORPUS (a test keeps them equal)."""
+    rows = ["| image | defect | `vol` command | exit | says |", "|---|---|---|---|---|"]
+    for c in CORPUS:
+        says = "; ".join(f"`{s}`" for s in c.stderr + c.stdout if s != OFFSET)
+        if OFFSET in c.stderr:
+            says += " + the file offset"
+        rows.append(f"| {c.name}.img | {c.defect} | `{c.plugin}` | {c.exit_code} | {says} |")
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,55 @@
+"""The bad-input corpus (samples/bad) through the real `vol` command line: every case ends
+with its documented exit status and words, one clean message, never a traceback; inputs are
+never written; the README table is the corpus."""
+
+import hashlib
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from samples import bad
+
+REPO = Path(__file__).resolve().parent.parent
+CASES = {case.name: case for case in bad.CORPUS}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, vol):
+    """Build the corpus read-only and run every case, two `vol` processes at a time."""
+    folder = tmp_path_factory.mktemp("corpus")
+    paths = bad.build(str(folder))
+    digests = {}
+    for path in paths.values():
+        Path(path).chmod(0o444)
+        digests[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+    def run(case):
+        return case.name, vol("-f", paths[case.name], case.plugin, *case.args, timeout=120)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        out = dict(pool.map(run, bad.CORPUS))
+    unchanged = {p: hashlib.sha256(Path(p).read_bytes()).hexdigest() == d for p, d in digests.items()}
+    return out, unchanged
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_vol_says_what_the_corpus_expects(results, name):
+    case, result = CASES[name], results[0][name]
+    assert result.returncode == case.exit_code, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    for words in case.stderr:
+        assert words in result.stderr, f"{words!r} not in stderr:\n{result.stderr[-3000:]}"
+    for words in case.stdout:
+        assert words in result.stdout, f"{words!r} not in stdout:\n{result.stdout[-3000:]}"
+    if case.exit_code:  # a refusal: Volatility's one error block, not a crash report
+        assert "unexpected situation" not in result.stderr
+
+
+def test_corpus_inputs_are_never_written(results):
+    assert all(results[1].values())
+
+
+def test_readme_lists_the_corpus():
+    text = (REPO / "samples" / "bad" / "README.md").read_text()
+    assert bad.readme_table() in text, "regenerate the table: python -c 'from samples import bad; print(bad.readme_table())'"

@@ -1,0 +1,174 @@
+"""Salvage: a damaged image decodes as much as can be trusted.  Only the pages of a damaged
+block, beyond a broken map chain or beyond the end of a truncated file are lost; every other
+page still equals the generator's memory, and the image says which pages are missing and why."""
+
+import struct
+
+import pytest
+
+from samples import swsusp_gen
+from volatility3.plugins.swsusp.format.errors import PageDamaged, SwsuspFormatError
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+
+PAGE = 4096
+UNC = 32
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("salvage")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = swsusp_gen.make_variant(name, str(folder))
+        return cache[name]
+
+    return get
+
+
+def _damaged_copy(made, tmp_path, name, edit=None, cut=None):
+    machine, facts, path = made(name)
+    data = bytearray(open(path, "rb").read())
+    for offset, value in (edit(facts) if edit else []):
+        data[offset : offset + len(value)] = value
+    if cut is not None:
+        del data[cut(facts):]
+    out = tmp_path / f"{name}-damaged.img"
+    out.write_bytes(data)
+    return machine, facts, SwsuspImage.open(out)
+
+
+def _at(facts, block):
+    return facts.partition_offset + block * PAGE
+
+
+def _pfns_of_stream_pages(facts, first, end):
+    """Independent truth: the PFNs whose data pages are stream pages [first, end)."""
+    data0 = 1 + facts.meta_pages
+    return {facts.data_pfns[p - data0] for p in range(max(first, data0), end) if p - data0 < len(facts.data_pfns)}
+
+
+def _pfns_of_blocks(facts, blocks):
+    lost = set()
+    for j in blocks:
+        first = 1 + UNC * j
+        lost |= _pfns_of_stream_pages(facts, first, first + facts.blocks[j]["unc_pages"])
+    return lost
+
+
+def check_salvage(machine, image, lost):
+    """Every saved page reads as the generator wrote it, except exactly `lost`, which are
+    reported damaged, padded with zeros, and listed in `image.damage`."""
+    image.scan_damage()
+    listed = set()
+    for damage in image.damage:
+        listed |= set(image.damaged_pfns(damage))
+    assert listed == lost and lost
+    for pfn, page in machine.pages.items():
+        if pfn in lost:
+            with pytest.raises(PageDamaged) as info:
+                image.read_page(pfn)
+            assert info.value.pfn == pfn and info.value.error.offset is not None
+            assert image.read(pfn * PAGE, PAGE, pad=True) == bytes(PAGE)
+            assert image.is_damaged_pfn(pfn)
+        else:
+            assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
+            assert not image.is_damaged_pfn(pfn)
+    assert image.compute_crc32() is None  # a CRC over part of the stream would be meaningless
+
+
+def test_block_that_does_not_decompress_loses_only_its_pages(made, tmp_path):
+    def garble(facts):
+        first = facts.blocks[3]["first_entry"]
+        return [(_at(facts, facts.stream_blocks[first]) + 8, bytes(64))]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "quickstart-lzo", garble)
+    check_salvage(machine, image, _pfns_of_blocks(facts, [3]))
+    (damage,) = image.damage
+    assert damage.block_index == 3 and "decompress" in damage.error.message
+    assert damage.error.offset == _at(facts, facts.stream_blocks[facts.blocks[3]["first_entry"]])
+
+
+@pytest.mark.parametrize("name", ["quickstart-lzo", "era-6.9-lz4"])
+def test_block_with_a_damaged_length_is_skipped_and_the_next_found(made, tmp_path, name):
+    """The lengths chain the blocks together: a bad one would lose the rest of the stream, so
+    the next block is looked for in the following 35 pages."""
+    def bad_length(facts):
+        return [(_at(facts, facts.stream_blocks[facts.blocks[2]["first_entry"]]), struct.pack("<Q", 1 << 40))]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, name, bad_length)
+    check_salvage(machine, image, _pfns_of_blocks(facts, [2]))
+    (damage,) = image.damage
+    assert damage.block_index == 2 and "compressed block length" in damage.error.message
+
+
+def test_truncated_compressed_image_keeps_the_blocks_before_the_cut(made, tmp_path):
+    def cut(facts):
+        return _at(facts, facts.stream_blocks[facts.blocks[4]["first_entry"]]) + 100
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "quickstart-lzo", cut=cut)
+    check_salvage(machine, image, _pfns_of_blocks(facts, range(4, facts.num_blocks)))
+    assert "truncated" in image.damage[-1].error.message
+
+
+def test_truncated_uncompressed_image_keeps_the_pages_before_the_cut(made, tmp_path):
+    def cut(facts):
+        return _at(facts, facts.stream_blocks[40]) + 100
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "era-6.1-none", cut=cut)
+    # stream page 40 and later lie at or beyond the cut (blocks are ascending in this variant)
+    assert facts.stream_blocks == sorted(facts.stream_blocks)
+    check_salvage(machine, image, _pfns_of_stream_pages(facts, 40, facts.num_entries))
+    (damage,) = image.damage
+    assert "truncated" in damage.error.message and damage.first == 40
+
+
+def test_entry_outside_the_area_loses_one_page(made, tmp_path):
+    def bad_entry(facts):
+        return [(_at(facts, facts.map_blocks[0]) + 8 * 50, struct.pack("<Q", 10**7))]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "era-6.1-none", bad_entry)
+    check_salvage(machine, image, _pfns_of_stream_pages(facts, 50, 51))
+    (damage,) = image.damage
+    assert "outside the swap area" in damage.error.message
+    assert damage.error.offset == _at(facts, facts.map_blocks[0]) + 8 * 50
+
+
+def test_broken_map_chain_keeps_the_pages_before_the_break(made, tmp_path):
+    """medium-none has two map pages; the first one's next_swap now loops back to itself."""
+    def loop(facts):
+        first = facts.map_blocks[0]
+        return [(_at(facts, first) + 4088, struct.pack("<Q", first))]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "medium-none", loop)
+    assert len(facts.map_blocks) == 2
+    check_salvage(machine, image, _pfns_of_stream_pages(facts, 511, facts.num_entries))
+    assert "loops back" in image.swap_map.broken.message
+    (damage,) = image.damage
+    assert damage.first == 511 and damage.error is image.swap_map.broken
+
+
+def test_map_ending_early_in_a_compressed_image_loses_the_blocks_after(made, tmp_path):
+    """A zero entry ends the list: the blocks it no longer reaches are lost, the others kept."""
+    def end_early(facts):
+        return [(_at(facts, facts.map_blocks[0]) + 8 * (facts.blocks[10]["first_entry"] + 2), bytes(8))]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "medium-lzo", end_early)
+    check_salvage(machine, image, _pfns_of_blocks(facts, range(10, facts.num_blocks)))
+
+
+def test_no_salvage_without_the_pfn_list(made, tmp_path):
+    """Without the PFN list no page can be placed: that stays a refusal, naming the block."""
+    def garble(facts):
+        return [(_at(facts, facts.stream_blocks[1]) + 8, bytes(64))]
+
+    _m, facts, path = made("quickstart-lzo")
+    data = bytearray(open(path, "rb").read())
+    for offset, value in garble(facts):
+        data[offset : offset + len(value)] = value
+    bad = tmp_path / "nolist.img"
+    bad.write_bytes(data)
+    with pytest.raises(SwsuspFormatError) as info:
+        SwsuspImage.open(bad)
+    assert info.value.block_index == 0 and "decompress" in info.value.message
