@@ -45,14 +45,15 @@ def _at(facts, block):
 
 def _pfns_of_stream_pages(facts, first, end):
     """Independent truth: the PFNs whose data pages are stream pages [first, end)."""
-    data0 = 1 + facts.meta_pages
+    data0 = 1 + facts.meta_pages  # info page, PFN list, data
     return {facts.data_pfns[p - data0] for p in range(max(first, data0), end) if p - data0 < len(facts.data_pfns)}
 
 
 def _pfns_of_blocks(facts, blocks):
+    base = 0 if facts.kind == "uswsusp" else 1  # s2disk compresses the info page too
     lost = set()
     for j in blocks:
-        first = 1 + UNC * j
+        first = base + UNC * j
         lost |= _pfns_of_stream_pages(facts, first, first + facts.blocks[j]["unc_pages"])
     return lost
 
@@ -75,15 +76,17 @@ def check_salvage(machine, image, lost):
         else:
             assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
             assert not image.is_damaged_pfn(pfn)
-    assert image.compute_crc32() is None  # a CRC over part of the stream would be meaningless
+    # a checksum over part of the stream would be meaningless
+    assert (image.compute_md5() if image.uswsusp else image.compute_crc32()) is None
 
 
-def test_block_that_does_not_decompress_loses_only_its_pages(made, tmp_path):
+@pytest.mark.parametrize("name", ["quickstart-lzo", "era-6.9-lz4", "uswsusp-lzo"])
+def test_block_that_does_not_decompress_loses_only_its_pages(made, tmp_path, name):
     def garble(facts):
         first = facts.blocks[3]["first_entry"]
         return [(_at(facts, facts.stream_blocks[first]) + 8, bytes(64))]
 
-    machine, facts, image = _damaged_copy(made, tmp_path, "quickstart-lzo", garble)
+    machine, facts, image = _damaged_copy(made, tmp_path, name, garble)
     check_salvage(machine, image, _pfns_of_blocks(facts, [3]))
     (damage,) = image.damage
     assert damage.block_index == 3 and "decompress" in damage.error.message
@@ -172,3 +175,42 @@ def test_no_salvage_without_the_pfn_list(made, tmp_path):
     with pytest.raises(SwsuspFormatError) as info:
         SwsuspImage.open(bad)
     assert info.value.block_index == 0 and "decompress" in info.value.message
+
+
+# -- property: damage in one data block never changes what the others decode to -----------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_SALVAGE = settings(max_examples=40, deadline=None, derandomize=True, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+
+@_SALVAGE
+@given(name=st.sampled_from(["quickstart-lzo", "era-6.9-lz4"]), data=st.data())
+def test_garbling_one_block_leaves_every_other_block_intact(made, tmp_path_factory, name, data):
+    machine, facts, path = made(name)
+    j = data.draw(st.integers(1, facts.num_blocks - 1), label="block")
+    start = block_start = _at(facts, facts.stream_blocks[facts.blocks[j]["first_entry"]])
+    payload = facts.blocks[j]["cmp_len"]
+    if data.draw(st.booleans(), label="length too"):
+        start -= 0  # the garbling may hit the 8-byte length: the next block is found again
+    else:
+        start += 8
+    at = data.draw(st.integers(start, block_start + 8 + payload - 1), label="offset")
+    garbage = data.draw(st.binary(min_size=1, max_size=24), label="bytes")
+    image_bytes = bytearray(open(path, "rb").read())
+    image_bytes[at : at + len(garbage)] = garbage
+    out = tmp_path_factory.mktemp("garbled") / "g.img"
+    out.write_bytes(image_bytes)
+    image = SwsuspImage.open(out)
+    image.scan_damage()
+    own = _pfns_of_blocks(facts, [j])
+    for pfn, page in machine.pages.items():
+        if pfn in own:
+            continue  # may be lost, or decode to other bytes (the CRC says so), never crash
+        assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x} outside garbled block #{j}"
+    lost = {pfn for d in image.damage for pfn in image.damaged_pfns(d)}
+    assert lost <= own
+    if not lost and image.compute_crc32() == facts.crc32:  # garbled yet equal: the bytes were the same
+        assert all(bytes(image.read_page(p)) == machine.pages[p] for p in own)

@@ -548,12 +548,14 @@ class SwsuspImage:
             )
         return end
 
-    def _resync(self, j: int, first: int) -> Optional[int]:
+    def _resync(self, j: int, first: int, skip: Optional[int] = None) -> Optional[int]:
         """Where block j+1 starts when block j's length is unusable: the first of the next
         CMP_PAGES_MAX pages that holds a whole valid block j+1 (bounded: 35 tries)."""
         if j + 1 >= self.nr_blocks or self.swap_map.broken and first >= len(self.swap_map.entries):
             return None
         for candidate in range(first + 1, min(first + 1 + CMP_PAGES_MAX, len(self.swap_map.entries))):
+            if candidate == skip:
+                continue
             try:
                 end = self._block_end(j + 1, candidate)
                 data = self._decompress_span(j + 1, candidate, end)
@@ -585,12 +587,44 @@ class SwsuspImage:
             except SwsuspFormatError as exc:
                 if exc.block_index is None and exc is not self.swap_map.broken:
                     exc.block_index = index
+                moved = self._restart_after_damaged(index)
+                if moved is not None:
+                    return moved
                 damage = self._damage_at(self._block_first_page(index))
                 if damage is None:
                     damage = Damage(self._block_first_page(index),
                                     self._block_first_page(index) + self._block_pages(index), exc, index)
                     self._add_damage(damage)
         raise PageDamaged(None, damage.error)
+
+    def _restart_after_damaged(self, index: int) -> Optional[bytes]:
+        """Block `index` failed where the lengths put it.  If block index-1 is damaged too, its
+        length (which placed this block) is suspect: look for this block in the 35 pages after
+        index-1's start; found elsewhere, the later starts are recomputed from there."""
+        j = index - 1
+        starts = self._block_starts
+        if j < 0 or len(starts) <= index or not self._is_damaged_block(j):
+            return None
+        nxt = self._resync(j, starts[j], skip=starts[index])
+        if nxt is None:
+            return None
+        del starts[index:]
+        starts.append(nxt)
+        self._lost_from = None if self._lost_from is None or self._lost_from >= index else self._lost_from
+        self.damage = [d for d in self.damage if d.block_index is None or d.block_index < index]
+        return self._cache.pop(index)  # _resync decompressed and cached it
+
+    def _is_damaged_block(self, j: int) -> bool:
+        """Known damaged, or fails to decompress now (checked directly: no recursion)."""
+        if self._damage_at(self._block_first_page(j)) is not None:
+            return True
+        if j in self._cache:
+            return False
+        try:
+            self._decompress_span(j, self._block_start(j), self._block_start(j + 1))
+        except SwsuspFormatError:
+            return True
+        return False
 
     def _remember(self, index: int, data: bytes) -> None:
         self._cache[index] = data
