@@ -214,3 +214,53 @@ def test_garbling_one_block_leaves_every_other_block_intact(made, tmp_path_facto
     assert lost <= own
     if not lost and image.compute_crc32() == facts.crc32:  # garbled yet equal: the bytes were the same
         assert all(bytes(image.read_page(p)) == machine.pages[p] for p in own)
+
+
+# -- a real image, damaged in two places -------------------------------------------------
+
+class _Overlay:
+    """A FileSource with some bytes replaced in memory: the evidence file is never touched."""
+
+    def __init__(self, base, edits):
+        self.base, self.size, self.edits = base, base.size, edits
+
+    def read(self, offset, length):
+        data = bytearray(self.base.read(offset, length))
+        for at, value in self.edits:
+            lo, hi = max(at, offset), min(at + len(value), offset + len(data))
+            if lo < hi:
+                data[lo - offset : hi - offset] = value[lo - at : hi - at]
+        return bytes(data)
+
+    def find(self, needle, start, end):
+        return self.base.find(needle, start, end)
+
+
+def test_real_image_with_two_damaged_blocks(real):
+    """The real LZO image with one block's data garbled and another block's length out of
+    range: exactly those 64 pages are lost; every other page equals the intact image's."""
+    import hashlib
+
+    from volatility3.plugins.swsusp.format.source import FileSource
+
+    intact = SwsuspImage.open(real.image("lzo"))
+    garbled, bad_length = intact.nr_blocks // 2, intact.nr_blocks // 3
+    block_at = lambda j: intact.stream_offset(1 + UNC * j)  # noqa: E731
+    edits = [(block_at(garbled) + 8, bytes(64)), (block_at(bad_length), struct.pack("<Q", 1 << 40))]
+    damaged = SwsuspImage.open(_Overlay(FileSource(str(real.image("lzo"))), edits))
+    damaged.scan_damage()
+    assert sorted(d.block_index for d in damaged.damage) == sorted([garbled, bad_length])
+
+    pfn_of = intact.pfn_of_data_page()
+    expect_lost = set()
+    for j in (garbled, bad_length):
+        first = 1 + UNC * j - intact.data_page_first
+        expect_lost |= set(pfn_of[first : first + UNC])
+    assert {p for d in damaged.damage for p in damaged.damaged_pfns(d)} == expect_lost
+
+    digest = lambda page: hashlib.blake2b(page, digest_size=16).digest()  # noqa: E731
+    kept = {pfn: digest(page) for pfn, page in damaged.iter_pages()}
+    truth = {pfn: digest(page) for pfn, page in intact.iter_pages()}
+    assert kept.keys() == truth.keys() - expect_lost
+    assert all(kept[p] == truth[p] for p in kept)
+    assert damaged.compute_crc32() is None and intact.compute_crc32() == intact.header.crc32
