@@ -10,6 +10,7 @@ from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.paging import analysis
+from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
@@ -22,7 +23,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     """Walks the kernel direct map of a hibernation image (or RAM dump), compares it with the
     resume-time kernel, replays the restore, and rebuilds safe page tables.
 
-    One row per direct-map PUD/PMD slot.  --resume-dump pairs the slots with the boot kernel's
+    One row per direct-map PUD/PMD slot; an entry that is a loop, has reserved bits set,
+    points to an unreadable table (or, outside the direct map, any such entry of the kernel
+    half) gets a row saying so in the Problem column.  --resume-dump pairs the slots with the boot kernel's
     (by physical region) and replays the copy loop on its live tables, as before the 2005 fix;
     --rebuild builds tables the restore cannot overwrite, verifies them, writes them to -o;
     --explain VADDR shows one page walk step by step.  Needs no symbols."""
@@ -95,8 +98,10 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     def _dump_kernel(self, layer_name: str, label: str, cr3):
         layer = self.context.layers[layer_name]
         read = lambda pa, n: layer.read(pa, n)  # noqa: E731
+        # a RAM dump ends where memory ends; an image does not save its free pages
+        memory_end = None if isinstance(layer, SwsuspLayer) else layer.maximum_address + 1
         return analysis.kernel_from_dump(read, layer.maximum_address + 1, label, cr3, self._progress_callback,
-                                         physical.ranges(self.context, layer_name))
+                                         physical.ranges(self.context, layer_name), memory_end)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -113,7 +118,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             slot = pair.image
             if slot is None and pair.resume is None:
                 continue
-            if slot is not None and pair.finding is None and not (slot.entry and slot.entry.present):
+            problem = self._slot_problem(result, pair)
+            if slot is not None and pair.finding is None and not (slot.entry and slot.entry.present) and not problem:
                 continue  # neither kernel maps this region
             hazard = self._hazard_text(result, pair)
             safe = "-"
@@ -133,7 +139,38 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 pair.finding or "-",
                 hazard,
                 safe,
+                problem,
             )
+
+    @staticmethod
+    def _slot_problem(result, pair) -> str:
+        texts = []
+        if pair.image is not None and pair.image.problem:
+            texts.append(pair.image.problem_text)
+        if pair.resume is not None and pair.resume.problem:
+            texts.append(f"resume-time kernel: {pair.resume.problem_text}")
+        return "; ".join(texts)
+
+    def _problem_rows(self, result):
+        """Kernel-half entries that the enumeration refused to follow and that no slot row
+        shows already (outside the direct map: vmalloc, vmemmap, kernel text ...)."""
+        na = renderers.NotApplicableValue()
+        kernels = [(result.image, "", [p.image for p in result.pairs])]
+        if result.resume is not None:
+            kernels.append((result.resume, "resume-time kernel: ", [p.resume for p in result.pairs]))
+        for kt, prefix, slots in kernels:
+            shown = {s.entry_pa for s in slots if s is not None and s.problem}
+            for problem in kt.problems:
+                if problem.entry_pa in shown:
+                    continue
+                value = problem.value
+                flags = decode(value, problem.level, kt.paging.sme_mask).flags_text() if value is not None else ""
+                yield 0, (
+                    problem.level.linux, format_hints.Hex(problem.va), na, na,
+                    format_hints.Hex(problem.entry_pa) if problem.entry_pa is not None else na,
+                    format_hints.Hex(value) if value is not None else na, flags, problem.kind,
+                    "-", "-", "-", "-", prefix + str(problem),
+                )
 
     @staticmethod
     def _hazard_text(result, pair) -> str:
@@ -160,13 +197,15 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         na = renderers.NotApplicableValue()
 
         def row(what, value):
-            return 0, ("summary", na, na, na, na, na, "", what, "", str(value), "", "")
+            return 0, ("summary", na, na, na, na, na, "", what, "", str(value), "", "", "")
 
         yield row("image direct map" if self._image else "direct map", result.image.direct_map)
         yield row("page-table root", result.image.root_how)
+        yield row("page-table problems", self._problem_count(result.image))
         if result.resume is not None:
             yield row("resume-time direct map", result.resume.direct_map)
             yield row("resume-time page-table root", result.resume.root_how)
+            yield row("resume-time page-table problems", self._problem_count(result.resume))
             for finding, count in result.summary.items():
                 yield row(f"slots {finding}", count)
         if result.order is not None:
@@ -182,6 +221,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 yield row("entries live before their table (if the boot kernel's tables differ)", len(result.exposure))
             yield row("modern kernels", "immune: the copy runs on temporary tables built in frames the image does "
                                         "not contain (set_up_temporary_mappings), which no copy overwrites")
+        if result.rebuild_error is not None:
+            yield row("rebuilt safe tables", f"not built: {result.rebuild_error}")
         if result.safe is not None:
             frames = ", ".join(f"{p << 12:#x}" for p in result.safe.frames)
             yield row("rebuilt safe tables", f"root {result.safe.root:#x}; frames {frames}; "
@@ -198,12 +239,12 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             raise exceptions.LayerException("safepgt", str(exc)) from None
 
         def row(what, value, extra=""):
-            return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "")
+            return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "", "")
 
         yield row(f"after copy #{hung.copied}", f"{len(hung.broken)} direct-map regions broken on the boot kernel's tables")
         for h in hung.broken[:16]:
             yield 0, ("hung resume", format_hints.Hex(h.va), format_hints.Hex(h.pa_start), format_hints.Hex(h.pa_end),
-                      na, na, "", "broken region", "", "", h.describe(), "")
+                      na, na, "", "broken region", "", "", h.describe(), "", "")
         for what, native, rebuilt in hung.checks:
             yield row(what, f"boot kernel's tables: {native}", f"rebuilt safe tables: {rebuilt}")
 
@@ -231,11 +272,27 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 )
 
     @staticmethod
+    def _problem_count(kt) -> str:
+        """'none', or the count by kind and the first one (the rows say where the others are)."""
+        slot_problems = [s for s in kt.slots if s.problem]
+        if not kt.problems and not slot_problems:
+            return "none"
+        kinds = {}
+        for kind in [p.kind for p in kt.problems] + [s.problem for s in slot_problems]:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + " (see the Problem column)"
+
+    @staticmethod
     def _step_result(step) -> str:
         if step.status == "leaf":
             return f"{step.entry.kind} page at {step.entry.frame:#x}: physical address {step.pa:#x}"
         if step.status == "table":
-            return f"next table at {step.entry.frame:#x}"
+            loop = " (a table already on this walk: a loop)" if step.revisit else ""
+            return f"next table at {step.entry.frame:#x}{loop}"
+        if step.status == "reserved":
+            return f"reserved bits {step.entry.reserved:#x} set: the MMU faults here"
+        if step.status == "unreadable":
+            return f"unreadable: the table at {step.table_pa:#x} cannot be read"
         return step.status
 
     # -- files ----------------------------------------------------------------------------
@@ -294,6 +351,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
         def rows():
             yield from self._slot_rows(result)
+            yield from self._problem_rows(result)
             yield from self._summary_rows(result)
             if self.config.get("copied", None) is not None:
                 yield from self._hung_rows(result, image, self.config["copied"])
@@ -302,6 +360,6 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             [("Level", str), ("Virtual", format_hints.Hex), ("Physical", format_hints.Hex),
              ("Physical end", format_hints.Hex), ("Entry address", format_hints.Hex), ("Entry", format_hints.Hex),
              ("Flags", str), ("Kind", str), ("Resume kind", str), ("Finding", str), ("Restore hazard", str),
-             ("Safe tables", str)],
+             ("Safe tables", str), ("Problem", str)],
             rows(),
         )
