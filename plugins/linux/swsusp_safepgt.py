@@ -275,10 +275,12 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     def _problem_count(kt) -> str:
         """'none', or the count by kind and the first one (the rows say where the others are)."""
         slot_problems = [s for s in kt.slots if s.problem]
-        if not kt.problems and not slot_problems:
+        shown = {s.entry_pa for s in slot_problems}
+        others = [p for p in kt.problems if p.entry_pa not in shown]  # the same entry counts once
+        if not others and not slot_problems:
             return "none"
         kinds = {}
-        for kind in [p.kind for p in kt.problems] + [s.problem for s in slot_problems]:
+        for kind in [p.kind for p in others] + [s.problem for s in slot_problems]:
             kinds[kind] = kinds.get(kind, 0) + 1
         return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + " (see the Problem column)"
 

@@ -345,7 +345,8 @@ class Paging:
                     continue
                 child = value & ADDR_MASK & ~sme
                 if value & PS:  # PS where it is reserved, or reserved low bits of a large leaf
-                    problems.append(Problem(RESERVED, level, canonical(va), child, table_pa + 8 * index, value))
+                    frame = child & ~(level.span - 1) if large_ok else child  # as decode() names it
+                    problems.append(Problem(RESERVED, level, canonical(va), frame, table_pa + 8 * index, value))
                     continue
                 if child in path:
                     problems.append(Problem(LOOP, level, canonical(va), child, table_pa + 8 * index, value))
