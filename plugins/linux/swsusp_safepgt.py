@@ -1,8 +1,10 @@
 """linux.swsusp_safepgt: the direct map of a hibernated kernel, what a resume does to it, and
 safe page tables rebuilt offline (the 2005 x86-64 resume hang, spec §8)."""
 
+import io
 import json
 import logging
+import os
 
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
@@ -230,6 +232,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             v = result.verification
             yield row("rebuilt tables verified", f"{v.pages} direct-map pages translate identically"
                       if v.ok else f"{len(v.mismatches)} MISMATCHES, first {v.mismatches[0]}")
+        if self._written:
+            yield row("files written to -o", ", ".join(self._written))
 
     def _hung_rows(self, result, image, copied):
         na = renderers.NotApplicableValue()
@@ -299,12 +303,18 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
     # -- files ----------------------------------------------------------------------------
 
+    def _write(self, name: str, data: bytes) -> str:
+        """Write `data` as `name` into -o; returns the name it got (Volatility adds -1, -2 ...
+        rather than overwrite a file already there)."""
+        with self.open(name) as f:
+            f.write(data)
+        written = getattr(f, "preferred_filename", name)
+        self._written.append(written)
+        return written
+
     def _write_tables(self, result):
         safe = result.safe
-        with self.open("safepgt-tables.bin") as f:
-            for pfn in safe.frames:
-                f.write(bytes(safe.pages[pfn]))
-            bin_name = getattr(f, "preferred_filename", "safepgt-tables.bin")
+        bin_name = self._write("safepgt-tables.bin", b"".join(bytes(safe.pages[pfn]) for pfn in safe.frames))
         description = {
             "description": "Safe page tables rebuilt offline as set_up_temporary_mappings() builds them; "
                            "each 4096-byte page of the .bin file belongs at the physical address listed",
@@ -318,8 +328,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             "mismatches": [list(m) for m in result.verification.mismatches],
             "direct_map_base": result.image.direct_map.base,
         }
-        with self.open("safepgt-tables.json") as f:
-            f.write(json.dumps(description, indent=2).encode())
+        self._write("safepgt-tables.json", json.dumps(description, indent=2).encode())
 
     def _plot(self, result, name: str):
         from volatility3.plugins.swsusp.vol import plot
@@ -329,20 +338,32 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except ImportError as exc:
             vollog.error(f"--plot needs matplotlib ({exc}); install it with: pip install 'swsusp-safepgt[plot]'")
             return
-        with self.open(name) as f:
-            plot.draw(result, f)
+        png = io.BytesIO()
+        plot.draw(result, png)
+        self._write(name, png.getvalue())
+
+    def _plot_name(self):
+        """--plot's file name, checked before any work: a name inside -o, never a path
+        (Volatility would refuse it only after creating a temporary file in -o)."""
+        name = self.config.get("plot", None)
+        if name and (os.path.basename(name) != name or name in (".", "..")):
+            raise exceptions.LayerException(
+                "safepgt", f"--plot takes a file name, written into the -o folder, not a path: {name!r}")
+        return name
 
     # -- run ------------------------------------------------------------------------------
 
     def run(self):
+        self._written = []
+        plot_name = self._plot_name()
         image, main, resume = self._kernels()
         self._image = image is not None
         self._progress_callback(50.0, "Comparing direct maps and replaying the restore")
         result = analysis.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
         if result.safe is not None:
             self._write_tables(result)
-        if self.config.get("plot", None):
-            self._plot(result, self.config["plot"])
+        if plot_name:
+            self._plot(result, plot_name)
         if self.config.get("explain", None) is not None:
             return renderers.TreeGrid(
                 [("Tables", str), ("Address", format_hints.Hex), ("Step", int), ("Level", str), ("Index", int),
