@@ -446,8 +446,26 @@ def hypo_machine():
     return m, sorted(pfn << 12 for pfn in m.page_table_pfns)
 
 
-def mutations(table_pas: List[int]):
-    entry = st.tuples(st.sampled_from(table_pas), st.integers(0, 511)).map(lambda p: p[0] + 8 * p[1])
+def upper_entries(m: synthkernel.Machine) -> List[int]:
+    """Addresses of the PGD, PUD and PMD entries in use in the kernel half (the tree a walk
+    takes; PTEs can only be leaves)."""
+    out, tables = [], [(m.cr3, 0)]
+    while tables:
+        table, depth = tables.pop()
+        for i in range(256 if depth == 0 else 0, 512):
+            value = q(m.pages, table + 8 * i)
+            if value & 1:
+                out.append(table + 8 * i)
+                if depth < 2 and not value & 0x80:
+                    tables.append((value & ADDR_MASK, depth + 1))
+    return out
+
+
+def mutations(m: synthkernel.Machine, table_pas: List[int]):
+    """Up to 8 (entry pa, value) edits, half of them on PGD/PUD/PMD entries in use."""
+    in_use = upper_entries(m)
+    anywhere = st.tuples(st.sampled_from(table_pas), st.integers(0, 511)).map(lambda p: p[0] + 8 * p[1])
+    entry = st.one_of(st.sampled_from(in_use), anywhere)
     return st.lists(st.tuples(entry, values(table_pas)), min_size=1, max_size=8)
 
 
@@ -470,11 +488,33 @@ def check_problem(p: walk.Problem, pages: Dict[int, bytes], paging: walk.Paging)
         assert frame == p.table_pa and (p.table_pa >> 12) not in pages
 
 
+def check_slot_problem(s: directmap.SlotRecord, pages: Dict[int, bytes], paging: walk.Paging) -> None:
+    """Each slot problem is what memory says at the slot's entry."""
+    if s.problem == directmap.UNREADABLE_TABLE and s.value is None:  # the entry's own table
+        assert (s.table_pa >> 12) not in pages
+        return
+    assert s.value == q(pages, s.entry_pa) and s.value & 1
+    if s.problem == directmap.RESERVED:
+        assert reserved_bits(s.value, s.level)
+    elif s.problem == directmap.LOOP:
+        steps = paging.walk(s.va)
+        at = next(i for i, step in enumerate(steps) if step.entry_pa == s.entry_pa)
+        assert s.target in {step.table_pa for step in steps[: at + 1]}
+    elif s.problem == directmap.UNREADABLE_TABLE:
+        assert (s.target >> 12) not in pages
+    elif s.problem == directmap.FOREIGN:
+        assert s.is_leaf and s.target != s.pa_start
+    elif s.problem == directmap.SHARED:  # another present entry names the same table
+        others = [(pfn << 12) + 8 * i for pfn, page in pages.items() for i, v in enumerate(struct.unpack("<512Q", page))
+                  if v & 1 and not v & 0x80 and v & ADDR_MASK == s.target]
+        assert set(others) - {s.entry_pa}
+
+
 @HYPO
 @given(data=st.data())
 def test_walk_contract_on_mutated_tables(hypo_machine, data):
     m, table_pas = hypo_machine
-    muts = data.draw(mutations(table_pas))
+    muts = data.draw(mutations(m, table_pas))
     hostile = edited(m, muts)
     pages = hostile.pages
     reads = []
@@ -503,6 +543,9 @@ def test_walk_contract_on_mutated_tables(hypo_machine, data):
         kt = analysis._with_slots(analysis.KernelTables("image", read, paging, dm, "mutated"))
         result = analysis.analyse(kt, None, None, rebuild=True)
         assert {s.problem for s in kt.slots} <= {None, *directmap.SLOT_PROBLEMS}
+        for slot in kt.slots:
+            if slot.problem:
+                check_slot_problem(slot, pages, paging)
         assert len(kt.slots) <= 513 * (len(pages) + 1)
         assert result.rebuild_error is not None or result.verification is not None
     assert time.perf_counter() - start < TIME_LIMIT
