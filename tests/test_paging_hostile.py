@@ -282,6 +282,19 @@ def test_cr3_naming_garbage_is_one_clean_error(t, garbage_image, name):
     assert words in str(err.value) and f"cr3 {cr3:#x}" in str(err.value)
 
 
+@pytest.mark.parametrize("cr3,words", [
+    (0x9100000, "PGD PML4[511] @ 0x9100ff8 = 0xffffffffffffffff: reserved bits 0x80 set (the MMU faults)"),
+    (0x9300000, "table page 0x9300000 unreadable"),
+])
+def test_restore_record_cr3_naming_garbage_is_one_clean_error(t, tmp_path, cr3, words):
+    """The image's own record names garbage: the error says where the jump_address walk ends."""
+    m = dataclasses.replace(edited(t.m, [], {0x9100: b"\xff" * PAGE}), cr3_record=cr3)
+    with pytest.raises(ValueError) as err:
+        run_engine(write(m, tmp_path, "record-cr3"))
+    assert f"restore record cr3 {cr3:#x} does not translate jump_address" in str(err.value)
+    assert words in str(err.value)
+
+
 @pytest.mark.parametrize("cr3", [lambda t: t.root | 0xFFF, lambda t: t.root | 1 << 63])
 def test_cr3_low_bits_and_bit_63_are_dropped(t, garbage_image, cr3):
     kt, result, _s = run_engine(garbage_image, cr3(t))

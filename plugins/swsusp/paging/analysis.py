@@ -86,11 +86,21 @@ def image_paging(image) -> Tuple[walk.Paging, directmap.DirectMap]:
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * PAGE)
     if paging is None:
-        raise ValueError(f"restore record cr3 {record.cr3:#x} does not translate jump_address to jump_address_phys")
+        raise ValueError(f"restore record cr3 {record.cr3:#x} does not translate jump_address to jump_address_phys"
+                         + _where_walk_ends(image.read, record.cr3, record.jump_address))
     dm = directmap.find_direct_map(paging)
     if dm is None:
         raise ValueError(_no_direct_map(paging, f"no direct map under the image's cr3 {record.cr3:#x}"))
     return paging, dm
+
+
+def _where_walk_ends(read: ReadPhys, cr3: int, va: int) -> str:
+    """'; the 4-level walk of VA ends at <its last step>' (what an analyst checks first)."""
+    try:
+        steps = walk.Paging(read, cr3).walk(va)
+    except walk.NonCanonicalAddress as exc:
+        return f" ({exc})"
+    return f"; the 4-level walk of {va:#x} ends at {steps[-1]}"
 
 
 def kernel_from_image(image) -> KernelTables:
