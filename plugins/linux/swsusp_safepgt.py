@@ -1,8 +1,10 @@
 """linux.swsusp_safepgt: the direct map of a hibernated kernel, what a resume does to it, and
 safe page tables rebuilt offline (the 2005 x86-64 resume hang, spec §8)."""
 
+import io
 import json
 import logging
+import os
 
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
@@ -10,6 +12,7 @@ from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.paging import analysis
+from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
@@ -22,7 +25,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     """Walks the kernel direct map of a hibernation image (or RAM dump), compares it with the
     resume-time kernel, replays the restore, and rebuilds safe page tables.
 
-    One row per direct-map PUD/PMD slot.  --resume-dump pairs the slots with the boot kernel's
+    One row per direct-map PUD/PMD slot; an entry that is a loop, has reserved bits set,
+    points to an unreadable table (or, outside the direct map, any such entry of the kernel
+    half) gets a row saying so in the Problem column.  --resume-dump pairs the slots with the boot kernel's
     (by physical region) and replays the copy loop on its live tables, as before the 2005 fix;
     --rebuild builds tables the restore cannot overwrite, verifies them, writes them to -o;
     --explain VADDR shows one page walk step by step.  Needs no symbols."""
@@ -95,8 +100,10 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     def _dump_kernel(self, layer_name: str, label: str, cr3):
         layer = self.context.layers[layer_name]
         read = lambda pa, n: layer.read(pa, n)  # noqa: E731
+        # a RAM dump ends where memory ends; an image does not save its free pages
+        memory_end = None if isinstance(layer, SwsuspLayer) else layer.maximum_address + 1
         return analysis.kernel_from_dump(read, layer.maximum_address + 1, label, cr3, self._progress_callback,
-                                         physical.ranges(self.context, layer_name))
+                                         physical.ranges(self.context, layer_name), memory_end)
 
     # -- output ---------------------------------------------------------------------------
 
@@ -113,7 +120,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             slot = pair.image
             if slot is None and pair.resume is None:
                 continue
-            if slot is not None and pair.finding is None and not (slot.entry and slot.entry.present):
+            problem = self._slot_problem(result, pair)
+            if slot is not None and pair.finding is None and not (slot.entry and slot.entry.present) and not problem:
                 continue  # neither kernel maps this region
             hazard = self._hazard_text(result, pair)
             safe = "-"
@@ -133,7 +141,38 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 pair.finding or "-",
                 hazard,
                 safe,
+                problem,
             )
+
+    @staticmethod
+    def _slot_problem(result, pair) -> str:
+        texts = []
+        if pair.image is not None and pair.image.problem:
+            texts.append(pair.image.problem_text)
+        if pair.resume is not None and pair.resume.problem:
+            texts.append(f"resume-time kernel: {pair.resume.problem_text}")
+        return "; ".join(texts)
+
+    def _problem_rows(self, result):
+        """Kernel-half entries that the enumeration refused to follow and that no slot row
+        shows already (outside the direct map: vmalloc, vmemmap, kernel text ...)."""
+        na = renderers.NotApplicableValue()
+        kernels = [(result.image, "", [p.image for p in result.pairs])]
+        if result.resume is not None:
+            kernels.append((result.resume, "resume-time kernel: ", [p.resume for p in result.pairs]))
+        for kt, prefix, slots in kernels:
+            shown = {s.entry_pa for s in slots if s is not None and s.problem}
+            for problem in kt.problems:
+                if problem.entry_pa in shown:
+                    continue
+                value = problem.value
+                flags = decode(value, problem.level, kt.paging.sme_mask).flags_text() if value is not None else ""
+                yield 0, (
+                    problem.level.linux, format_hints.Hex(problem.va), na, na,
+                    format_hints.Hex(problem.entry_pa) if problem.entry_pa is not None else na,
+                    format_hints.Hex(value) if value is not None else na, flags, problem.kind,
+                    "-", "-", "-", "-", prefix + str(problem),
+                )
 
     @staticmethod
     def _hazard_text(result, pair) -> str:
@@ -160,13 +199,15 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         na = renderers.NotApplicableValue()
 
         def row(what, value):
-            return 0, ("summary", na, na, na, na, na, "", what, "", str(value), "", "")
+            return 0, ("summary", na, na, na, na, na, "", what, "", str(value), "", "", "")
 
         yield row("image direct map" if self._image else "direct map", result.image.direct_map)
         yield row("page-table root", result.image.root_how)
+        yield row("page-table problems", self._problem_count(result.image))
         if result.resume is not None:
             yield row("resume-time direct map", result.resume.direct_map)
             yield row("resume-time page-table root", result.resume.root_how)
+            yield row("resume-time page-table problems", self._problem_count(result.resume))
             for finding, count in result.summary.items():
                 yield row(f"slots {finding}", count)
         if result.order is not None:
@@ -182,6 +223,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 yield row("entries live before their table (if the boot kernel's tables differ)", len(result.exposure))
             yield row("modern kernels", "immune: the copy runs on temporary tables built in frames the image does "
                                         "not contain (set_up_temporary_mappings), which no copy overwrites")
+        if result.rebuild_error is not None:
+            yield row("rebuilt safe tables", f"not built: {result.rebuild_error}")
         if result.safe is not None:
             frames = ", ".join(f"{p << 12:#x}" for p in result.safe.frames)
             yield row("rebuilt safe tables", f"root {result.safe.root:#x}; frames {frames}; "
@@ -189,6 +232,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             v = result.verification
             yield row("rebuilt tables verified", f"{v.pages} direct-map pages translate identically"
                       if v.ok else f"{len(v.mismatches)} MISMATCHES, first {v.mismatches[0]}")
+        if self._written:
+            yield row("files written to -o", ", ".join(self._written))
 
     def _hung_rows(self, result, image, copied):
         na = renderers.NotApplicableValue()
@@ -198,12 +243,12 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             raise exceptions.LayerException("safepgt", str(exc)) from None
 
         def row(what, value, extra=""):
-            return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "")
+            return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "", "")
 
         yield row(f"after copy #{hung.copied}", f"{len(hung.broken)} direct-map regions broken on the boot kernel's tables")
         for h in hung.broken[:16]:
             yield 0, ("hung resume", format_hints.Hex(h.va), format_hints.Hex(h.pa_start), format_hints.Hex(h.pa_end),
-                      na, na, "", "broken region", "", "", h.describe(), "")
+                      na, na, "", "broken region", "", "", h.describe(), "", "")
         for what, native, rebuilt in hung.checks:
             yield row(what, f"boot kernel's tables: {native}", f"rebuilt safe tables: {rebuilt}")
 
@@ -231,21 +276,45 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 )
 
     @staticmethod
+    def _problem_count(kt) -> str:
+        """'none', or the count by kind and the first one (the rows say where the others are)."""
+        slot_problems = [s for s in kt.slots if s.problem]
+        shown = {s.entry_pa for s in slot_problems}
+        others = [p for p in kt.problems if p.entry_pa not in shown]  # the same entry counts once
+        if not others and not slot_problems:
+            return "none"
+        kinds = {}
+        for kind in [p.kind for p in others] + [s.problem for s in slot_problems]:
+            kinds[kind] = kinds.get(kind, 0) + 1
+        return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) + " (see the Problem column)"
+
+    @staticmethod
     def _step_result(step) -> str:
         if step.status == "leaf":
             return f"{step.entry.kind} page at {step.entry.frame:#x}: physical address {step.pa:#x}"
         if step.status == "table":
-            return f"next table at {step.entry.frame:#x}"
+            loop = " (a table already on this walk: a loop)" if step.revisit else ""
+            return f"next table at {step.entry.frame:#x}{loop}"
+        if step.status == "reserved":
+            return f"reserved bits {step.entry.reserved:#x} set: the MMU faults here"
+        if step.status == "unreadable":
+            return f"unreadable: the table at {step.table_pa:#x} cannot be read"
         return step.status
 
     # -- files ----------------------------------------------------------------------------
 
+    def _write(self, name: str, data: bytes) -> str:
+        """Write `data` as `name` into -o; returns the name it got (Volatility adds -1, -2 ...
+        rather than overwrite a file already there)."""
+        with self.open(name) as f:
+            f.write(data)
+        written = getattr(f, "preferred_filename", name)
+        self._written.append(written)
+        return written
+
     def _write_tables(self, result):
         safe = result.safe
-        with self.open("safepgt-tables.bin") as f:
-            for pfn in safe.frames:
-                f.write(bytes(safe.pages[pfn]))
-            bin_name = getattr(f, "preferred_filename", "safepgt-tables.bin")
+        bin_name = self._write("safepgt-tables.bin", b"".join(bytes(safe.pages[pfn]) for pfn in safe.frames))
         description = {
             "description": "Safe page tables rebuilt offline as set_up_temporary_mappings() builds them; "
                            "each 4096-byte page of the .bin file belongs at the physical address listed",
@@ -259,8 +328,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             "mismatches": [list(m) for m in result.verification.mismatches],
             "direct_map_base": result.image.direct_map.base,
         }
-        with self.open("safepgt-tables.json") as f:
-            f.write(json.dumps(description, indent=2).encode())
+        self._write("safepgt-tables.json", json.dumps(description, indent=2).encode())
 
     def _plot(self, result, name: str):
         from volatility3.plugins.swsusp.vol import plot
@@ -270,20 +338,32 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except ImportError as exc:
             vollog.error(f"--plot needs matplotlib ({exc}); install it with: pip install 'swsusp-safepgt[plot]'")
             return
-        with self.open(name) as f:
-            plot.draw(result, f)
+        png = io.BytesIO()
+        plot.draw(result, png)
+        self._write(name, png.getvalue())
+
+    def _plot_name(self):
+        """--plot's file name, checked before any work: a name inside -o, never a path
+        (Volatility would refuse it only after creating a temporary file in -o)."""
+        name = self.config.get("plot", None)
+        if name and (os.path.basename(name) != name or name in (".", "..")):
+            raise exceptions.LayerException(
+                "safepgt", f"--plot takes a file name, written into the -o folder, not a path: {name!r}")
+        return name
 
     # -- run ------------------------------------------------------------------------------
 
     def run(self):
+        self._written = []
+        plot_name = self._plot_name()
         image, main, resume = self._kernels()
         self._image = image is not None
         self._progress_callback(50.0, "Comparing direct maps and replaying the restore")
         result = analysis.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
         if result.safe is not None:
             self._write_tables(result)
-        if self.config.get("plot", None):
-            self._plot(result, self.config["plot"])
+        if plot_name:
+            self._plot(result, plot_name)
         if self.config.get("explain", None) is not None:
             return renderers.TreeGrid(
                 [("Tables", str), ("Address", format_hints.Hex), ("Step", int), ("Level", str), ("Index", int),
@@ -294,6 +374,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
         def rows():
             yield from self._slot_rows(result)
+            yield from self._problem_rows(result)
             yield from self._summary_rows(result)
             if self.config.get("copied", None) is not None:
                 yield from self._hung_rows(result, image, self.config["copied"])
@@ -302,6 +383,6 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             [("Level", str), ("Virtual", format_hints.Hex), ("Physical", format_hints.Hex),
              ("Physical end", format_hints.Hex), ("Entry address", format_hints.Hex), ("Entry", format_hints.Hex),
              ("Flags", str), ("Kind", str), ("Resume kind", str), ("Finding", str), ("Restore hazard", str),
-             ("Safe tables", str)],
+             ("Safe tables", str), ("Problem", str)],
             rows(),
         )

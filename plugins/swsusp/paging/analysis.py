@@ -28,7 +28,9 @@ DUMP_ASSUMPTION = (
 
 @dataclass
 class KernelTables:
-    """One kernel's page tables and direct map."""
+    """One kernel's page tables and direct map.  `problems` are the loops, unreadable tables
+    and reserved entries met while enumerating the kernel half (each table once); `max_pa`
+    is the end of physical memory when known (a RAM dump), to flag leaves beyond it."""
 
     label: str
     read: ReadPhys
@@ -36,18 +38,44 @@ class KernelTables:
     direct_map: directmap.DirectMap
     root_how: str
     slots: List[directmap.SlotRecord] = field(default_factory=list)
+    max_pa: Optional[int] = None
+    problems: List[walk.Problem] = field(default_factory=list)
+    _frames: Optional[List[int]] = None
 
     def table_frames(self) -> List[int]:
         """Frames of every table of the kernel half (root included)."""
-        return sorted({t.pa // PAGE for t in self.paging.tables(self.paging.kernel_half, shared=False)})
+        if self._frames is None:
+            problems: List[walk.Problem] = []
+            self._frames = sorted({t.pa // PAGE for t in self.paging.tables(self.paging.kernel_half, problems=problems,
+                                                                           shared=False)})
+            self.problems = problems
+        return self._frames
 
     def text_frames(self) -> List[Tuple[int, int]]:
         return [(pa // PAGE, -(-(pa + size) // PAGE)) for _va, pa, size in safe_tables.kernel_text_leaves(self.paging)]
 
 
 def _with_slots(kt: KernelTables) -> KernelTables:
-    kt.slots = list(directmap.direct_map_slots(kt.paging, kt.direct_map))
+    kt.slots = list(directmap.direct_map_slots(kt.paging, kt.direct_map, max_pa=kt.max_pa))
+    kt.table_frames()  # and the problems of the kernel half
     return kt
+
+
+PROBLEMS_NAMED = 3  # in an error message
+
+
+def _no_direct_map(paging: walk.Paging, what: str) -> str:
+    """Why no direct map was found under `paging`: the root, or the first problems met."""
+    if paging.table(paging.root) is None:
+        return f"{what}: its top-level table at {paging.root:#x} cannot be read"
+    problems: List[walk.Problem] = []
+    for _ in paging.tables(paging.kernel_half, problems=problems, shared=False):
+        pass
+    if not problems:
+        return f"{what}: no page in its kernel half maps at a 1 GiB-aligned offset from its physical address"
+    named = "; ".join(str(p) for p in problems[:PROBLEMS_NAMED])
+    more = f" (and {len(problems) - PROBLEMS_NAMED} more)" if len(problems) > PROBLEMS_NAMED else ""
+    return f"{what}; page-table problems: {named}{more}"
 
 
 def image_paging(image) -> Tuple[walk.Paging, directmap.DirectMap]:
@@ -58,11 +86,21 @@ def image_paging(image) -> Tuple[walk.Paging, directmap.DirectMap]:
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * PAGE)
     if paging is None:
-        raise ValueError(f"restore record cr3 {record.cr3:#x} does not translate jump_address to jump_address_phys")
+        raise ValueError(f"restore record cr3 {record.cr3:#x} does not translate jump_address to jump_address_phys"
+                         + _where_walk_ends(image.read, record.cr3, record.jump_address))
     dm = directmap.find_direct_map(paging)
     if dm is None:
-        raise ValueError(f"no direct map under the image's cr3 {record.cr3:#x}")
+        raise ValueError(_no_direct_map(paging, f"no direct map under the image's cr3 {record.cr3:#x}"))
     return paging, dm
+
+
+def _where_walk_ends(read: ReadPhys, cr3: int, va: int) -> str:
+    """'; the 4-level walk of VA ends at <its last step>' (what an analyst checks first)."""
+    try:
+        steps = walk.Paging(read, cr3).walk(va)
+    except walk.NonCanonicalAddress as exc:
+        return f" ({exc})"
+    return f"; the 4-level walk of {va:#x} ends at {steps[-1]}"
 
 
 def kernel_from_image(image) -> KernelTables:
@@ -72,7 +110,10 @@ def kernel_from_image(image) -> KernelTables:
 
 def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int] = None,
                      progress: Optional[Callable[[float, str], None]] = None,
-                     ranges: Optional[List[Tuple[int, int]]] = None) -> KernelTables:
+                     ranges: Optional[List[Tuple[int, int]]] = None, memory_end: Optional[int] = None) -> KernelTables:
+    """A RAM dump's kernel tables, from `cr3` or found by scanning below `max_pa`.
+    `memory_end` (a RAM dump's last address + 1; None for a hibernation image, whose free
+    pages are not saved) flags direct-map leaves beyond it."""
     if cr3 is not None:
         sme = walk.detect_sme_bit(read, cr3, max_pa)
         root = walk.pti_kernel_root(read, cr3 & walk.CR3_ADDR_MASK & ~sme)
@@ -80,8 +121,8 @@ def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int]
             paging = walk.Paging(read, root, levels, sme)
             dm = directmap.find_direct_map(paging)
             if dm is not None:
-                return _with_slots(KernelTables(label, read, paging, dm, f"given cr3 {cr3:#x}"))
-        raise ValueError(f"no direct map under cr3 {cr3:#x} in the {label}")
+                return _with_slots(KernelTables(label, read, paging, dm, f"given cr3 {cr3:#x}", max_pa=memory_end))
+        raise ValueError(_no_direct_map(walk.Paging(read, root, 4, sme), f"no direct map under cr3 {cr3:#x} in the {label}"))
     if progress:
         progress(0.0, f"Scanning the {label} for page-table roots")
     found = scan.find_cr3(read, max_pa, ranges=ranges) or scan.find_cr3(read, max_pa, levels=5, ranges=ranges)
@@ -90,7 +131,7 @@ def kernel_from_dump(read: ReadPhys, max_pa: int, label: str, cr3: Optional[int]
     best = found[0]  # the kernel's own init_top_pgt comes first
     paging = walk.Paging(read, best.pa, best.levels)
     how = f"found by scanning ({len(found)} candidates; {'init_top_pgt' if best.in_kernel_image else 'a process PGD'})"
-    return _with_slots(KernelTables(label, read, paging, best.direct_map, f"cr3 {best.pa:#x} {how}"))
+    return _with_slots(KernelTables(label, read, paging, best.direct_map, f"cr3 {best.pa:#x} {how}", max_pa=memory_end))
 
 
 def list_order(image) -> List[int]:
@@ -157,6 +198,7 @@ class Analysis:
     order: Optional[restore.RestoreOrder]
     safe: Optional[safe_tables.SafeTables] = None
     verification: Optional[safe_tables.Verification] = None
+    rebuild_error: Optional[str] = None  # why --rebuild built nothing (no safe frame left ...)
 
 
 def analyse(kt: KernelTables, image=None, resume: Optional[KernelTables] = None, rebuild: bool = False,
@@ -181,7 +223,10 @@ def analyse(kt: KernelTables, image=None, resume: Optional[KernelTables] = None,
                 exposure[slot.entry_pa] = (t_entry, t_target)
     result = Analysis(kt, resume, pairs, compare.summary(pairs), hazards, exposure, assumption, order)
     if rebuild:
-        result.safe, result.verification = rebuild_safe(kt, image, resume, alloc_range)
+        try:
+            result.safe, result.verification = rebuild_safe(kt, image, resume, alloc_range)
+        except ValueError as exc:  # NoSafeFrame, or mappings that overlap: said in the output
+            result.rebuild_error = str(exc)
     return result
 
 

@@ -25,7 +25,7 @@ FINDINGS = (SAME, MOVED, SPLIT, MERGED, ONLY_IMAGE, ONLY_RESUME)
 
 @dataclass(frozen=True)
 class SlotPair:
-    level: str  # "PUD" or "PMD"
+    level: str  # "PUD" or "PMD"; "PGD"/"P4D" for an upper entry with a problem
     pa_start: int
     pa_end: int
     image: Optional[SlotRecord]
@@ -59,12 +59,18 @@ def _key(slot: SlotRecord) -> Tuple[str, int]:
     return slot.level.linux, slot.pa_start
 
 
+def _listed(slot: SlotRecord) -> bool:
+    """PUD and PMD slots, and upper entries that end the walk with a problem (a loop ...)."""
+    return slot.level.linux in ("PUD", "PMD") or slot.problem is not None
+
+
 def compare_slots(image_slots: Iterable[SlotRecord], resume_slots: Iterable[SlotRecord]) -> List[SlotPair]:
     """Pair slots by (level, physical start) and classify each pair, in physical order."""
-    images: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in image_slots if s.level.linux in ("PUD", "PMD")}
-    resumes: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in resume_slots if s.level.linux in ("PUD", "PMD")}
+    images: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in image_slots if _listed(s)}
+    resumes: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in resume_slots if _listed(s)}
     pairs, large = [], set()  # GiBs that one kernel maps with a single 1 GiB page
-    for key in sorted(set(images) | set(resumes), key=lambda k: (k[1], k[0] != "PUD")):
+    order = {"PGD": 0, "P4D": 1, "PUD": 2, "PMD": 3}
+    for key in sorted(set(images) | set(resumes), key=lambda k: (k[1], order[k[0]])):
         image, resume = images.get(key), resumes.get(key)
         some = image or resume
         finding = classify(image, resume)

@@ -12,6 +12,8 @@
 safe-page-table report is made of.
 """
 
+import dataclasses
+import functools
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -192,15 +194,26 @@ def find_direct_map(paging: Paging, present_pfns: Optional[Iterable[int]] = None
 
 
 # ---- rows for the safe-page-table report ---------------------------------------------------
+# SlotRecord.problem: why a slot is not (or not only) what a direct map entry should be
+LOOP, UNREADABLE_TABLE, RESERVED = "loop", "unreadable", "reserved"
+SHARED = "shared"  # a table already listed under another entry (listed once: bounded rows)
+FOREIGN = "foreign"  # a leaf mapping another physical address than va - base
+BEYOND_MEMORY = "beyond memory"  # a leaf past the end of physical memory (when known)
+SLOT_PROBLEMS = (LOOP, UNREADABLE_TABLE, RESERVED, SHARED, FOREIGN, BEYOND_MEMORY)
+
+
 @dataclass(frozen=True)
 class SlotRecord:
-    """One direct-map entry at the PUD or PMD level (or a higher level whose entry is absent).
+    """One direct-map entry at the PUD or PMD level, or a higher-level (PGD/P4D) entry that
+    is absent or ends the walk (its record then stands for the span it covers).
 
     `va` is the first address the slot covers and [pa_start, pa_end) the physical range it
     stands for in the direct map (va - base ...); `entry_pa`/`value`/`entry` are the entry
     itself (None when its table is unreadable); `target` is the frame it points to (page or
     table); `kind` is '1G', '2M', 'PMD table at frame 0x...', 'PTE table at frame 0x...',
-    'not present' or 'unreadable'."""
+    'not present' or 'unreadable'.  `problem` (one of SLOT_PROBLEMS) and `problem_text` say
+    what is wrong with the entry; the walk does not go below a loop, a reserved entry, an
+    unreadable table or a table already listed."""
 
     level: Level
     va: int
@@ -213,17 +226,27 @@ class SlotRecord:
     kind: str
     target: Optional[int]
     readable: bool = True  # the table `target` points to could be read (tables only)
+    problem: Optional[str] = None
+    problem_text: str = ""
 
     @property
     def is_leaf(self) -> bool:
         return self.entry is not None and self.entry.is_leaf
+
+    @property
+    def follow(self) -> bool:
+        """A table pointer the walk goes below."""
+        return self.entry is not None and self.entry.present and not self.entry.is_leaf and self.problem is None
 
 
 def _level_named(paging: Paging, linux: str) -> int:
     return next(i for i, lv in enumerate(paging.levels) if lv.linux == linux)
 
 
-def _record(paging: Paging, base: int, depth: int, va: int, table_pa: int) -> SlotRecord:
+def _record(paging: Paging, base: int, depth: int, va: int, table_pa: int, path: Tuple[int, ...] = (),
+            max_pa: Optional[int] = None) -> SlotRecord:
+    """The record of the entry for `va` at `depth` in the table at `table_pa`; `path` holds the
+    tables above it (root first), to recognise an entry pointing back to one of them."""
     level = paging.levels[depth]
     index = level.index(va)
     entry_pa = table_pa + 8 * index
@@ -231,41 +254,84 @@ def _record(paging: Paging, base: int, depth: int, va: int, table_pa: int) -> Sl
     pa_end = pa_start + level.span
     table = paging.table(table_pa)
     if table is None:
-        return SlotRecord(level, va, pa_start, pa_end, table_pa, entry_pa, None, None, UNREADABLE, None, False)
+        return SlotRecord(level, va, pa_start, pa_end, table_pa, entry_pa, None, None, UNREADABLE, None, False,
+                          UNREADABLE_TABLE, f"{level.linux} table at {table_pa:#x} cannot be read")
     entry = decode(table[index], level, paging.sme_mask)
+    record = functools.partial(SlotRecord, level, va, pa_start, pa_end, table_pa, entry_pa, entry.value, entry)
     if not entry.present:
-        return SlotRecord(level, va, pa_start, pa_end, table_pa, entry_pa, entry.value, entry, NOT_PRESENT, None)
+        return record(NOT_PRESENT, None)
+    if entry.reserved:
+        return record(f"reserved bits {entry.reserved:#x}", entry.frame, True, RESERVED,
+                      f"{level.linux} entry has reserved bits {entry.reserved:#x} set: the MMU faults on it")
     if entry.is_leaf:
-        return SlotRecord(level, va, pa_start, pa_end, table_pa, entry_pa, entry.value, entry, entry.kind, entry.frame)
+        if max_pa is not None and entry.frame >= max_pa:
+            return record(entry.kind, entry.frame, True, BEYOND_MEMORY,
+                          f"maps {entry.frame:#x}, beyond the end of physical memory {max_pa:#x}")
+        if entry.frame != pa_start:
+            return record(entry.kind, entry.frame, True, FOREIGN,
+                          f"maps physical {entry.frame:#x}, not the direct map's {pa_start:#x}")
+        return record(entry.kind, entry.frame)
     child = paging.levels[depth + 1]
+    if entry.frame in path:
+        which = paging.levels[path.index(entry.frame)].linux
+        return record(f"loop to the {which} table at {entry.frame:#x}", entry.frame, True, LOOP,
+                      f"{level.linux} entry points back to the {which} table at {entry.frame:#x} "
+                      "(already on this walk): not followed")
     readable = paging.table(entry.frame) is not None
     kind = f"{child.linux} table at frame {entry.frame:#x}" + ("" if readable else " (unreadable)")
-    return SlotRecord(level, va, pa_start, pa_end, table_pa, entry_pa, entry.value, entry, kind, entry.frame, readable)
+    if not readable:
+        where = f", beyond the end of physical memory {max_pa:#x}" if max_pa is not None and entry.frame >= max_pa else ""
+        return record(kind, entry.frame, False, UNREADABLE_TABLE,
+                      f"the {child.linux} table at {entry.frame:#x} cannot be read{where}")
+    return record(kind, entry.frame, True)
 
 
-def direct_map_slots(paging: Paging, dm: DirectMap, va_end: Optional[int] = None) -> Iterator[SlotRecord]:
+def direct_map_slots(paging: Paging, dm: DirectMap, va_end: Optional[int] = None,
+                     max_pa: Optional[int] = None) -> Iterator[SlotRecord]:
     """One record per direct-map PUD slot (1 GiB) and, under each PUD entry that points to a
     PMD table, one per PMD slot (2 MiB), in address order, over [dm.base, va_end or dm.end)
-    rounded out to the slot size.  Where an upper level (PGD/P4D) entry is missing or its
-    table unreadable, that entry's record stands for the whole span it covers."""
+    rounded out to the slot size.  Where an upper level (PGD/P4D) entry is missing, its table
+    unreadable, or the entry a loop or reserved, that entry's record stands for the whole span
+    it covers.  A PUD or PMD table reached again through another entry is listed once (the
+    entry says `shared`): the number of records is bounded by the table pages, whatever the
+    entries say.  `max_pa`, the end of physical memory when known, flags leaves beyond it."""
     end = dm.end if va_end is None else va_end
     pud = _level_named(paging, "PUD")
     pmd_span = paging.levels[pud + 1].span
+    listed: Dict[int, int] = {}  # table pa -> entry_pa of the entry it was listed under
     va = dm.base & ~(GIB - 1)
     while va < end:
-        steps = paging.walk(va)
-        at = next((i for i, s in enumerate(steps) if s.level is paging.levels[pud]), None)
-        if at is None:  # stopped above the PUD level
-            last = steps[-1]
-            yield _record(paging, dm.base, len(steps) - 1, va & ~(last.level.span - 1), last.table_pa)
-            va = (va & ~(last.level.span - 1)) + last.level.span
+        table_pa, path, upper = paging.root, (paging.root,), None
+        for depth in range(pud):  # PGD (and P4D): one record when the walk stops here
+            span = paging.levels[depth].span
+            rec = _listed_once(_record(paging, dm.base, depth, max(va & ~(span - 1), dm.base), table_pa, path,
+                                       max_pa), listed)
+            if not rec.follow:
+                upper = rec
+                break
+            table_pa, path = rec.target, path + (rec.target,)
+        if upper is not None:
+            yield upper
+            va = (va & ~(upper.level.span - 1)) + upper.level.span
             continue
-        rec = _record(paging, dm.base, pud, va, steps[at].table_pa)
+        rec = _listed_once(_record(paging, dm.base, pud, va, table_pa, path, max_pa), listed)
         yield rec
-        if rec.entry is not None and rec.entry.present and not rec.entry.is_leaf and rec.readable:
+        if rec.follow:
             stop = min(va + GIB, -(-end // pmd_span) * pmd_span)
-            sub = va
+            sub, below = va, path + (rec.target,)
             while sub < stop:
-                yield _record(paging, dm.base, pud + 1, sub, rec.target)
+                yield _listed_once(_record(paging, dm.base, pud + 1, sub, rec.target, below, max_pa), listed)
                 sub += pmd_span
         va += GIB
+
+
+def _listed_once(rec: SlotRecord, listed: Dict[int, int]) -> SlotRecord:
+    """`rec`, or `rec` marked shared when its table was already reached through another entry."""
+    if not rec.follow:
+        return rec
+    first_entry_pa = listed.setdefault(rec.target, rec.entry_pa)
+    if first_entry_pa == rec.entry_pa:
+        return rec
+    return dataclasses.replace(rec, problem=SHARED, problem_text=(
+        f"the table at {rec.target:#x} is also under the entry at {first_entry_pa:#x} (listed there once); "
+        "a direct map never shares tables"))

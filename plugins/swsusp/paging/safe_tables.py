@@ -45,6 +45,10 @@ class SafeTables:
         return bytes(page[off : off + length])
 
 
+class NoSafeFrame(ValueError):
+    """Every frame of the allocation range is unsafe: the tables cannot be rebuilt there."""
+
+
 class FrameAllocator:
     """get_safe_page(): frames that are not `unsafe`, lowest first from `start`, below `end`."""
 
@@ -57,7 +61,7 @@ class FrameAllocator:
             self._next += 1
             if not self._unsafe(pfn):
                 return pfn
-        raise MemoryError(f"no safe frame left below PFN {self._end:#x}")
+        raise NoSafeFrame(f"no safe frame left below PFN {self._end:#x}")
 
 
 class _Builder:
@@ -162,8 +166,9 @@ class Verification:
 
 
 def kernel_text_leaves(paging) -> List[Tuple[int, int, int]]:
-    """(va, pa, size) of the kernel text mapping at __START_KERNEL_map."""
-    return [(va, pa, size) for va, pa, size, _v, _e in paging.raw_leaves(START_KERNEL_MAP, MODULES_VADDR)]
+    """(va, pa, size) of the kernel text mapping at __START_KERNEL_map (each table once:
+    hostile tables shared by many entries cost no more than their pages)."""
+    return [(va, pa, size) for va, pa, size, _v, _e in paging.raw_leaves(START_KERNEL_MAP, MODULES_VADDR, shared=False)]
 
 
 def rebuild(paging, direct_map, unsafe: Callable[[int], bool], alloc_range: Tuple[int, int],
@@ -187,12 +192,13 @@ def verify(safe: SafeTables, paging, direct_map, limit: int = 32) -> Verificatio
     """Every direct-map page translates through `safe` as through the kernel's own tables.
 
     The rebuilt tables use only 2 MiB/1 GiB leaves, linear inside, so checking each original
-    leaf at every 2 MiB boundary it crosses covers all of its 4 KiB pages."""
+    leaf at every 2 MiB boundary it crosses covers all of its 4 KiB pages.  A table reached
+    through several entries is checked once (a direct map never shares tables; bounded work)."""
     from .walk import Paging  # local: walk imports nothing from here
 
     rebuilt = Paging(safe.read, safe.root, safe.levels)
     result = Verification()
-    for va, pa, size, _value, _entry_pa in paging.raw_leaves(direct_map.base, direct_map.end):
+    for va, pa, size, _value, _entry_pa in paging.raw_leaves(direct_map.base, direct_map.end, shared=False):
         step = min(size, PMD_SIZE)
         for off in range(0, size, step):
             got = rebuilt.translate(va + off)

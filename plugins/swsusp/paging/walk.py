@@ -3,7 +3,10 @@
 4 and 5 levels are the same code: one loop (or one recursion) over the `Level` records of
 `entries.py`.  A table page that cannot be read (absent from a hibernation image, outside a
 dump) is "unreadable", never "not present"; a table that points back to itself or to an
-ancestor is reported and not followed by the enumerations.
+ancestor is reported and not followed by the enumerations; an entry with reserved bits set
+(PS in a PML4/PML5 entry, bits 13..20/29 of a large leaf) is "reserved" and, as the MMU
+does, not followed.  Hostile tables cost bounded work: a walk has at most one step per
+level, and the enumerations with `shared=False` read every table page at most once.
 
     paging = Paging(read, cr3)                 # 4-level, PCID/bit 63 dropped
     paging.translate(va)                       # -> physical address or None
@@ -18,6 +21,7 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from .entries import (
     ADDR_MASK,
+    LARGE_LEAF_RESERVED_LOW,
     ENTRIES,
     P,
     PS,
@@ -26,6 +30,7 @@ from .entries import (
     PageTableEntry,
     decode,
     levels_for,
+    reserved_bits,
 )
 
 __all__ = [
@@ -42,7 +47,10 @@ TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at 
 ReadPhys = Callable[[int, int], bytes]
 
 # Step.status / what ended a walk
-TABLE, LEAF, NOT_PRESENT, UNREADABLE = "table", "leaf", "not present", "unreadable"
+TABLE, LEAF, NOT_PRESENT, UNREADABLE, RESERVED = "table", "leaf", "not present", "unreadable", "reserved"
+# Problem.kind: what an enumeration refused to follow
+LOOP = "loop"
+PROBLEM_KINDS = (LOOP, UNREADABLE, RESERVED)
 
 
 class NonCanonicalAddress(ValueError):
@@ -53,8 +61,8 @@ class NonCanonicalAddress(ValueError):
 class Step:
     """One level of a walk: the entry at `entry_pa` (index `index` of the table at `table_pa`).
     `status` says what it led to: 'table' (next step follows), 'leaf' (the walk ends with a
-    translation), 'not present', or 'unreadable' (the table page could not be read; `entry`
-    is None).  `revisit` marks a table pointer back to a table already on this walk."""
+    translation), 'not present', 'unreadable' (the table page could not be read; `entry`
+    is None) or 'reserved' (reserved bits set: the MMU faults, the walk ends).  `revisit` marks a table pointer back to a table already on this walk."""
 
     va: int
     level: Level
@@ -79,6 +87,8 @@ class Step:
         e = self.entry
         if self.status == NOT_PRESENT:
             return f"{where} = {e.value:#018x}: not present"
+        if self.status == RESERVED:
+            return f"{where} = {e.value:#018x}: reserved bits {e.reserved:#x} set (the MMU faults)"
         if self.status == LEAF:
             return f"{where} = {e.value:#018x} [{e.flags_text()}] -> {e.kind} page {e.frame:#x}: pa {self.pa:#x}"
         loop = " (already on this walk: loop)" if self.revisit else ""
@@ -122,19 +132,24 @@ class TableRef:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something an enumeration refused to follow: 'unreadable' (a table page that cannot be
-    read) or 'loop' (an entry pointing to its own table or an ancestor)."""
+    """Something an enumeration refused to follow (`kind`, one of PROBLEM_KINDS):
+    'unreadable' (a table page that cannot be read), 'loop' (an entry pointing to its own
+    table or an ancestor) or 'reserved' (an entry with reserved bits set; the MMU faults)."""
 
     kind: str
     level: Level  # level of the entry pointing to the table (of the table itself for the root)
     va: int  # first virtual address the pointing entry covers
-    table_pa: int  # the table that could not be read / that is already on the path
+    table_pa: int  # the table that could not be read / that is already on the path / the frame a reserved entry names
     entry_pa: Optional[int]
+    value: Optional[int] = None  # the entry (None for an unreadable root)
 
     def __str__(self) -> str:
         by = f" (entry @ {self.entry_pa:#x})" if self.entry_pa is not None else " (root)"
-        if self.kind == "loop":
+        if self.kind == LOOP:
             return f"{self.level.linux} entry for {self.va:#x} points back to table {self.table_pa:#x}{by}: not followed"
+        if self.kind == RESERVED:
+            bits = reserved_bits(self.value or 0, self.level)
+            return f"{self.level.linux} entry for {self.va:#x} has reserved bits {bits:#x} set{by}: the MMU faults, not followed"
         return f"table {self.table_pa:#x} for {self.va:#x} cannot be read{by}"
 
 
@@ -251,6 +266,9 @@ class Paging:
             if not entry.present:
                 steps.append(Step(va, level, index, table_pa, entry_pa, entry, NOT_PRESENT))
                 break
+            if entry.reserved:
+                steps.append(Step(va, level, index, table_pa, entry_pa, entry, RESERVED))
+                break
             if entry.is_leaf:
                 steps.append(Step(va, level, index, table_pa, entry_pa, entry, LEAF))
                 break
@@ -261,7 +279,8 @@ class Paging:
         return steps
 
     def translate(self, va: int) -> Optional[int]:
-        """Physical address of `va`; None when not mapped, not canonical, or a table is unreadable."""
+        """Physical address of `va`; None when not mapped, not canonical, a table is unreadable
+        or an entry has reserved bits set (as `walk`)."""
         if not self.is_canonical(va):
             return None
         table_pa, sme = self.root, self.sme_mask
@@ -272,8 +291,12 @@ class Paging:
             value = table[(va >> level.shift) & 0x1FF]
             if not value & P:
                 return None
-            if level.last or (level.large_ok and value & PS):
+            if level.last:
+                return (value & ADDR_MASK & ~sme) | (va & 0xFFF)
+            if value & PS:  # a large leaf, or PS where it is reserved (PML4/PML5): fault
                 offset_mask = level.span - 1
+                if not level.large_ok or value & offset_mask & ~(LARGE_LEAF_RESERVED_LOW - 1):
+                    return None
                 return (value & ADDR_MASK & ~sme & ~offset_mask) | (va & offset_mask)
             table_pa = value & ADDR_MASK & ~sme
         return None  # not reached: the PTE level always ends the walk
@@ -295,7 +318,8 @@ class Paging:
         last_depth = len(levels) - 1
         done = set()
 
-        def visit(table_pa: int, depth: int, base: int, path: Tuple[int, ...], entry_pa: Optional[int]):
+        def visit(table_pa: int, depth: int, base: int, path: Tuple[int, ...], entry_pa: Optional[int],
+                  entry_value: Optional[int]):
             level = levels[depth]
             table = self.table(table_pa)
             if want_tables:
@@ -303,9 +327,10 @@ class Paging:
                 yield "table", TableRef(level, table_pa, canonical(base), end, entry_pa, table is not None, depth)
             if table is None:
                 parent = levels[depth - 1] if depth else level
-                problems.append(Problem("unreadable", parent, canonical(base), table_pa, entry_pa))
+                problems.append(Problem(UNREADABLE, parent, canonical(base), table_pa, entry_pa, entry_value))
                 return
             shift = level.shift
+            reserved_low = (level.span - 1) & ~(LARGE_LEAF_RESERVED_LOW - 1)
             first = max(0, (lo - base) >> shift)
             last = min(ENTRIES - 1, (hi - 1 - base) >> shift)
             is_last, large_ok = depth == last_depth, level.large_ok
@@ -314,21 +339,25 @@ class Paging:
                 if not value & P:
                     continue
                 va = base + (index << shift)
-                if is_last or (large_ok and value & PS):
+                if is_last or (value & PS and not value & reserved_low and large_ok):
                     if want_leaves:
                         yield "leaf", (va, value, level, table_pa + 8 * index, path)
                     continue
                 child = value & ADDR_MASK & ~sme
+                if value & PS:  # PS where it is reserved, or reserved low bits of a large leaf
+                    frame = child & ~(level.span - 1) if large_ok else child  # as decode() names it
+                    problems.append(Problem(RESERVED, level, canonical(va), frame, table_pa + 8 * index, value))
+                    continue
                 if child in path:
-                    problems.append(Problem("loop", level, canonical(va), child, table_pa + 8 * index))
+                    problems.append(Problem(LOOP, level, canonical(va), child, table_pa + 8 * index, value))
                     continue
                 if not shared:
                     if child in done:
                         continue
                     done.add(child)
-                yield from visit(child, depth + 1, va, path + (child,), table_pa + 8 * index)
+                yield from visit(child, depth + 1, va, path + (child,), table_pa + 8 * index, value)
 
-        yield from visit(self.root, 0, 0, (self.root,), None)
+        yield from visit(self.root, 0, 0, (self.root,), None, None)
 
     def leaves(
         self, va_start: int = 0, va_end: int = 1 << 64, problems: Optional[List[Problem]] = None, shared: bool = True
