@@ -10,12 +10,12 @@ from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
-from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
+from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
 from volatility3.plugins.swsusp.paging import analysis
 from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
-from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException, SwsuspLayer, SwsuspStacker, open_image
 
 vollog = logging.getLogger(__name__)
 PAGE = 4096
@@ -80,9 +80,11 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         try:
             name = self._physical(location, "safepgt_input")
         except SwsuspFormatError as exc:
-            raise exceptions.LayerException("hibernation image", exc.message) from None
+            raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
         layer = self.context.layers[name]
         image = layer.image if isinstance(layer, SwsuspLayer) else None
+        if image is None and not isinstance(layer, interfaces.layers.TranslationLayerInterface):
+            self._refuse_broken_image(name, location)
         try:
             if image is not None and self.config.get("cr3", None) is None:
                 main = analysis.kernel_from_image(image)
@@ -96,6 +98,18 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except ValueError as exc:
             raise exceptions.LayerException("safepgt", str(exc)) from None
         return image, main, resume
+
+    def _refuse_broken_image(self, name: str, location: str) -> None:
+        """A raw input that looks like a hibernation image but did not stack: say why it is
+        unusable instead of analysing its bytes as a RAM dump."""
+        if not SwsuspStacker._worth_trying(self.context, name):
+            return
+        try:
+            open_image(self.context, name)
+        except NotAnImageError:
+            return
+        except SwsuspFormatError as exc:
+            raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
 
     def _dump_kernel(self, layer_name: str, label: str, cr3):
         layer = self.context.layers[layer_name]

@@ -143,6 +143,8 @@ CORPUS: List[Case] = [
     Case("chain-loop-pslist", "the same, under a stock plugin: the stacker says why it gave up",
          _looping_chain, plugin="linux.pslist",
          stderr=("Hibernation image not usable", "loops back to block 1")),
+    Case("chain-loop-safepgt", "the same, under linux.swsusp_safepgt: refused, not read as a RAM dump",
+         _looping_chain, plugin="linux.swsusp_safepgt", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
     Case("truncated-in-pfn-list", "the file ends inside the PFN list",
          _edit("era-6.1-none", lambda f: [], cut=lambda f: at(f, f.stream_blocks[1]) + 100),
          stderr=("beyond the end of the input (truncated file)", OFFSET)),
