@@ -32,3 +32,20 @@ def real():
 def vol(tmp_path_factory):
     """Run the `vol` command line of this environment with the checkout's plugins."""
     return realsamples.VolRunner(tmp_path_factory.mktemp("volcache"))
+
+
+@pytest.fixture(scope="session")
+def made(tmp_path_factory):
+    """Synthetic variants (samples/swsusp_gen.py), each written once per session:
+    made(name) -> (machine, facts, path).  Tests copy before editing."""
+    from samples import swsusp_gen
+
+    folder = tmp_path_factory.mktemp("variants")
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            cache[name] = swsusp_gen.make_variant(name, str(folder))
+        return cache[name]
+
+    return get

@@ -5,25 +5,11 @@ import struct
 
 import pytest
 
-from samples import swsusp_gen
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import BytesSource
 
 PAGE = 4096
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bad")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = swsusp_gen.make_variant(name, str(folder))
-        return cache[name]
-
-    return get
 
 
 def _mutate(made, tmp_path, name, edits):

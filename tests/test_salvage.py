@@ -6,25 +6,11 @@ import struct
 
 import pytest
 
-from samples import swsusp_gen
 from volatility3.plugins.swsusp.format.errors import PageDamaged, SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 
 PAGE = 4096
 UNC = 32
-
-
-@pytest.fixture(scope="module")
-def made(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("salvage")
-    cache = {}
-
-    def get(name):
-        if name not in cache:
-            cache[name] = swsusp_gen.make_variant(name, str(folder))
-        return cache[name]
-
-    return get
 
 
 def _damaged_copy(made, tmp_path, name, edit=None, cut=None):
