@@ -47,6 +47,7 @@ from .header import (
 from .identify import identify
 from .info import SwsuspInfo, parse_info
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
+from .readahead import WORKERS, ReadAhead
 from .source import FileSource
 from .swap_map import SwapMap, read_swap_map
 from .uswsusp import IMAGE_CHECKSUM, IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -341,6 +342,8 @@ class SwsuspImage:
                 )
             self._decompress = BlockDecompressor(self.codec)
             self._block_starts = array("Q", [self._stream_base])  # stream entry of each block's first page
+            workers = WORKERS if getattr(self.source, "thread_safe", False) else 0  # in-order walks: ahead
+            self._readahead = ReadAhead(self._decompress_block, self._block_start, self.nr_blocks, self._cache, workers)
 
     def stream_offset(self, page: int) -> int:
         """File offset of stream page `page` (for compressed images: of its block's start)."""
@@ -404,7 +407,7 @@ class SwsuspImage:
         if data is not None:
             self._cache.move_to_end(index)
             return data
-        data = self._decompress_block(index)
+        data = self._readahead.get(index)
         self._cache[index] = data
         if len(self._cache) > self._cache_blocks:
             self._cache.popitem(last=False)
@@ -435,7 +438,7 @@ class SwsuspImage:
                     progress(100.0 * first / total, "Reading image pages")
         else:
             for index in range(self.nr_blocks):
-                yield base + index * UNC_PAGES, self._cache.get(index) or self._decompress_block(index)
+                yield base + index * UNC_PAGES, self._cache.get(index) or self._readahead.get(index)
                 if progress and index % 64 == 0:
                     progress(100.0 * index / self.nr_blocks, "Decompressing image blocks")
 
