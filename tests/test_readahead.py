@@ -27,8 +27,8 @@ def open_with(path, *, ahead: bool, cache_blocks: int = 2) -> SwsuspImage:
     host's core count) or through the plain path (read-ahead off)."""
     image = SwsuspImage.open(path, cache_blocks=cache_blocks)
     image._readahead = ReadAhead(
-        image._decompress_block, image._block_start, image.nr_blocks, image._cache, workers=2 if ahead else 0, depth=DEPTH,
-        batch=BATCH,
+        image._decompress_block, image._block_start, image.nr_blocks, image._cache,
+        workers=2 if ahead else 0, depth=DEPTH, batch=BATCH,
     )
     return image
 
@@ -78,10 +78,11 @@ def test_random_access_queues_nothing(variant):
     machine, _facts, path = variant("medium-lzo")
     image = open_with(path, ahead=True, cache_blocks=1)
     n = image.nr_blocks
-    order = [i for pair in zip(range(n // 2), range(n // 2 + DEPTH + 1, n)) for i in pair]  # +big, -big, ...
-    for index in order:
+    jumps = [i for pair in zip(range(n // 2), range(n // 2 + DEPTH + 1, n)) for i in pair]  # +big, -big, ...
+    spans = [i for first in range(0, n - 1, 3) for i in (first, first + 1)]  # structures over two blocks
+    for index in jumps + spans:
         image._block(index)
-    assert image._readahead.hits == 0 and image._readahead.in_flight() == 0
+    assert image._readahead.queued == 0 and image._readahead.in_flight() == 0
     pfns = sorted(machine.pages)
     for pfn in random.Random(5).sample(pfns, 100):
         assert image.read(pfn * PAGE, PAGE) == machine.pages[pfn]
