@@ -7,7 +7,7 @@ from concurrent.futures import wait
 
 import pytest
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.format.readahead import TRIGGER, ReadAhead
+from volatility3.plugins.swsusp.format.readahead import TRIGGER, Pacer, ReadAhead
 
 from samples import swsusp_gen
 
@@ -146,3 +146,19 @@ def test_unsafe_source_gets_no_readahead():
     ra = ReadAhead(fetch, prepare, 40, workers=0)
     assert [ra.get(i) for i in range(40)] == [bytes([i]) * 8 for i in range(40)]
     assert ra.hits == 0 and ra.in_flight() == 0
+
+
+def test_pacer_keeps_the_faster_mode_and_probes_again():
+    """A scripted clock: a block costs `cost[mode]`; windows of 4 blocks, 2 kept, none settling."""
+    for cost, winner in (({True: 1, False: 3}, True), ({True: 3, False: 1}, False)):
+        now = [0.0]
+        pacer = Pacer(probe=4, keep=2, clock=lambda: now[0])
+        modes = []
+        for _ in range(4 * 9):
+            mode = pacer.step()
+            modes.append(mode)
+            now[0] += cost[mode]
+        windows = [modes[i : i + 4] for i in range(0, len(modes), 4)]
+        assert all(len(set(w)) == 1 for w in windows), "a mode holds for a whole window"
+        # on-probe, off-probe, the winner twice; again
+        assert [w[0] for w in windows] == [True, False, winner, winner] * 2 + [True]
