@@ -39,9 +39,11 @@ TRIGGER = 3  # steps to the next block before read-ahead starts: a structure may
 # A walk is timed in windows of PROBE blocks with read-ahead on, then off, and the faster mode
 # runs for KEEP windows: on a machine whose other cores are busy the workers only add
 # hand-overs (a whole-image export ran ~25% slower with them there, and 1.3-1.9x faster on
-# idle cores).
+# idle cores).  Windows time the caller's work too (holes, copies), so "off" must win by
+# MARGIN: with an even choice a quiet export still ran a quarter of its windows without workers.
 PROBE = 128
-KEEP = 6
+KEEP = 8
+MARGIN = 1.1
 
 _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
@@ -192,5 +194,5 @@ class Pacer:
             if window % (2 + self.keep) < 2:
                 self._seconds[mode] = self._clock() - self._started
             nxt = (window + 1) % (2 + self.keep)
-            self.ahead = nxt == 0 or (nxt > 1 and self._seconds[True] <= self._seconds[False])
+            self.ahead = nxt == 0 or (nxt > 1 and self._seconds[True] <= self._seconds[False] * MARGIN)
         return mode
