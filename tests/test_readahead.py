@@ -1,8 +1,10 @@
 """Read-ahead (format/readahead.py) returns the bytes the plain path returns, stays bounded,
 and stays out of the way of random access.  Truth: the generator's known memory and CRC."""
 
+import os
 import random
 import threading
+import time
 from concurrent.futures import wait
 
 import pytest
@@ -162,3 +164,25 @@ def test_pacer_keeps_the_faster_mode_and_probes_again():
         assert all(len(set(w)) == 1 for w in windows), "a mode holds for a whole window"
         # on-probe, off-probe, the winner twice; again
         assert [w[0] for w in windows] == [True, False, winner, winner] * 2 + [True]
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_does_not_wait_for_the_parents_workers():
+    """A child forked mid-walk has none of the pool's threads: it must decompress by itself."""
+    fetch, prepare = fake_blocks()
+    ra = ReadAhead(fetch, prepare, 40, workers=2, depth=DEPTH, batch=BATCH)
+    assert [ra.get(i) for i in range(10)] == [bytes([i]) * 8 for i in range(10)]
+    pid = os.fork()
+    if pid == 0:  # child: any hang is caught by the parent's timeout below
+        ok = [ra.get(i) for i in range(10, 40)] == [bytes([i]) * 8 for i in range(10, 40)]
+        os._exit(0 if ok else 1)
+    for _ in range(200):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung waiting for blocks queued in the parent")
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -47,6 +47,7 @@ MARGIN = 1.1
 
 _pool: Optional[ThreadPoolExecutor] = None
 _pool_lock = threading.Lock()
+_forks = 0  # a forked child has none of the pool's threads: its queued blocks would never come
 
 
 def _shared_pool() -> ThreadPoolExecutor:
@@ -56,6 +57,15 @@ def _shared_pool() -> ThreadPoolExecutor:
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="swsusp-readahead")
         return _pool
+
+
+def _after_fork_in_child() -> None:
+    global _pool, _pool_lock, _forks
+    _pool, _pool_lock, _forks = None, threading.Lock(), _forks + 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class ReadAhead:
@@ -89,12 +99,16 @@ class ReadAhead:
         self._streak = 0
         self._next = 0  # first index not queued yet in this walk
         self._pacer = Pacer(settle=min(self.depth, PROBE // 2))
+        self._forks = _forks
         self._lock = threading.Lock()  # guards the fields above, not the caller's cache
         self.hits = self.misses = self.queued = 0  # prefetched blocks used / decompressed by the caller / queued
 
     def get(self, index: int) -> bytes:
         """Block `index` (a cache miss of the caller): prefetched if it was, else decompressed here."""
         queued = None
+        if self._forks != _forks:  # forked since: queued blocks belong to the parent's threads
+            self._pending, self._next, self._streak, self._forks = {}, 0, 0, _forks
+            self._lock = threading.Lock()
         if self.enabled:
             with self._lock:
                 queued = self._pending.pop(index, None)
