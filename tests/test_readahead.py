@@ -154,7 +154,7 @@ def test_pacer_keeps_the_faster_mode_and_probes_again():
     """A scripted clock: a block costs `cost[mode]`; windows of 4 blocks, 2 kept, none settling."""
     for cost, winner in (({True: 1, False: 3}, True), ({True: 3, False: 1}, False)):
         now = [0.0]
-        pacer = Pacer(probe=4, keep=2, clock=lambda: now[0])
+        pacer = Pacer(probe=4, keep=2, clock=lambda now=now: now[0])
         modes = []
         for _ in range(4 * 9):
             mode = pacer.step()

@@ -30,7 +30,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Container, Dict, List, Optional, Tuple
 
-WORKERS = min(4, os.cpu_count() or 1)  # decompression is CPU-bound: more threads than cores only queue
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+WORKERS = min(4, CORES)  # decompression is CPU-bound: more threads than cores only queue
 # Blocks per task: a hand-over between threads costs tens of microseconds here (1 block per
 # task cost ~40% more CPU than the plain loop, 8 blocks ~2%); a block takes ~250 us.
 BATCH = 8
@@ -91,7 +92,7 @@ class ReadAhead:
         batch: int = BATCH,
     ) -> None:
         self._fetch, self._prepare, self._n, self._cached = fetch, prepare, nr_blocks, cached
-        self.enabled = workers > 1 or (workers == 1 and (os.cpu_count() or 1) > 1)
+        self.enabled = workers > 1 or (workers == 1 and CORES > 1)
         self.depth = depth if depth is not None else DEPTH_PER_WORKER * max(1, workers)
         self.batch = max(1, min(batch, self.depth))
         self._pending: Dict[int, Tuple[Future, int]] = {}  # index -> (its batch's task, place in it)
