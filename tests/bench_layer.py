@@ -11,14 +11,31 @@ Every figure is a ratio against a baseline measured in the same run:
   (e) time to first answer: `vol linux.pslist` (stacking + one plugin) on a 4 GiB-of-pages
       synthetic LZO image vs on a 100 MiB one;
   (f) export: `vol layerwriter` (the physical layer as a raw file) on a --gib image, in MB/s
-      of image pages, vs the bare decompress loop of (b) over the same blocks;
+      of image pages, vs the bare decompress loop of (b) over the same blocks, and vs that
+      loop plus a bare loop writing as many bytes (zeros, 5 MiB writes) into the same folder:
+      layerwriter writes the whole physical range, holes included;
+  (f2) the same export into a file handler that discards the bytes (layer + layerwriter, no
+      disk), with the read-ahead of format/readahead.py on and off, vs the bare loop;
   (g) random 4 KiB reads of present pages through the layer on that image vs through
-      Volatility's FileLayer on the raw dump (f) wrote;
+      Volatility's FileLayer on the raw dump (f) wrote, and vs the lower bound: one bare
+      block decompression per read (a uniformly random page is almost never in a cached block);
+      and the same reads with the read-ahead hook turned off (random access must not pay for it);
   (h) peak RSS (VmHWM) of a process opening and reading every page of a 4 GiB-of-pages
-      image vs a 1 GiB one (and the anonymous part of it).
+      image vs a 1 GiB one (and the anonymous part of it);
+  (i) do the codecs release the GIL: MB/s of 2 threads each decompressing the same real LZO
+      blocks (and those blocks as LZ4) vs 1 thread, with process CPU time / wall time, best
+      of 5 rounds, and a pure-Python control that holds the GIL;
+  (j) a whole-image walk in stream order (the CRC32 of iter_stream_chunks) with read-ahead
+      vs without, on the --gib image;
+  (k) the access pattern of linux plugins: every physical-layer read a stock plugin
+      (linux.pslist, linux.psaux, linux.lsof) makes on the real LZO image, recorded through
+      `vol` and replayed against our layer vs Volatility's ELF layer on the pre-hibernation
+      dump -- cold (fresh layers, empty caches) and warm (the same layers again); cold also
+      vs its lower bound (a bare decompression of each block the replay touched).
 
-(c) and (e)-(h) use synthetic images (samples/swsusp_gen.write_large_image, which carry the
-synthetic kernel's task list) written once into one temporary directory under /tmp.
+(c) and (e)-(h), (j) use synthetic images (samples/swsusp_gen.write_large_image, which carry
+the synthetic kernel's task list) written once into one temporary directory under /tmp.
+The machine's other load shows in the CPU/wall figures: threads only help on idle cores.
 """
 
 import argparse
@@ -202,12 +219,14 @@ def export(images, gib, cache, out_dir):
 
 
 def bench_export(images, gib, cache, out_dir):
-    """(f) image-page bytes per second of `vol layerwriter`, and of the bare decompress loop."""
+    """(f) image-page bytes per second of `vol layerwriter`, of the bare decompress loop, and
+    seconds of a bare loop writing as many bytes as the raw dump has into the same folder."""
     path, facts = images.get(gib)
     raw, seconds = export(images, gib, cache, out_dir)
     bare = bare_decompress(path)
     page_bytes = facts.saved_pages * 4096
-    return page_bytes / seconds, bare, os.path.getsize(raw), page_bytes
+    write = bare_write(out_dir, os.path.getsize(raw))
+    return page_bytes / seconds, bare, os.path.getsize(raw), page_bytes, write
 
 
 def bench_random(images, gib, raw, reads):
@@ -250,11 +269,28 @@ def bench_random(images, gib, raw, reads):
             layer.read(a, 4096)
         return (time.perf_counter() - t) / len(addresses)
 
-    times = {"ours": [], "dump": []}
+    times = {"ours": [], "dump": [], "plain": []}
+    ahead = ours.image._readahead
     for _ in range(3):
         times["ours"].append(per_read(ours))
         times["dump"].append(per_read(dump))
-    return statistics.median(times["ours"]), statistics.median(times["dump"])
+        ahead.enabled = False  # the same reads with the read-ahead hook off: random access must not pay for it
+        times["plain"].append(per_read(ours))
+        ahead.enabled = True
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return med["ours"], med["dump"], decompress_bound(ours.image, addresses[:500]), med["plain"]
+
+
+def decompress_bound(image, addresses):
+    """Median seconds of a bare decompression of the block holding each address: the floor of
+    a read that misses the block cache."""
+    seconds = []
+    for address in addresses:
+        page = image.data_page_first + image._data_index(address // 4096)
+        t = time.perf_counter()
+        image._decompress_block((page - image._stream_base) // 32)
+        seconds.append(time.perf_counter() - t)
+    return statistics.median(seconds)
 
 
 READ_CHILD = r"""
@@ -298,7 +334,220 @@ def bench_rss(images, small_gib, big_gib):
     return out[big_gib], out[small_gib]
 
 
-SKIPS = ["pslist", "read", "open", "safepgt", "first-answer", "export", "random", "rss"]
+def open_layer(path, ctx=None, name="swsusp"):
+    """A SwsuspLayer over `path` in a fresh context, its image opened afresh (empty caches)."""
+    from volatility3.framework import contexts
+    from volatility3.framework.layers import physical
+    from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
+
+    IMAGES._images.clear()
+    ctx = ctx or contexts.Context()
+    ctx.config[f"{name}-file.location"] = Path(path).as_uri()
+    ctx.add_layer(physical.FileLayer(ctx, f"{name}-file", f"{name}-file"))
+    ctx.config[f"{name}.base_layer"] = f"{name}-file"
+    layer = SwsuspLayer(ctx, name, name)
+    ctx.add_layer(layer)
+    return ctx, layer
+
+
+def bench_export_sink(images, gib):
+    """(f2) image-page bytes per second of LayerWriter.write_layer into a discarding handler,
+    read-ahead off and on, and of the bare loop; medians of 3 interleaved rounds."""
+    from volatility3.framework import interfaces
+    from volatility3.plugins import layerwriter
+
+    class Discard(interfaces.plugins.FileHandlerInterface):
+        def write(self, data):
+            return len(data)
+
+        def writable(self):
+            return True
+
+    path, facts = images.get(gib)
+    page_bytes = facts.saved_pages * 4096
+    times = {"off": [], "on": [], "bare": [], "cpu on": []}
+    for _ in range(3):
+        times["bare"].append(page_bytes / bare_decompress(path))
+        for mode in ("off", "on"):
+            ctx, layer = open_layer(path)
+            layer.image._readahead.enabled = mode == "on"
+            t, cpu = time.perf_counter(), time.process_time()
+            layerwriter.LayerWriter.write_layer(ctx, layer.name, "discarded.raw", Discard)
+            seconds = time.perf_counter() - t
+            times[mode].append(seconds)
+            if mode == "on":
+                times["cpu on"].append((time.process_time() - cpu) / seconds)
+    return {k: statistics.median(v) for k, v in times.items()}, page_bytes
+
+
+def bare_write(out_dir, nbytes, chunk=5 << 20):
+    """Seconds to write `nbytes` zeros in `chunk` writes into a new file in out_dir (layerwriter's
+    chunk size), the write part of (f) without Volatility."""
+    zeros = bytes(chunk)
+    target = Path(out_dir, "bare-write.raw")
+    t = time.perf_counter()
+    with open(target, "wb") as out:
+        for pos in range(0, nbytes, chunk):
+            out.write(zeros if nbytes - pos >= chunk else zeros[: nbytes - pos])
+    seconds = time.perf_counter() - t
+    target.unlink()
+    return seconds
+
+
+def real_payloads(path, count=400):
+    """The compressed payloads of the first `count` blocks of an LZO image."""
+    from volatility3.plugins.swsusp.format.image import SwsuspImage
+
+    image = SwsuspImage.open(str(path))
+    out = []
+    for index in range(min(count, image.nr_blocks)):
+        first, end = image._block_start(index), image._block_start(index + 1)
+        raw = image._read_blocks(image.swap_map.entries[first:end])
+        out.append(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
+    return out
+
+
+def decompress_all(decompress, blocks):
+    for block in blocks:
+        decompress(block)
+
+
+def hold_gil(block):
+    """The control of (i): pure Python over a block-sized buffer never releases the GIL."""
+    return sum(block[::8])
+
+
+def bench_gil(path, rounds=5):
+    """(i) per codec (and a pure-Python control): MB/s of 1 thread and of 2 threads (each
+    decompressing all the blocks) in the same round, and CPU/wall of the 2-thread run (2.0 =
+    both ran all along).  The best round of `rounds`: on a shared machine a round only shows
+    the release when a second core happens to be free (its CPU/wall says whether it was)."""
+    import threading
+
+    import lz4.block
+    import lzallright
+
+    lzo = lzallright.LZOCompressor()
+    payloads = real_payloads(path)
+    plain = [lzo.decompress(p, output_size_hint=131072) for p in payloads]
+    codecs = {
+        "LZO (lzallright)": (lambda p: lzo.decompress(p, output_size_hint=131072), payloads),
+        "LZ4 (lz4.block)": (lambda p: lz4.block.decompress(p, uncompressed_size=131072),
+                            [lz4.block.compress(d, store_size=False) for d in plain]),
+        "control: pure Python": (hold_gil, plain[:100]),
+    }
+    out = {}
+    for name, (decompress, blocks) in codecs.items():
+        nbytes = len(blocks) * 131072
+        best = None
+        for _ in range(rounds):
+            rate, cpu = {}, 0.0
+            for nthreads in (1, 2):
+                threads = [threading.Thread(target=decompress_all, args=(decompress, blocks)) for _ in range(nthreads)]
+                t, c = time.perf_counter(), time.process_time()
+                for thread in threads:
+                    thread.start()
+                for thread in threads:
+                    thread.join()
+                seconds = time.perf_counter() - t
+                rate[nthreads] = nthreads * nbytes / seconds
+                cpu = (time.process_time() - c) / seconds
+            if best is None or rate[2] / rate[1] > best[2] / best[1]:
+                best = {1: rate[1], 2: rate[2], "cpu": cpu}
+        out[name] = best
+    return out
+
+
+def bench_walk(images, gib):
+    """(j) seconds of compute_crc32 (iter_stream_chunks) without and with read-ahead, CPU/wall
+    of the read-ahead run; medians of 3 interleaved rounds."""
+    from volatility3.plugins.swsusp.format.image import SwsuspImage
+
+    path, facts = images.get(gib)
+    times = {"off": [], "on": [], "cpu on": []}
+    for _ in range(3):
+        for mode in ("off", "on"):
+            image = SwsuspImage.open(str(path))
+            image._readahead.enabled = mode == "on"
+            t, cpu = time.perf_counter(), time.process_time()
+            if image.compute_crc32() != facts.crc32:
+                raise SystemExit(f"(j) CRC32 of {path} with read-ahead {mode} is wrong")
+            seconds = time.perf_counter() - t
+            times[mode].append(seconds)
+            if mode == "on":
+                times["cpu on"].append((time.process_time() - cpu) / seconds)
+    return {k: statistics.median(v) for k, v in times.items()}, facts.pages * 4096
+
+
+RECORD_CHILD = r"""
+import atexit, json, sys
+repo, out = sys.argv[1], sys.argv[2]
+sys.path.insert(0, repo)
+import volatility3.plugins
+volatility3.plugins.__path__.insert(0, repo + "/plugins")
+from volatility3.plugins.swsusp.vol import layer
+trace, read = [], layer.SwsuspLayer.read
+def recording(self, offset, length, pad=False):
+    trace.append((offset, length, bool(pad)))
+    return read(self, offset, length, pad)
+layer.SwsuspLayer.read = recording
+atexit.register(lambda: json.dump(trace, open(out, "w")))
+from volatility3.cli import main
+sys.argv = ["vol"] + sys.argv[3:]
+main()
+"""
+
+
+def record_trace(real, plugin, cache):
+    """Every (offset, length, pad) read of the SwsuspLayer during `vol PLUGIN` on the real LZO image."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(cache))
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        args = ["-q", "-p", str(REPO / "plugins"), "-s", f"{REPO / 'symbols'};{real.symbols}",
+                "-f", str(real.image("lzo")), plugin]
+        subprocess.run([sys.executable, "-c", RECORD_CHILD, str(REPO), out.name] + args, env=env, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return [tuple(r) for r in json.load(open(out.name))]
+
+
+def replay(layer, trace):
+    """Seconds to issue every read of `trace`; reads of absent pages raise, as in the plugin."""
+    from volatility3.framework import exceptions
+
+    t = time.perf_counter()
+    for offset, length, pad in trace:
+        try:
+            layer.read(offset, length, pad)
+        except exceptions.InvalidAddressException:
+            pass
+    return time.perf_counter() - t
+
+
+def bench_trace(real, plugin, cache, rounds=5):
+    """(k) median seconds to replay `plugin`'s reads: ours and the ELF layer, cold and warm,
+    and the cold lower bound (bare decompression of the blocks the cold replay decompressed)."""
+    trace = record_trace(real, plugin, cache)
+    times = {"ours cold": [], "ours warm": [], "elf cold": [], "elf warm": [], "bound": []}
+    for _ in range(rounds):
+        _ctx, ours = open_layer(real.image("lzo"))
+        elf = realsamples.elf_layer(real.path("prehib-lzo.elf"))
+        image = ours.image
+        times["ours cold"].append(replay(ours, trace))
+        touched = list(image._cache)  # every block the replay decompressed, unless it evicted some
+        times["ours warm"].append(replay(ours, trace))
+        times["elf cold"].append(replay(elf, trace))
+        times["elf warm"].append(replay(elf, trace))
+        t = time.perf_counter()
+        for index in touched:
+            image._decompress_block(index)
+        times["bound"].append(time.perf_counter() - t)
+    out = {k: statistics.median(v) for k, v in times.items()}
+    out.update(reads=len(trace), blocks=len(touched))
+    return out
+
+
+SKIPS = ["pslist", "read", "open", "safepgt", "first-answer", "export", "export-sink", "random", "rss", "gil", "walk",
+         "trace"]
+TRACE_PLUGINS = ["linux.pslist", "linux.psaux", "linux.lsof"]
 
 
 def main():
@@ -326,6 +575,22 @@ def main():
         if "read" not in args.skip:
             ours, bare = bench_read(real)
             rows.append(("(b) read all pages: layer / bare decompress", f"{ours / 1e6:.0f} / {bare / 1e6:.0f} MB/s", ours / bare, ">= 0.6"))
+    if "gil" not in args.skip:
+        with tempfile.TemporaryDirectory(prefix="bench-gil-", dir="/tmp") as tmp:
+            path = real.image("lzo") if real else SyntheticImages(tmp).get(0.1)[0]
+            for codec, r in bench_gil(path).items():
+                rows.append((f"(i) {codec}: 2 threads / 1 thread", f"{r[2] / 1e6:.0f} / {r[1] / 1e6:.0f} MB/s", r[2] / r[1],
+                             f"2.0 = GIL released (CPU/wall {r['cpu']:.2f})"))
+    if real is not None and "trace" not in args.skip:
+        with tempfile.TemporaryDirectory() as cache:
+            for plugin in TRACE_PLUGINS:
+                r = bench_trace(real, plugin, Path(cache))
+                rows.append((f"(k) {plugin} reads replayed ({r['reads']}, {r['blocks']} blocks): cold, layer / ELF",
+                             f"{r['ours cold'] * 1e3:.1f} / {r['elf cold'] * 1e3:.1f} ms", r["ours cold"] / r["elf cold"], "<= 2.0"))
+                rows.append(("(k)   warm (caches filled), layer / ELF",
+                             f"{r['ours warm'] * 1e3:.1f} / {r['elf warm'] * 1e3:.1f} ms", r["ours warm"] / r["elf warm"], "<= 2.0"))
+                rows.append(("(k)   cold, layer / its floor (decompressing those blocks)",
+                             f"{r['ours cold'] * 1e3:.1f} / {r['bound'] * 1e3:.1f} ms", r["ours cold"] / r["bound"], ""))
     with tempfile.TemporaryDirectory(prefix="bench-layer-", dir="/tmp") as tmp:
         images = SyntheticImages(tmp)
         cache = Path(tmp, "cache")
@@ -342,16 +607,34 @@ def main():
                          f"{big:.2f} s / {small:.2f} s", big / small, "<= 2.0"))
         raw = None
         if "export" not in args.skip:
-            ours, bare, raw_size, page_bytes = bench_export(images, args.gib, cache, Path(tmp, "export"))
+            ours, bare, raw_size, page_bytes, write = bench_export(images, args.gib, cache, Path(tmp, "export"))
             raw = next(Path(tmp, "export").glob("*.raw"))
             rows.append((f"(f) export {page_bytes / 2**30:.2f} GiB of pages ({raw_size / 2**30:.2f} GiB raw): layerwriter / bare",
                          f"{ours / 1e6:.0f} / {bare / 1e6:.0f} MB/s", ours / bare, ">= 0.7"))
+            floor = page_bytes / (page_bytes / bare + write)
+            rows.append(("(f)   vs bare decompress + bare write of the raw size",
+                         f"{ours / 1e6:.0f} / {floor / 1e6:.0f} MB/s", ours / floor, f"(write {write:.1f} s)"))
+        if "export-sink" not in args.skip:
+            t, page_bytes = bench_export_sink(images, args.gib)
+            for mode in ("off", "on"):
+                rows.append((f"(f2) layerwriter into a discarding handler, read-ahead {mode} / bare",
+                             f"{page_bytes / t[mode] / 1e6:.0f} / {page_bytes / t['bare'] / 1e6:.0f} MB/s", t["bare"] / t[mode],
+                             ">= 0.7" if mode == "off" else f"> 1.0 (CPU/wall {t['cpu on']:.2f})"))
         if "random" not in args.skip:
             if raw is None:
                 raw, _seconds = export(images, args.gib, cache, Path(tmp, "export"))
-            ours, dump = bench_random(images, args.gib, raw, args.reads)
+            ours, dump, bound, plain = bench_random(images, args.gib, raw, args.reads)
             rows.append((f"(g) random 4 KiB read ({args.reads} pages): layer / FileLayer on raw",
                          f"{ours * 1e6:.1f} / {dump * 1e6:.1f} us", ours / dump, "<= 2.0"))
+            rows.append(("(g)   layer / its floor: one bare block decompression",
+                         f"{ours * 1e6:.1f} / {bound * 1e6:.1f} us", ours / bound, "(worst case)"))
+            rows.append(("(g)   layer with read-ahead / without", f"{ours * 1e6:.1f} / {plain * 1e6:.1f} us", ours / plain,
+                         "1.0 (not slower)"))
+        if "walk" not in args.skip:
+            t, nbytes = bench_walk(images, args.gib)
+            rows.append(("(j) CRC32 walk of the stream: read-ahead on / off",
+                         f"{nbytes / t['on'] / 1e6:.0f} / {nbytes / t['off'] / 1e6:.0f} MB/s", t["off"] / t["on"],
+                         f"> 1.0 (CPU/wall {t['cpu on']:.2f})"))
         if raw is not None:
             os.unlink(raw)
         if "rss" not in args.skip:

@@ -50,6 +50,7 @@ from .header import (
 from .identify import identify
 from .info import SwsuspInfo, parse_info
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
+from .readahead import WORKERS, ReadAhead
 from .source import FileSource
 from .swap_map import SwapMap, first_bad_entry, read_swap_map
 from .uswsusp import IMAGE_CHECKSUM, IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -384,6 +385,7 @@ class SwsuspImage:
         pages = self.info.pages
         self.nr_blocks = -(-(pages - self._stream_base) // UNC_PAGES)
         self._lost_from: Optional[int] = None  # compressed block from which the stream is lost
+        self._rechecked: set = set()  # damaged blocks already looked for after a damaged neighbour
         if self.codec == "none":
             self._decompress = None
             self._find_uncompressed_damage()
@@ -395,6 +397,9 @@ class SwsuspImage:
                 )
             self._decompress = BlockDecompressor(self.codec)
             self._block_starts = array("Q", [self._stream_base])  # stream entry of each block's first page
+            workers = WORKERS if getattr(self.source, "thread_safe", False) else 0  # in-order walks: ahead
+            self._readahead = ReadAhead(self._decompress_block, self._block_start, self.nr_blocks, self._cache, workers,
+                                        fetch_ahead=self._decompress_ahead)
 
     def _chain_short(self) -> SwsuspFormatError:
         """Why the map lists fewer stream pages than swsusp_info.pages."""
@@ -503,13 +508,11 @@ class SwsuspImage:
             try:
                 starts.append(self._block_end(j, starts[j]))
             except SwsuspFormatError as exc:
-                nxt = self._resync(j, starts[j])
-                if nxt is None:  # the rest of the stream cannot be located
+                if not self._relocate(j + 1, starts[j] + 1):  # the rest of the stream cannot be located
                     self._lost_from = j
                     self._add_damage(Damage(self._block_first_page(j), self.info.pages, exc, j))
                     raise
                 self._add_damage(Damage(self._block_first_page(j), self._block_first_page(j + 1), exc, j))
-                starts.append(nxt)
         return starts[index]
 
     def _block_end(self, j: int, first: int) -> int:
@@ -548,22 +551,40 @@ class SwsuspImage:
             )
         return end
 
-    def _resync(self, j: int, first: int, skip: Optional[int] = None) -> Optional[int]:
-        """Where block j+1 starts when block j's length is unusable: the first of the next
-        CMP_PAGES_MAX pages that holds a whole valid block j+1 (bounded: 35 tries)."""
-        if j + 1 >= self.nr_blocks or self.swap_map.broken and first >= len(self.swap_map.entries):
-            return None
-        for candidate in range(first + 1, min(first + 1 + CMP_PAGES_MAX, len(self.swap_map.entries))):
+    def _relocate(self, k: int, lo: int, skip: Optional[int] = None) -> bool:
+        """Find block k among the CMP_PAGES_MAX entries from `lo` (after a block whose length
+        is unusable or suspect) and rebuild the index from it.  A candidate must decompress as
+        a whole block *and* its lengths must lead to the end of the map in exactly the blocks
+        left: that is what tells block k from block k+1, which decompresses just as well but
+        ends one block early.  Bounded: 35 candidates, one pass over the remaining lengths
+        for each that decompresses."""
+        entries = self.swap_map.entries
+        if k >= self.nr_blocks or self.swap_map.broken:
+            return False  # without the whole map, no identity check: lose the rest, guess nothing
+        for candidate in range(lo, min(lo + CMP_PAGES_MAX, len(entries))):
             if candidate == skip:
                 continue
             try:
-                end = self._block_end(j + 1, candidate)
-                data = self._decompress_span(j + 1, candidate, end)
+                end = self._block_end(k, candidate)
+                data = self._decompress_span(k, candidate, end)
+                chain = self._chain_from(k, candidate)
             except SwsuspFormatError:
                 continue
-            self._remember(j + 1, data)
-            return candidate
-        return None
+            if chain is None:
+                continue
+            del self._block_starts[k:]
+            self._block_starts.extend(chain)
+            self._remember(k, data)
+            return True
+        return False
+
+    def _chain_from(self, k: int, start: int) -> Optional[array]:
+        """Starts of blocks k.. and the end of the last, following the lengths from `start`;
+        None unless they end exactly where the map does."""
+        chain = array("Q", [start])
+        for j in range(k, self.nr_blocks):
+            chain.append(self._block_end(j, chain[-1]))
+        return chain if chain[-1] == len(self.swap_map.entries) else None
 
     def _block_pages(self, index: int) -> int:
         return min(UNC_PAGES, self.info.pages - self._stream_base - index * UNC_PAGES)
@@ -579,40 +600,47 @@ class SwsuspImage:
         )
 
     def _decompress_block(self, index: int) -> bytes:
-        """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded."""
-        damage = self._damage_at(self._block_first_page(index))
-        if damage is None:
+        """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded.
+
+        Damage found while locating the block (its length, read where a damaged neighbour's
+        length put it) is checked once more against the neighbour: the order in which blocks
+        were located (read-ahead locates early) must not change what is salvaged."""
+        first = self._block_first_page(index)
+        if self._damage_at(first) is None:
             try:
                 return self._decompress_span(index, self._block_start(index), self._block_start(index + 1))
             except SwsuspFormatError as exc:
                 if exc.block_index is None and exc is not self.swap_map.broken:
                     exc.block_index = index
-                moved = self._restart_after_damaged(index)
-                if moved is not None:
-                    return moved
-                damage = self._damage_at(self._block_first_page(index))
-                if damage is None:
-                    damage = Damage(self._block_first_page(index),
-                                    self._block_first_page(index) + self._block_pages(index), exc, index)
-                    self._add_damage(damage)
-        raise PageDamaged(None, damage.error)
+                if self._damage_at(first) is None:
+                    self._add_damage(Damage(first, first + self._block_pages(index), exc, index))
+        if index not in self._rechecked:
+            self._rechecked.add(index)
+            moved = self._restart_after_damaged(index)
+            if moved is not None:
+                return moved
+        raise PageDamaged(None, self._damage_at(first).error)
+
+    def _decompress_ahead(self, index: int) -> bytes:
+        """Block `index` for a read-ahead worker: no bookkeeping (the caller's thread found the
+        boundaries); any failure is redone by the caller on the salvage path."""
+        starts = self._block_starts
+        return self._decompress_span(index, starts[index], starts[index + 1])
 
     def _restart_after_damaged(self, index: int) -> Optional[bytes]:
         """Block `index` failed where the lengths put it.  If block index-1 is damaged too, its
-        length (which placed this block) is suspect: look for this block in the 35 pages after
-        index-1's start; found elsewhere, the later starts are recomputed from there."""
+        length (which placed this block) is suspect: look for this block in the 35 entries
+        after index-1's start (with the identity check of _relocate)."""
         j = index - 1
         starts = self._block_starts
         if j < 0 or len(starts) <= index or not self._is_damaged_block(j):
             return None
-        nxt = self._resync(j, starts[j], skip=starts[index])
-        if nxt is None:
+        if not self._relocate(index, starts[j] + 1, skip=starts[index]):
             return None
-        del starts[index:]
-        starts.append(nxt)
         self._lost_from = None if self._lost_from is None or self._lost_from >= index else self._lost_from
         self.damage = [d for d in self.damage if d.block_index is None or d.block_index < index]
-        return self._cache.pop(index)  # _resync decompressed and cached it
+        self._rechecked = {i for i in self._rechecked if i <= index}
+        return self._cache.pop(index)  # _relocate decompressed and cached it
 
     def _is_damaged_block(self, j: int) -> bool:
         """Known damaged, or fails to decompress now (checked directly: no recursion)."""
@@ -637,7 +665,7 @@ class SwsuspImage:
         if data is not None:
             self._cache.move_to_end(index)
             return data
-        data = self._decompress_block(index)
+        data = self._readahead.get(index)
         self._remember(index, data)
         return data
 
@@ -688,7 +716,7 @@ class SwsuspImage:
                 if self._lost_from is not None and index > self._lost_from:
                     break
                 try:
-                    data = self._cache.get(index) or self._decompress_block(index)
+                    data = self._cache.get(index) or self._readahead.get(index)
                 except PageDamaged:
                     continue
                 yield base + index * UNC_PAGES, data

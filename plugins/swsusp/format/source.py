@@ -17,6 +17,7 @@ class FileSource:
     (a 4 GiB image read once showed ~1.8 GiB of peak RSS); pread leaves them to the page cache."""
 
     FIND_CHUNK = 16 << 20
+    thread_safe = True  # pread has no shared file position: read-ahead workers may read too
 
     def __init__(self, path: str) -> None:
         self.path = os.fspath(path)
@@ -55,6 +56,8 @@ class FileSource:
 
 class BytesSource:
     """An in-memory image (tests, fuzzing)."""
+
+    thread_safe = True
 
     def __init__(self, data: bytes) -> None:
         self._data = bytes(data)
