@@ -444,7 +444,9 @@ class SwsuspImage:
     # -- damage --------------------------------------------------------------------------
 
     def _add_damage(self, damage: Damage) -> None:
+        """Record damage unless known; ranges never overlap (a wider one replaces those inside)."""
         if self._damage_at(damage.first) is None:
+            self.damage = [d for d in self.damage if not damage.first <= d.first < damage.end]
             insort(self.damage, damage, key=lambda d: d.first)
 
     def _damage_at(self, page: int) -> Optional[Damage]:
