@@ -255,3 +255,22 @@ def test_real_image_with_two_damaged_blocks(real):
     assert kept.keys() == truth.keys() - expect_lost
     assert all(kept[p] == truth[p] for p in kept)
     assert damaged.compute_crc32() is None and intact.compute_crc32() == intact.header.crc32
+
+
+def test_swsusp_info_lists_every_lost_pfn(made, tmp_path, vol):
+    """`vol -r json linux.swsusp_info`: the damage rows' children are exactly the lost PFNs."""
+    import json
+
+    def garble(facts):
+        return [(_at(facts, facts.stream_blocks[facts.blocks[3]["first_entry"]]) + 8, bytes(64))]
+
+    _machine, facts, _image = _damaged_copy(made, tmp_path, "medium-lzo", garble)
+    result = vol("-r", "json", "-f", str(tmp_path / "medium-lzo-damaged.img"), "linux.swsusp_info")
+    assert result.returncode == 0, result.stderr[-2000:]
+    (part,) = [r for r in json.loads(result.stdout) if r["Section"] == "damage" and r["Field"].startswith("compressed")]
+    listed = set()
+    for child in part["__children"]:
+        first, _sep, rest = child["Value"].partition(" ")
+        lo, _dash, hi = first.partition("-")
+        listed |= set(range(int(lo, 16), int(hi or lo, 16) + 1))
+    assert listed == _pfns_of_blocks(facts, [3])

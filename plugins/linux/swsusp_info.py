@@ -12,16 +12,18 @@ from volatility3.plugins.swsusp.vol.inputs import open_input
 vollog = logging.getLogger(__name__)
 
 
-def _runs(pfns, limit: int = 6) -> str:
-    """Sorted PFNs as ranges: 0x100-0x11f, 0x140, … (+N more)."""
+def _runs(pfns) -> list:
+    """Sorted PFNs as [first, last] runs."""
     runs = []
     for pfn in pfns:
         if runs and pfn == runs[-1][1] + 1:
             runs[-1][1] = pfn
         else:
             runs.append([pfn, pfn])
-    text = ", ".join(f"{a:#x}-{b:#x}" if b > a else f"{a:#x}" for a, b in runs[:limit])
-    return text + (f", … (+{len(runs) - limit} more runs)" if len(runs) > limit else "") if runs else "none"
+    return runs
+
+
+MAX_RUN_ROWS = 4096  # per damaged part: a truncated multi-GiB image can lose many runs
 
 
 def _at(base, delta):
@@ -190,8 +192,15 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         yield row("damage", "summary", f"{total} of {len(image.pfns.data_pfns)} data pages unreadable in "
                   f"{len(image.damage)} damaged part(s){known}; all other pages are readable")
         for damage, pfns in zip(image.damage, lost):
-            yield row("damage", damage.where, f"{len(pfns)} pages lost (PFNs {_runs(pfns)}): {damage.error.reason}",
-                      damage.error.offset)
+            runs = _runs(pfns)
+            yield row("damage", damage.where, f"{len(pfns)} pages lost in {len(runs)} PFN run(s): "
+                      f"{damage.error.reason}", damage.error.offset)
+            for first, last in runs[:MAX_RUN_ROWS]:  # the full list, one child row per run
+                yield 1, ("damage", "lost PFNs", f"{first:#x}-{last:#x} ({last - first + 1} pages)"
+                          if last > first else f"{first:#x} (1 page)", renderers.NotApplicableValue())
+            if len(runs) > MAX_RUN_ROWS:
+                yield 1, ("damage", "lost PFNs", f"… {len(runs) - MAX_RUN_ROWS} more runs",
+                          renderers.NotApplicableValue())
 
     def run(self):
         image = open_input(self.context, self.config.get("resume_offset", None), self.config.get("partition", None))
