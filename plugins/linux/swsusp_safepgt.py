@@ -15,7 +15,14 @@ from volatility3.plugins.swsusp.paging import analysis
 from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
-from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException, SwsuspLayer, SwsuspStacker, open_image
+from volatility3.plugins.swsusp.format.identify import identify
+from volatility3.plugins.swsusp.vol.layer import (
+    LayerSource,
+    SwsuspFormatException,
+    SwsuspLayer,
+    SwsuspStacker,
+    open_image,
+)
 
 vollog = logging.getLogger(__name__)
 PAGE = 4096
@@ -100,14 +107,16 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         return image, main, resume
 
     def _refuse_broken_image(self, name: str, location: str) -> None:
-        """A raw input that looks like a hibernation image but did not stack: say why it is
-        unusable instead of analysing its bytes as a RAM dump."""
-        if not SwsuspStacker._worth_trying(self.context, name):
+        """A raw input that looks like a hibernation image (or is a LUKS/LVM volume, never a
+        RAM dump) but did not stack: say why instead of analysing its bytes as a RAM dump."""
+        volume = identify(LayerSource(self.context, name)) or ""
+        if not ("LUKS" in volume or "LVM" in volume) and not SwsuspStacker._worth_trying(self.context, name, warn=False):
             return
         try:
             open_image(self.context, name)
-        except NotAnImageError:
-            return
+        except NotAnImageError as exc:
+            if "LUKS" in volume or "LVM" in volume:
+                raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
         except SwsuspFormatError as exc:
             raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
 

@@ -288,7 +288,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         return SwsuspLayer(context, new_name, new_name)
 
     @staticmethod
-    def _worth_trying(context, layer_name: str) -> bool:
+    def _worth_trying(context, layer_name: str, warn: bool = True) -> bool:
         """Cheap checks first: a signature at a header page, a partition table or a filesystem.
         Raw RAM dumps are never scanned."""
         path = local_path(context, layer_name)
@@ -300,6 +300,6 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         if locate.partitions(source) or locate.looks_like_filesystem(source, 0):
             return True
         what = identify(source)
-        if what and ("LUKS" in what or "LVM" in what):  # inputs meant as swap: say what to do
+        if warn and what and ("LUKS" in what or "LVM" in what):  # inputs meant as swap: say what to do
             vollog.warning(f"No hibernation image: the input is {what}")
         return False
