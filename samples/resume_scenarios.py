@@ -699,6 +699,20 @@ def _standard_kernel(role: str, name: str, *, levels: int, page_offset: int, tex
     return k
 
 
+def _kaslr_pair(name: str, *, levels: int, ram_gib: int, image_text: Tuple[int, int],
+                boot_text: Tuple[int, int], ram_pfns, pti: bool = False) -> Tuple[_Kernel, _Kernel]:
+    """Image and boot kernels of one build at two different KASLR bases (seeded by `name`);
+    *_text = (text PA, text VA offset from LINK_TEXT_VA)."""
+    rng = random.Random(f"swsusp-scenario:{name}:bases")
+    ib, bb = _kaslr_base(rng, levels, ram_gib), _kaslr_base(rng, levels, ram_gib)
+    assert ib != bb
+    img = _standard_kernel("image", name, levels=levels, page_offset=ib, text_pa=image_text[0],
+                           text_va=K.LINK_TEXT_VA + image_text[1], ram_pfns=ram_pfns, pti=pti)
+    boot = _standard_kernel("boot", name, levels=levels, page_offset=bb, text_pa=boot_text[0],
+                            text_va=K.LINK_TEXT_VA + boot_text[1], ram_pfns=ram_pfns, pti=pti)
+    return img, boot
+
+
 def _low_gib_plan(ram_end: int, splits: Sequence[int], gib_leaf: Sequence[int] = (),
                   holes: Sequence[Tuple[int, int]] = ()):
     """gib_kind / region_kind for RAM [0, ram_end) (plus the 4..5 GiB range when ram_end >
@@ -830,13 +844,8 @@ def _kaslr() -> Design:
     name = "kaslr"
     ram_mib = 256
     ram_pfns, e820 = K._ram_layout(ram_mib)
-    rng = random.Random("swsusp-scenario:kaslr:bases")
-    ib, bb = _kaslr_base(rng, 4, 1), _kaslr_base(rng, 4, 1)
-    assert ib != bb
-    img = _standard_kernel("image", name, levels=4, page_offset=ib, text_pa=0x9600000,
-                           text_va=K.LINK_TEXT_VA + 0x28600000, ram_pfns=ram_pfns)
-    boot = _standard_kernel("boot", name, levels=4, page_offset=bb, text_pa=0x3000000,
-                            text_va=K.LINK_TEXT_VA + 0x0E400000, ram_pfns=ram_pfns)
+    img, boot = _kaslr_pair(name, levels=4, ram_gib=1, image_text=(0x9600000, 0x28600000),
+                            boot_text=(0x3000000, 0x0E400000), ram_pfns=ram_pfns)
     SAME1, SAME2, MOVED = 0x2800000 >> 21, 0x6000000 >> 21, 0x2A00000 >> 21
     LAST = ((ram_mib << 20) - SZ_2M) >> 21
     gk, rk = _low_gib_plan(ram_mib << 20, splits=(SAME1, SAME2, MOVED, LAST))
@@ -855,7 +864,7 @@ def _kaslr() -> Design:
                    max_pfn=ram_pfns[-1][1])
     story = f"""\
 Modern KASLR, like the real run B: the same kernel build booted twice with different random
-layouts.  Direct map at {ib:#x} (image) and {bb:#x} (boot); kernel loaded at {img.text_pa:#x}
+layouts.  Direct map at {img.page_offset:#x} (image) and {boot.page_offset:#x} (boot); kernel loaded at {img.text_pa:#x}
 and {boot.text_pa:#x}.  Each kernel's early tables live in its own .brk and move with the
 physical KASLR offset: the PUD, the PMD table of the first GiB (PUD row: moved), the PTE tables
 of the first and the last 2 MiB (moved).  One more PTE table ([{MOVED << 21:#x}, +2 MiB)) came
@@ -976,13 +985,8 @@ def _la57() -> Design:
     name = "la57"
     ram_mib = 2048
     ram_pfns, e820 = K._ram_layout(ram_mib)
-    rng = random.Random("swsusp-scenario:la57:bases")
-    ib, bb = _kaslr_base(rng, 5, 2), _kaslr_base(rng, 5, 2)
-    assert ib != bb
-    img = _standard_kernel("image", name, levels=5, page_offset=ib, text_pa=0x5200000,
-                           text_va=K.LINK_TEXT_VA + 0x1C000000, ram_pfns=ram_pfns)
-    boot = _standard_kernel("boot", name, levels=5, page_offset=bb, text_pa=0x1400000,
-                            text_va=K.LINK_TEXT_VA + 0x2F200000, ram_pfns=ram_pfns)
+    img, boot = _kaslr_pair(name, levels=5, ram_gib=2, image_text=(0x5200000, 0x1C000000),
+                            boot_text=(0x1400000, 0x2F200000), ram_pfns=ram_pfns)
     F1 = (2 << 30) - PAGE                       # PMD table of GiB 1: memblock top-down, shared
     SAME, MOVED = (0x40000000 + 0x8000000) >> 21, (0x40000000 + 0x10000000) >> 21
     T_same, T_img_m, T_boot_m = F1 - PAGE, 0x3F00000, F1 - 2 * PAGE
@@ -1002,7 +1006,7 @@ def _la57() -> Design:
                    specs=BOOT_SPECS, main_pid=98, comm="resume-helper", ram_mib=ram_mib,
                    max_pfn=ram_pfns[-1][1], extra_data=[(T_img_m >> 12, "code")])
     story = f"""\
-5-level paging (LA57) in both kernels, KASLR: direct map at {ib:#x} (image) and {bb:#x} (boot),
+5-level paging (LA57) in both kernels, KASLR: direct map at {img.page_offset:#x} (image) and {boot.page_offset:#x} (boot),
 kernels at {img.text_pa:#x} and {boot.text_pa:#x}, 2 GiB of RAM.  Each kernel's P4D, PUD, the PMD
 table of GiB 0 and the first PTE table are in its .brk (PUD row of GiB 0: moved; PMD row 0:
 moved).  The PMD table of GiB 1 came from memblock top-down and is the same frame F1 = {F1:#x}
@@ -1020,13 +1024,8 @@ def _pti() -> Design:
     name = "pti"
     ram_mib = 256
     ram_pfns, e820 = K._ram_layout(ram_mib)
-    rng = random.Random("swsusp-scenario:pti:bases")
-    ib, bb = _kaslr_base(rng, 4, 1), _kaslr_base(rng, 4, 1)
-    assert ib != bb
-    img = _standard_kernel("image", name, levels=4, page_offset=ib, text_pa=0x4C00000,
-                           text_va=K.LINK_TEXT_VA + 0x12400000, ram_pfns=ram_pfns, pti=True)
-    boot = _standard_kernel("boot", name, levels=4, page_offset=bb, text_pa=0x8A00000,
-                            text_va=K.LINK_TEXT_VA + 0x03200000, ram_pfns=ram_pfns, pti=True)
+    img, boot = _kaslr_pair(name, levels=4, ram_gib=1, image_text=(0x4C00000, 0x12400000),
+                            boot_text=(0x8A00000, 0x03200000), ram_pfns=ram_pfns, pti=True)
     SAME, SPLIT = 0x2800000 >> 21, 0x4000000 >> 21
     gi, ri = _low_gib_plan(ram_mib << 20, splits=(SAME,))
     gb, rb = _low_gib_plan(ram_mib << 20, splits=(SAME, SPLIT))
@@ -1047,7 +1046,7 @@ Page-table isolation in both kernels: every PGD is an 8 KiB pair, kernel half fi
 at +4096 (bit 12).  The image record's cr3 ({img.cr3:#x}) and the boot CPU's cr3
 ({boot.cr3:#x}) are kernel halves; the user halves hold the user mappings, an NX-less copy of
 the kernel's slot 511 (entry text) and nothing of the direct map.  KASLR: direct map at
-{ib:#x} / {bb:#x}, kernels at {img.text_pa:#x} / {boot.text_pa:#x}; PUD row and the first PTE
+{img.page_offset:#x} / {boot.page_offset:#x}, kernels at {img.text_pa:#x} / {boot.text_pa:#x}; PUD row and the first PTE
 table moved (.brk), [{SAME << 21:#x}, +2 MiB) same PTE table, [{SPLIT << 21:#x}, +2 MiB) split.
 The resume dump is raw (file offset = physical address, no headers, no cr3 note).  Hazards:
 none.
