@@ -142,14 +142,37 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
     return image
 
 
-class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
-    """Physical memory of a hibernated Linux x86-64 machine, from its hibernation image."""
+class EvidencePhysicalLayer(interfaces.layers.TranslationLayerInterface):
+    """What the physical layers of a hibernated machine share: addresses from 0 to `_max`
+    (set by the subclass), one base layer, and no writes."""
 
     _direct_metadata = {"architecture": "Intel64", "os": "Linux"}
 
     def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
         super().__init__(context, config_path, name, metadata)
         self._base_layer = self.config["base_layer"]
+
+    @property
+    def minimum_address(self) -> int:
+        return 0
+
+    @property
+    def maximum_address(self) -> int:
+        return self._max
+
+    @property
+    def dependencies(self) -> List[str]:
+        return [self._base_layer]
+
+    def write(self, offset: int, value: bytes) -> None:
+        raise exceptions.LayerException(self.name, "Hibernation images are evidence: the layer is read-only")
+
+
+class SwsuspLayer(EvidencePhysicalLayer):
+    """Physical memory of a hibernated Linux x86-64 machine, from its hibernation image."""
+
+    def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
+        super().__init__(context, config_path, name, metadata)
         try:
             self.image = open_image(
                 context,
@@ -204,18 +227,6 @@ class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
 
     # -- DataLayerInterface ----------------------------------------------------------------
 
-    @property
-    def minimum_address(self) -> int:
-        return 0
-
-    @property
-    def maximum_address(self) -> int:
-        return self._max
-
-    @property
-    def dependencies(self) -> List[str]:
-        return [self._base_layer]
-
     def is_valid(self, offset: int, length: int = 1) -> bool:
         if length <= 0 or offset < 0:
             return False
@@ -231,9 +242,6 @@ class SwsuspLayer(interfaces.layers.TranslationLayerInterface):
             raise exceptions.InvalidAddressException(self.name, exc.pfn * PAGE_SIZE, str(exc)) from None
         except SwsuspFormatError as exc:
             raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
-
-    def write(self, offset: int, value: bytes) -> None:
-        raise exceptions.LayerException(self.name, "Hibernation images are evidence: the layer is read-only")
 
     def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
         """Runs of present pages; mapped offsets are where each run's first page sits on disk

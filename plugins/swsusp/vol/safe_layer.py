@@ -13,7 +13,7 @@ from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.paging import analysis, safe_tables
-from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, SwsuspLayer
 
 vollog = logging.getLogger(__name__)
 PAGE = 4096
@@ -34,14 +34,11 @@ def safe_tables_for(image) -> safe_tables.SafeTables:
     return tables
 
 
-class SafeTablesLayer(interfaces.layers.TranslationLayerInterface):
+class SafeTablesLayer(EvidencePhysicalLayer):
     """The image's physical memory with the rebuilt safe tables added in free frames."""
-
-    _direct_metadata = {"architecture": "Intel64", "os": "Linux"}
 
     def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
         super().__init__(context, config_path, name, metadata)
-        self._base_layer = self.config["base_layer"]
         base = context.layers[self._base_layer]
         if not isinstance(base, SwsuspLayer):
             raise exceptions.LayerException(name, "safe tables need a hibernation image layer below them")
@@ -53,18 +50,6 @@ class SafeTablesLayer(interfaces.layers.TranslationLayerInterface):
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
         return [requirements.TranslationLayerRequirement(name="base_layer", optional=False,
                                                          description="The hibernation image's physical layer")]
-
-    @property
-    def minimum_address(self) -> int:
-        return 0
-
-    @property
-    def maximum_address(self) -> int:
-        return self._max
-
-    @property
-    def dependencies(self) -> List[str]:
-        return [self._base_layer]
 
     def _table_page(self, pfn: int):
         return self.tables.pages.get(pfn)
@@ -85,9 +70,6 @@ class SafeTablesLayer(interfaces.layers.TranslationLayerInterface):
             out.append(bytes(page[off : off + n]) if page is not None else self._base.read(pos, n, pad))
             pos += n
         return b"".join(out)
-
-    def write(self, offset: int, value: bytes) -> None:
-        raise exceptions.LayerException(self.name, "read-only")
 
     def mapping(self, offset: int, length: int, ignore_errors: bool = False):
         yield from self._base.mapping(offset, length, ignore_errors)
