@@ -24,6 +24,7 @@ boot kernel during resume, :mod:`samples.resume_scenarios`): :data:`SCENARIOS`,
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import inspect
 import json
@@ -1437,16 +1438,9 @@ class _LargeKit:
         return pfn not in self.special and self.classify(pfn)[0] == 0
 
 
-_LARGE_KITS: Dict[int, _LargeKit] = {}
-
-
+@functools.lru_cache(maxsize=4)
 def _large_kit(seed: int) -> _LargeKit:
-    kit = _LARGE_KITS.get(seed)
-    if kit is None:
-        if len(_LARGE_KITS) > 4:
-            _LARGE_KITS.clear()
-        kit = _LARGE_KITS[seed] = _LargeKit(seed)
-    return kit
+    return _LargeKit(seed)
 
 
 def large_page(pfn: int, seed: int = 0) -> bytes:
