@@ -1,0 +1,129 @@
+"""The evidence file as the kernel sees a swap device: a swap area addressed by slot.
+
+A hibernation image is one occupant of a swap area (header, map chain, data blocks); pages
+swapped out by reclaim, and stale data in free slots, are others.  Two numberings meet here,
+as in mm/swapfile.c:
+
+  * device blocks: 4 KiB blocks of the partition (or disk) holding the area.  The image's
+    header and map entries name device blocks (`swapdev_block()` maps a slot to its block
+    before writing).
+  * slots (`swp_offset()` of a `swp_entry_t`): positions in the swap area itself, slot 0 being
+    the mkswap header.  A process's swap PTE names a slot.  On a swap partition slot == block;
+    a swap file's slots reach their blocks through its extents (`struct swap_extent`:
+    start_page, nr_pages, start_block), which only the kernel (or the filesystem) knows.
+
+`SwapArea` does both translations in one place; nothing else computes a file offset.
+"""
+
+from bisect import bisect_right
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+from .errors import SwsuspFormatError
+from .locate import Location
+from .structs import PAGE_SIZE
+
+
+@dataclass(frozen=True)
+class SwapExtent:
+    """struct swap_extent (mm/swapfile.c): slots [start_page, start_page + nr_pages) lie in
+    device blocks [start_block, start_block + nr_pages)."""
+
+    start_page: int
+    nr_pages: int
+    start_block: int
+
+
+class SwapArea:
+    """The swap area at `location` in `source`.
+
+    `nr_blocks` bounds device blocks (the partition's size); `last_page` (from the mkswap
+    header, 0 when unknown) bounds slots.  `extents` maps slots to blocks; without them, slot
+    s is block s on a swap partition (header at block 0) and in a swap file copied out of its
+    filesystem (the file *is* the area), and unknown inside a filesystem (never assumed
+    contiguous)."""
+
+    def __init__(self, source, location: Location, last_page: int = 0,
+                 extents: Optional[Sequence[SwapExtent]] = None) -> None:
+        self.source = source
+        self.location = location
+        self.partition = location.partition
+        self.nr_blocks = location.partition.size // PAGE_SIZE
+        self.last_page = last_page
+        self.extents: Optional[Tuple[SwapExtent, ...]] = (
+            tuple(sorted(extents, key=lambda e: e.start_page)) if extents is not None else None
+        )
+        self._starts = [e.start_page for e in self.extents] if self.extents else []
+
+    def with_extents(self, extents: Sequence[SwapExtent]) -> "SwapArea":
+        """The same area with the kernel's slot -> block extents (a swap file)."""
+        return SwapArea(self.source, self.location, self.last_page, extents)
+
+    # -- device blocks ----------------------------------------------------------------------
+
+    @property
+    def block_base(self) -> int:
+        return self.location.block_base
+
+    def block_offset(self, block: int) -> int:
+        """Byte offset in the input of device block `block`."""
+        return self.partition.offset + (block - self.location.block_base) * PAGE_SIZE
+
+    def holds_block(self, block: int) -> bool:
+        """A block of the partition (block 0, the partition's own first block, never holds
+        image data)."""
+        return 0 < block - self.location.block_base < self.nr_blocks
+
+    def last_block_in_file(self) -> int:
+        """The highest device block whose page the input still holds whole."""
+        return (self.source.size - self.partition.offset) // PAGE_SIZE + self.location.block_base - 1
+
+    def read_block(self, block: int, what: str = "") -> bytes:
+        offset = self.block_offset(block)
+        data = self.source.read(offset, PAGE_SIZE)
+        if len(data) != PAGE_SIZE:
+            raise SwsuspFormatError(f"input ends inside {what or f'swap block {block}'} (truncated file)", offset,
+                                    block=block)
+        return data
+
+    # -- slots ------------------------------------------------------------------------------
+
+    @property
+    def nr_slots(self) -> Optional[int]:
+        """Slots of the area (mkswap's last_page + 1), None when the header does not say."""
+        return self.last_page + 1 if self.last_page else None
+
+    @property
+    def slots_are_blocks(self) -> bool:
+        """Slot s is device block header_block + s: a swap partition, or a copied-out file."""
+        return self.location.resume_offset == self.location.block_base
+
+    def slot_block(self, slot: int) -> Optional[int]:
+        """The device block holding `slot`, None when the area does not have it or (a swap
+        file inside a filesystem, without extents) where it is is unknown."""
+        if slot < 0 or (self.last_page and slot > self.last_page):
+            return None
+        if self.extents is not None:
+            i = bisect_right(self._starts, slot) - 1
+            if i < 0:
+                return None
+            ext = self.extents[i]
+            if slot >= ext.start_page + ext.nr_pages:
+                return None
+            return ext.start_block + slot - ext.start_page
+        if slot == 0:
+            return self.location.resume_offset
+        return self.location.resume_offset + slot if self.slots_are_blocks else None
+
+    def slot_offset(self, slot: int) -> Optional[int]:
+        """Byte offset in the input of `slot`, None if the input cannot hold it."""
+        block = self.slot_block(slot)
+        if block is None or not (block == self.location.resume_offset or self.holds_block(block)):
+            return None
+        offset = self.block_offset(block)
+        return offset if offset + PAGE_SIZE <= self.source.size else None
+
+    def read_slot(self, slot: int) -> Optional[bytes]:
+        """The page in `slot`, None when the input does not hold it."""
+        offset = self.slot_offset(slot)
+        return None if offset is None else self.source.read(offset, PAGE_SIZE)
