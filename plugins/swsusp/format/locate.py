@@ -14,7 +14,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
-from .header import ALL_SIGS, HIBERNATE_SIG, PAGE_SIZE, SIG_OFFSET, SWAP_SIGS, USWSUSP_SIG
+from .header import ALL_SIGS, HIBERNATE_SIG, SWAP_SIGS, USWSUSP_SIG
+from .structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 
 SECTOR = 512
 MBR_SIGNATURE = b"\x55\xaa"
@@ -95,7 +96,7 @@ def _clip(source, offset: int, size: int, name: str) -> Optional[Partition]:
 
 
 def has_signature(source, header_offset: int) -> bool:
-    return source.read(header_offset + SIG_OFFSET, 10) in ALL_SIGS
+    return source.read(header_offset + SIG_OFFSET, SIG_LEN) in ALL_SIGS
 
 
 FS_MAGICS = (  # (offset, magic): filesystems Linux keeps swap files on

@@ -19,7 +19,8 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
-from volatility3.plugins.swsusp.format.header import PAGE_SIZE, SIG_OFFSET, ALL_SIGS
+from volatility3.plugins.swsusp.format.header import ALL_SIGS
+from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import FileSource
@@ -134,7 +135,7 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
         size = partition_size if partition_size else source.size - partition_offset
         part = locate.Partition(partition_offset, size, "configured partition")
         location = locate.Location(part, resume_offset or 0, block_base or 0, "from configuration")
-        image = SwsuspImage(source, location)
+        image = SwsuspImage.at(source, location)
     if key:
         IMAGES.put(key, image)
         loc = image.location
@@ -303,7 +304,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         source = FileSource(path) if path else LayerSource(context, layer_name)
         if source.size < PAGE_SIZE:
             return False
-        if source.read(SIG_OFFSET, 10) in ALL_SIGS:
+        if source.read(SIG_OFFSET, SIG_LEN) in ALL_SIGS:
             return True
         if locate.partitions(source) or locate.looks_like_filesystem(source, 0):
             return True
