@@ -8,6 +8,7 @@ import time
 from concurrent.futures import wait
 
 import pytest
+from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.readahead import TRIGGER, Pacer, ReadAhead
 
@@ -110,12 +111,12 @@ def fake_blocks(fail_in_worker=(), bad_boundary_from=None):
     def fetch(i):
         if i in fail_in_worker and threading.get_ident() != main:
             failed.append(i)
-            raise ValueError(f"worker failure {i}")
+            raise SwsuspFormatError(f"worker failure {i}")
         return bytes([i]) * 8
 
     def prepare(i):
         if bad_boundary_from is not None and i >= bad_boundary_from:
-            raise ValueError("bad block length")
+            raise SwsuspFormatError("bad block length")
 
     fetch.failed = failed
     return fetch, prepare

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
+from .errors import NotAnImageError
 from .header import ALL_SIGS, HIBERNATE_SIG, SWAP_SIGS, USWSUSP_SIG
 from .structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 
@@ -121,7 +122,7 @@ def candidates(
     parts = partitions(source)
     if partition is not None:
         if not 1 <= partition <= len(parts):
-            raise ValueError(f"partition {partition} not found (the input has {len(parts)})")
+            raise NotAnImageError(f"partition {partition} not found (the input has {len(parts)})", 0)
         regions = [parts[partition - 1]]
     else:
         regions = parts + [whole]

@@ -33,7 +33,7 @@ from .header import (
 from .identify import identify
 from .info import SwsuspInfo, parse_info
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
-from .source import FileSource
+from .source import FileSource, Source
 from .stream import CompressedStream, PlainStream, read_map_blocks
 from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWSUSP_HEADER_A
 from .swap_area import SwapArea
@@ -68,7 +68,7 @@ class ImageParts:
 # -- one location ---------------------------------------------------------------------------
 
 
-def open_at(source, location: locate.Location, cache_blocks: int = 64) -> ImageParts:
+def open_at(source: Source, location: locate.Location, cache_blocks: int = 64) -> ImageParts:
     """The image whose header page is at `location`, under the first layout that reads."""
     page = source.read(location.header_offset, PAGE_SIZE)
     if len(page) != PAGE_SIZE:
@@ -255,7 +255,7 @@ def find_image(path_or_source, resume_offset: Optional[int] = None, partition: O
     raise (real or errors)[0]
 
 
-def _describe(source) -> Optional[str]:
+def _describe(source: Source) -> Optional[str]:
     """Name what the input is instead (LUKS, LVM, a RAM dump, a filesystem...)."""
     what = identify(source)
     if what:
@@ -265,7 +265,7 @@ def _describe(source) -> Optional[str]:
     return "; ".join(named) or None
 
 
-def _copied_swap_file(source, location: locate.Location, error: SwsuspFormatError,
+def _copied_swap_file(source: Source, location: locate.Location, error: SwsuspFormatError,
                       cache_blocks: int) -> Optional[ImageParts]:
     """A swap file copied out of its filesystem keeps filesystem block numbers: rebase them.
 

@@ -30,6 +30,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Container, Dict, List, Optional, Tuple
 
+from .errors import PageNotInImage, SwsuspFormatError
+
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 WORKERS = min(4, CORES)  # decompression is CPU-bound: more threads than cores only queue
 # Blocks per task: a hand-over between threads costs tens of microseconds here (1 block per
@@ -127,7 +129,7 @@ class ReadAhead:
                 data = future.result()[k]
                 self.hits += 1
                 return data
-            except Exception:  # redo in this thread, so the error (or its salvage) is the plain path's
+            except (SwsuspFormatError, PageNotInImage):  # redo here: the error (or its salvage) is the plain path's
                 pass
         self.misses += 1
         return self._fetch(index)
@@ -169,7 +171,7 @@ class ReadAhead:
                     continue
                 try:
                     self._prepare(i + 1)  # block boundaries up to i's end, in this thread
-                except Exception:  # a broken length: the plain path reports it when the walk gets there
+                except (SwsuspFormatError, PageNotInImage):  # a broken length: reported when the walk gets there
                     self._next = self._n
                     self._submit(batch)
                     return

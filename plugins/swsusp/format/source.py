@@ -1,13 +1,20 @@
-"""Byte sources the reader pulls from: a read-only file, or anything with read(offset, n)."""
+"""Byte sources the reader pulls from: a read-only file, bytes, or anything with this shape."""
 
 import os
 from typing import Protocol
 
+from .errors import NotAnImageError
+
 
 class Source(Protocol):
+    """What the reader needs of its input: a size, reads (short at the end) and a search.
+    A `thread_safe` attribute set true lets read-ahead workers read concurrently."""
+
     size: int
 
     def read(self, offset: int, length: int) -> bytes: ...
+
+    def find(self, needle: bytes, start: int, end: int) -> int: ...
 
 
 class FileSource:
@@ -25,7 +32,7 @@ class FileSource:
         self.size = os.fstat(self._fd).st_size
         if self.size == 0:
             os.close(self._fd)
-            raise ValueError(f"{self.path} is empty")
+            raise NotAnImageError(f"{self.path} is empty", 0)
 
     def read(self, offset: int, length: int) -> bytes:
         if offset >= self.size or length <= 0:
@@ -48,10 +55,8 @@ class FileSource:
             self._fd = -1
 
     def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        if getattr(self, "_fd", -1) >= 0:  # a failed __init__ leaves no descriptor
+            os.close(self._fd)
 
 
 class BytesSource:

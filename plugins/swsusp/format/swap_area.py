@@ -21,6 +21,7 @@ from typing import Optional, Sequence, Tuple
 
 from .errors import SwsuspFormatError
 from .locate import Location
+from .source import Source
 from .structs import PAGE_SIZE
 
 BEYOND_END = "beyond the end of the input (truncated file)"
@@ -45,7 +46,7 @@ class SwapArea:
     filesystem (the file *is* the area), and unknown inside a filesystem (never assumed
     contiguous)."""
 
-    def __init__(self, source, location: Location, last_page: int = 0,
+    def __init__(self, source: Source, location: Location, last_page: int = 0,
                  extents: Optional[Sequence[SwapExtent]] = None) -> None:
         self.source = source
         self.location = location

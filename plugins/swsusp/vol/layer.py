@@ -245,8 +245,8 @@ class SwsuspLayer(EvidencePhysicalLayer):
             raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
 
     def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
-        """Runs of present pages; mapped offsets are where each run's first page sits on disk
-        (its compressed block, for compressed images)."""
+        """Runs of present pages, each mapped onto itself in this layer: the pages are
+        decompressed by `read`, so there is no lower layer a mapped offset could point into."""
         if length <= 0:
             return
         end = offset + length
@@ -283,7 +283,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         except SwsuspFormatError as exc:  # recognised but broken: say why, stacking is silent
             vollog.warning(f"Hibernation image not usable: {exc.message}")
             return None
-        except (ImportError, ValueError) as exc:
+        except ImportError as exc:  # a codec's package is missing: its message says which
             vollog.warning(str(exc))
             return None
         new_name = context.layers.free_layer_name("SwsuspLayer")
