@@ -17,13 +17,32 @@ class Source(Protocol):
     def find(self, needle: bytes, start: int, end: int) -> int: ...
 
 
-class FileSource:
+class ChunkedFind:
+    """`find` over `read`, a bounded chunk at a time (a scan never holds the whole input)."""
+
+    FIND_CHUNK = 16 << 20
+    size: int
+
+    def read(self, offset: int, length: int) -> bytes:
+        raise NotImplementedError
+
+    def find(self, needle: bytes, start: int, end: int) -> int:
+        pos = start
+        while pos < end:
+            stop = min(end, pos + self.FIND_CHUNK + len(needle) - 1)
+            hit = self.read(pos, stop - pos).find(needle)
+            if hit >= 0:
+                return pos + hit
+            pos += self.FIND_CHUNK
+        return -1
+
+
+class FileSource(ChunkedFind):
     """A file opened read-only (evidence is never written), read with pread.
 
     Not mmap: mapped pages count in the process's RSS, which would then grow with the image
     (a 4 GiB image read once showed ~1.8 GiB of peak RSS); pread leaves them to the page cache."""
 
-    FIND_CHUNK = 16 << 20
     thread_safe = True  # pread has no shared file position: read-ahead workers may read too
 
     def __init__(self, path: str) -> None:
@@ -38,16 +57,6 @@ class FileSource:
         if offset >= self.size or length <= 0:
             return b""
         return os.pread(self._fd, min(length, self.size - offset), offset)
-
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        pos = start
-        while pos < end:
-            stop = min(end, pos + self.FIND_CHUNK + len(needle) - 1)
-            hit = self.read(pos, stop - pos).find(needle)
-            if hit >= 0:
-                return pos + hit
-            pos += self.FIND_CHUNK
-        return -1
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -23,7 +23,7 @@ from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.format.source import FileSource
+from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
 
 vollog = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class SwsuspFormatException(exceptions.LayerException):
         )
 
 
-class LayerSource:
+class LayerSource(ChunkedFind):
     """Read bytes through a Volatility layer (when the input is not a plain local file)."""
 
     def __init__(self, context, layer_name: str) -> None:
@@ -54,17 +54,6 @@ class LayerSource:
     def read(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
         return self._layer.read(offset, length, pad=True) if length else b""
-
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        chunk = 16 << 20
-        pos = start
-        while pos < end:
-            stop = min(end, pos + chunk + len(needle))
-            hit = self.read(pos, stop - pos).find(needle)
-            if hit >= 0:
-                return pos + hit
-            pos += chunk
-        return -1
 
 
 def local_path(context, layer_name: str) -> Optional[str]:
