@@ -119,7 +119,7 @@ def bench_read(real):
     # baseline: the same blocks, read and decompressed in a bare loop
     bare = bare_decompress(path)
 
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = contexts.Context()
     ctx.config["file.location"] = path.as_uri()
     ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
@@ -237,7 +237,7 @@ def bench_random(images, gib, raw, reads):
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
     path, _facts = images.get(gib)
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = contexts.Context()
     ctx.config["file.location"] = path.as_uri()
     ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
@@ -260,7 +260,7 @@ def bench_random(images, gib, raw, reads):
     sample = addresses[: min(200, reads)]
     if any(ours.read(a, 4096) != dump.read(a, 4096) for a in sample):
         raise SystemExit(f"(g) the layer and the raw dump {raw} differ")
-    IMAGES._images.clear()
+    IMAGES.clear()
     ours.image.stream.cache.clear()
 
     def per_read(layer):
@@ -340,7 +340,7 @@ def open_layer(path, ctx=None, name="swsusp"):
     from volatility3.framework.layers import physical
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = ctx or contexts.Context()
     ctx.config[f"{name}-file.location"] = Path(path).as_uri()
     ctx.add_layer(physical.FileLayer(ctx, f"{name}-file", f"{name}-file"))

@@ -5,7 +5,6 @@ import os
 import random
 import threading
 import time
-from concurrent.futures import wait
 
 import pytest
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
@@ -124,7 +123,7 @@ def fake_blocks(fail_in_worker=(), bad_boundary_from=None):
 
 def settled_get(ra, i):
     """get(i) once every queued block has been decompressed (so workers, not the caller, did them)."""
-    wait([future for future, _k in ra._pending.values()])
+    ra.settle()
     return ra.get(i)
 
 

@@ -27,7 +27,7 @@ surface exactly as on the plain path.
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Container, Dict, List, Optional, Tuple
 
 from .errors import PageNotInImage, SwsuspFormatError
@@ -133,6 +133,10 @@ class ReadAhead:
                 pass
         self.misses += 1
         return self._fetch(index)
+
+    def settle(self) -> None:
+        """Wait until every queued block is decompressed (tests: the workers did them)."""
+        wait([future for future, _k in list(self._pending.values())])
 
     def in_flight(self) -> int:
         """Blocks queued or decompressed and not yet taken (bounded by `depth`)."""

@@ -89,6 +89,10 @@ class _ImageCache:
             while len(self._images) > self._size:
                 self._images.popitem(last=False)
 
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
+
 
 IMAGES = _ImageCache()
 
