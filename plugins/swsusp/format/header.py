@@ -117,10 +117,8 @@ class SwsuspHeader:
 
     def field_offset(self, field: str) -> Optional[int]:
         """File offset of a header field (None if this era has none)."""
-        at = self.layout.offset(field)
-        if at is None:
-            at = SWAP_HEADER.get(field).offset if field in SWAP_HEADER else None
-        return None if at is None else self.offset + at
+        f = self.layout.struct.get(field) or SWAP_HEADER.get(field)
+        return None if f is None else self.offset + f.offset
 
 
 def signature_of(page: bytes) -> bytes:

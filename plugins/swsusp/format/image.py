@@ -264,15 +264,15 @@ class SwsuspImage:
                 yield d[i], n
                 i += n
             return
-        start = prev = None
+        start = prev = -2
         for pfn in self.present_pfns(first_pfn, end_pfn):
-            if prev is not None and pfn == prev + 1:
+            if pfn == prev + 1:
                 prev = pfn
                 continue
-            if start is not None:
+            if start >= 0:
                 yield start, prev - start + 1
             start = prev = pfn
-        if start is not None:
+        if start >= 0:
             yield start, prev - start + 1
 
     @property
@@ -292,7 +292,7 @@ class SwsuspImage:
             out[k] = self.pfns.data_pfns[pos]
         return out
 
-    def iter_pages(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+    def iter_pages(self, progress: Progress = None) -> Iterator[Tuple[int, Pages]]:
         """(PFN, page) of every data page in stream order, then the zero pages."""
         pfn_of = self.pfn_of_data_page()
         first_data = self.data_page_first

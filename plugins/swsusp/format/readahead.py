@@ -169,7 +169,7 @@ class ReadAhead:
         ahead = min(self.depth, self.batch * (self._streak - TRIGGER + 1))
         start = max(index + 1, self._next)
         while start < self._n and start + self.batch <= index + 1 + ahead:
-            batch = []
+            batch: List[int] = []
             for i in range(start, min(self._n, start + self.batch)):
                 if i in self._cached or i in self._pending:
                     continue
@@ -205,7 +205,8 @@ class Pacer:
 
     def start(self) -> None:
         """A new walk: probe again (the machine's load may have changed)."""
-        self.ahead, self._walked, self._started, self._seconds = True, 0, None, {}
+        self.ahead, self._walked, self._started = True, 0, 0.0
+        self._seconds: Dict[bool, float] = {}
 
     def step(self) -> bool:
         """Count one block of the walk; True if read-ahead should run for it."""

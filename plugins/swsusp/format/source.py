@@ -1,7 +1,7 @@
 """Byte sources the reader pulls from: a read-only file, bytes, or anything with this shape."""
 
 import os
-from typing import Protocol
+from typing import Protocol, Union
 
 from .errors import NotAnImageError
 
@@ -45,7 +45,7 @@ class FileSource(ChunkedFind):
 
     thread_safe = True  # pread has no shared file position: read-ahead workers may read too
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
         self.path = os.fspath(path)
         self._fd = os.open(self.path, os.O_RDONLY)
         self.size = os.fstat(self._fd).st_size

@@ -127,17 +127,17 @@ class PlainStream(_Stream):
         limit = self.area.last_block_in_file()
         lo, hi = (min(entries[:n]), max(entries[:n])) if n else (1, 1)
         if n and not (self.area.holds_block(lo) and self.area.holds_block(hi) and hi <= limit):
-            run = None
-            for p in range(n):  # damage only: one pass, grouped into runs
+            run: Optional[Damage] = None  # damage only: one pass, consecutive pages lost alike form one run
+            for p in range(n):
                 error = self._page_error(p, limit)
-                if error and run and run[1] == p and error_kind(run[2]) == error_kind(error):
-                    run[1] = p + 1
+                if error and run and run.end == p and error_kind(run.error) == error_kind(error):
+                    run = Damage(run.first, p + 1, run.error)
                     continue
                 if run:
-                    self.damage.add(Damage(run[0], run[1], run[2]))
-                run = [p, p + 1, error] if error else None
+                    self.damage.add(run)
+                run = Damage(p, p + 1, error) if error else None
             if run:
-                self.damage.add(Damage(run[0], run[1], run[2]))
+                self.damage.add(run)
         if n < self.pages:
             self.damage.add(Damage(n, self.pages, self._map_short()))
 

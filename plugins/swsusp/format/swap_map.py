@@ -6,7 +6,7 @@ Entry i is the swap block holding stream page i; a zero entry ends the stream.
 """
 
 from array import array
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Set
 
 from .errors import SwsuspFormatError
 from .structs import MAP_PAGE_ENTRIES, PAGE_SIZE, SWAP_MAP_PAGE_STRUCT
@@ -51,7 +51,7 @@ def read_swap_map(
     """
     entries = array("Q")
     map_blocks: List[int] = []
-    seen = set()
+    seen: Set[int] = set()
     block, came_from = first, None
     broken = None
     while block:
