@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.paging import analysis, directmap, walk
+from volatility3.plugins.swsusp.analysis import safepgt as analysis
+from volatility3.plugins.swsusp.paging import directmap, walk
 from volatility3.plugins.swsusp.paging.entries import ADDR_MASK, reserved_bits
 
 from samples import swsusp_gen, synthkernel

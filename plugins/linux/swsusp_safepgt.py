@@ -11,7 +11,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
-from volatility3.plugins.swsusp.paging import analysis
+from volatility3.plugins.swsusp.analysis import safepgt as analysis
 from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION

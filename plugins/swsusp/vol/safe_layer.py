@@ -12,7 +12,8 @@ from typing import Dict, List, Tuple
 from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.paging import analysis, safe_tables
+from volatility3.plugins.swsusp.analysis import safe_tables
+from volatility3.plugins.swsusp.analysis import safepgt as analysis
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, SwsuspLayer
 
 vollog = logging.getLogger(__name__)

@@ -13,7 +13,8 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .entries import ADDR_MASK
+from ..paging.entries import ADDR_MASK
+from ..paging.walk import Paging
 
 PAGE = 4096
 PMD_SIZE = 1 << 21
@@ -194,8 +195,6 @@ def verify(safe: SafeTables, paging, direct_map, limit: int = 32) -> Verificatio
     The rebuilt tables use only 2 MiB/1 GiB leaves, linear inside, so checking each original
     leaf at every 2 MiB boundary it crosses covers all of its 4 KiB pages.  A table reached
     through several entries is checked once (a direct map never shares tables; bounded work)."""
-    from .walk import Paging  # local: walk imports nothing from here
-
     rebuilt = Paging(safe.read, safe.root, safe.levels)
     result = Verification()
     for va, pa, size, _value, _entry_pa in paging.raw_leaves(direct_map.base, direct_map.end, shared=False):

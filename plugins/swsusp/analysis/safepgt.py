@@ -10,7 +10,8 @@
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
-from . import compare, directmap, restore, safe_tables, scan, walk
+from ..paging import directmap, scan, walk
+from . import compare, restore, safe_tables
 
 PAGE = 4096
 ReadPhys = Callable[[int, int], bytes]

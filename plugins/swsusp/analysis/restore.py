@@ -19,7 +19,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .walk import Paging
+from ..paging.walk import Paging
 
 PAGE = 4096
 IN_PLACE = 0  # restored while loading, before the copy loop

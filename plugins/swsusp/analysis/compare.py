@@ -15,7 +15,7 @@ such pair the finding is:
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .directmap import SlotRecord
+from ..paging.directmap import SlotRecord
 
 SAME, MOVED, SPLIT, MERGED, ONLY_IMAGE, ONLY_RESUME = (
     "same", "moved", "split", "merged", "only in image", "only in resume",
