@@ -21,11 +21,11 @@ from tests import realsamples
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.paging import entries as E
 from volatility3.plugins.swsusp.paging.directmap import FIXED_BASES, direct_map_slots, find_direct_map
+from volatility3.plugins.swsusp.paging.errors import NonCanonicalAddress
 from volatility3.plugins.swsusp.paging.scan import find_cr3
 from volatility3.plugins.swsusp.paging.walk import (
     CR3_ADDR_MASK,
     PTI_USER_BIT,
-    NonCanonicalAddress,
     Paging,
     detect_levels,
     detect_sme_bit,

@@ -122,7 +122,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
     def _dump_kernel(self, layer_name: str, label: str, cr3):
         layer = self.context.layers[layer_name]
-        read = lambda pa, n: layer.read(pa, n)  # noqa: E731
+        read = physical.reader(layer)
         # a RAM dump ends where memory ends; an image does not save its free pages
         memory_end = None if isinstance(layer, SwsuspLayer) else layer.maximum_address + 1
         return analysis.kernel_from_dump(read, layer.maximum_address + 1, label, cr3, self._progress_callback,
@@ -276,7 +276,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             yield row(what, f"boot kernel's tables: {native}", f"rebuilt safe tables: {rebuilt}")
 
     def _explain_rows(self, result, va):
-        from volatility3.plugins.swsusp.paging.walk import NonCanonicalAddress, Paging
+        from volatility3.plugins.swsusp.paging.errors import NonCanonicalAddress
+        from volatility3.plugins.swsusp.paging.walk import Paging
 
         walks = [("image" if self._image else "dump", result.image.paging, va)]
         if result.safe is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
 from ..paging.entries import ADDR_MASK
+from ..paging.errors import MissingMemory
 from ..paging.walk import Paging
 
 PAGE = 4096
@@ -38,11 +39,12 @@ class SafeTables:
     def frames(self) -> List[int]:
         return sorted(self.pages)
 
-    def read(self, pa: int, length: int) -> Optional[bytes]:
+    def read(self, pa: int, length: int) -> bytes:
+        """A `walk.ReadPhys` over the rebuilt pages alone (MissingMemory anywhere else)."""
         pfn, off = divmod(pa, PAGE)
         page = self.pages.get(pfn)
         if page is None or off + length > PAGE:
-            return None
+            raise MissingMemory(pa, length, "not inside one rebuilt table page")
         return bytes(page[off : off + length])
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Optional, Tuple
 
 from ..paging import directmap, scan, walk
+from ..paging.errors import NonCanonicalAddress
 from . import compare, restore, safe_tables
 
 PAGE = 4096
@@ -99,7 +100,7 @@ def _where_walk_ends(read: ReadPhys, cr3: int, va: int) -> str:
     """'; the 4-level walk of VA ends at <its last step>' (what an analyst checks first)."""
     try:
         steps = walk.Paging(read, cr3).walk(va)
-    except walk.NonCanonicalAddress as exc:
+    except NonCanonicalAddress as exc:
         return f" ({exc})"
     return f"; the 4-level walk of {va:#x} ends at {steps[-1]}"
 
@@ -169,8 +170,8 @@ def restore_order(image, image_kt: KernelTables, boot: Optional[KernelTables]) -
             return True
         try:
             return any(boot.read(pfn * PAGE, PAGE))
-        except Exception:
-            return False  # not RAM in the boot kernel
+        except KeyError:  # the ReadPhys contract: not RAM in the boot kernel
+            return False
 
     return restore.RestoreOrder(list_order(image), in_use), DUMP_ASSUMPTION
 
@@ -244,8 +245,8 @@ def rebuild_safe(kt: KernelTables, image, resume: Optional[KernelTables], alloc_
             return False
         try:
             return any(resume.read(pfn * PAGE, PAGE))
-        except Exception:
-            return True  # not RAM in the resume-time kernel
+        except KeyError:  # the ReadPhys contract: not RAM in the resume-time kernel
+            return True
 
     if alloc_range is None:
         top = kt.direct_map.max_pa // PAGE
@@ -284,7 +285,7 @@ def _read_virtual(paging: walk.Paging, read: ReadPhys, va: int, n: int) -> Tuple
         return None, f"no translation ({steps[-1].level.linux} entry {steps[-1].status})" if steps else "no translation"
     try:
         return read(pa, n), f"-> {pa:#x}"
-    except Exception:
+    except KeyError:  # the ReadPhys contract
         return None, f"-> {pa:#x}, not in memory"
 
 
@@ -332,7 +333,7 @@ def _banner_addresses(read: ReadPhys, boot: KernelTables, limit: int = 1) -> Lis
         for pfn in range(first, end):
             try:
                 page = read(pfn * PAGE, PAGE)
-            except Exception:
+            except KeyError:  # the ReadPhys contract: not in memory
                 continue
             at = page.find(BANNER)
             if at >= 0:

@@ -100,16 +100,13 @@ def _pages_in(read: ReadPhys, first: int, max_pa: int) -> Iterator[tuple]:
         size = min(CHUNK, max_pa - chunk_pa)
         try:
             data = read(chunk_pa, size)
-            if len(data) != size:
-                raise ValueError
-        except Exception:  # a hole in the chunk: page by page
+        except KeyError:  # a hole in the chunk (the ReadPhys contract): page by page
             for pa in range(chunk_pa, chunk_pa + size, TABLE_SIZE):
                 try:
                     page = read(pa, TABLE_SIZE)
-                except Exception:
+                except KeyError:
                     continue
-                if len(page) == TABLE_SIZE:
-                    yield pa, page
+                yield pa, page
             continue
         view = memoryview(data)
         for off in range(0, size, TABLE_SIZE):

@@ -1,5 +1,10 @@
 """Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (spec §9.1, §9.3, §9.4).
 
+The read function (`ReadPhys`) returns exactly `length` bytes, or raises KeyError when any of
+them is not in memory: `errors.MissingMemory` from the Volatility adapters, the format's
+PageNotInImage (and PageDamaged) from a hibernation image, a dict's KeyError from a table of
+pages.  It never returns a short read or None; any other exception is a bug and propagates.
+
 4 and 5 levels are the same code: one loop (or one recursion) over the `Level` records of
 `entries.py`.  A table page that cannot be read (absent from a hibernation image, outside a
 dump) is "unreadable", never "not present"; a table that points back to itself or to an
@@ -32,11 +37,12 @@ from .entries import (
     levels_for,
     reserved_bits,
 )
+from .errors import NonCanonicalAddress
 
 __all__ = [
     "ADDR_MASK", "CR3_ADDR_MASK", "PTI_USER_BIT", "ReadPhys", "Paging", "Step", "Leaf",
-    "TableRef", "Problem", "NonCanonicalAddress", "translate", "paging_levels", "detect_levels",
-    "detect_sme_bit", "pti_kernel_root", "kernel_paging", "levels_for", "table_entries",
+    "TableRef", "Problem", "translate", "paging_levels", "detect_levels",
+    "detect_sme_bit", "pti_kernel_root", "kernel_paging", "levels_for", "table_entries", "read_table",
 ]
 
 CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spec §9.3)
@@ -44,17 +50,13 @@ PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above 
 U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
 
-ReadPhys = Callable[[int, int], bytes]
+ReadPhys = Callable[[int, int], bytes]  # read(pa, n): n bytes, or KeyError (see the module docstring)
 
 # Step.status / what ended a walk
 TABLE, LEAF, NOT_PRESENT, UNREADABLE, RESERVED = "table", "leaf", "not present", "unreadable", "reserved"
 # Problem.kind: what an enumeration refused to follow
 LOOP = "loop"
 PROBLEM_KINDS = (LOOP, UNREADABLE, RESERVED)
-
-
-class NonCanonicalAddress(ValueError):
-    """A virtual address whose top bits are not the sign extension of bit 47 (or 56)."""
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,14 @@ def table_entries(raw) -> array:
     return table
 
 
+def read_table(read: ReadPhys, pa: int) -> Optional[array]:
+    """The 512 entries of the table page at `pa`, or None when memory is missing there."""
+    try:
+        return table_entries(read(pa, TABLE_SIZE))
+    except KeyError:  # the ReadPhys contract: no memory there
+        return None
+
+
 class Paging:
     """The page tables under one CR3.
 
@@ -229,11 +239,7 @@ class Paging:
         except KeyError:
             pass
         self.table_reads += 1
-        try:
-            raw = self.read(pa, TABLE_SIZE)
-            entries = table_entries(raw) if raw is not None and len(raw) == TABLE_SIZE else None
-        except Exception:  # any reader: PageNotInImage, InvalidAddressException, OSError ...
-            entries = None
+        entries = read_table(self.read, pa)
         if len(self._tables) >= TABLE_CACHE_MAX:
             self._tables.clear()
         self._tables[pa] = entries
@@ -419,14 +425,6 @@ def paging_levels(read: ReadPhys, cr3: int, va: int, pa: int) -> Optional[int]:
     return detect_levels(read, cr3, va, pa)
 
 
-def _read_table(read: ReadPhys, pa: int) -> Optional[array]:
-    try:
-        raw = read(pa, TABLE_SIZE)
-    except Exception:
-        return None
-    return table_entries(raw) if raw is not None and len(raw) == TABLE_SIZE else None
-
-
 def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> int:
     """The AMD SME C-bit mask (e.g. 1 << 47) or 0 (spec §9.4, heuristic).
 
@@ -437,7 +435,7 @@ def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> in
     root = cr3 & CR3_ADDR_MASK
     high = [b for b in range(32, 52) if root >> b & 1]
     for bit in high or [None]:  # cr3 carries the C-bit when SME is on; else look at the entries
-        table = _read_table(read, root & ~(1 << bit) if bit is not None else root)
+        table = read_table(read, root & ~(1 << bit) if bit is not None else root)
         if table is None:
             continue
         present = [v for v in table if v & P]
@@ -457,7 +455,7 @@ def pti_kernel_root(read: ReadPhys, root: int) -> int:
     half: the page 4 KiB below has more present entries in slots 256-511 (spec §9.3)."""
     if not root & PTI_USER_BIT:
         return root
-    mine, below = _read_table(read, root), _read_table(read, root & ~PTI_USER_BIT)
+    mine, below = read_table(read, root), read_table(read, root & ~PTI_USER_BIT)
     if below is None:
         return root
     kernel = lambda t: sum(1 for v in t[256:] if v & P)  # noqa: E731

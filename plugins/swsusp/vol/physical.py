@@ -11,6 +11,9 @@ from volatility3 import framework
 from volatility3.framework import exceptions, interfaces
 from volatility3.framework.layers import physical
 
+from volatility3.plugins.swsusp.paging.errors import MissingMemory
+from volatility3.plugins.swsusp.paging.walk import ReadPhys
+
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
 
 
@@ -64,3 +67,16 @@ def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
         else:
             out.append([offset, offset + length])
     return [(a, b) for a, b in out]
+
+
+def reader(layer) -> ReadPhys:
+    """`layer.read` as the paging room's read function: an address the layer cannot map
+    raises MissingMemory (a KeyError), as `walk.ReadPhys` says, not Volatility's exception."""
+
+    def read(pa: int, n: int) -> bytes:
+        try:
+            return layer.read(pa, n)
+        except exceptions.InvalidAddressException as exc:
+            raise MissingMemory(pa, n, str(exc)) from None
+
+    return read
