@@ -11,7 +11,9 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
-from volatility3.plugins.swsusp.analysis import safepgt as analysis
+from volatility3.plugins.swsusp.analysis import hung_resume, kernel_tables, safepgt
+from volatility3.plugins.swsusp.analysis.errors import NoRestoreRecord
+from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.paging.entries import decode
 from volatility3.plugins.swsusp.vol import physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
@@ -94,7 +96,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             self._refuse_broken_image(name, location)
         try:
             if image is not None and self.config.get("cr3", None) is None:
-                main = analysis.kernel_from_image(image)
+                main = kernel_tables.kernel_from_image(image)
             else:
                 main = self._dump_kernel(name, "input dump", self.config.get("cr3", None))
             resume = None
@@ -102,7 +104,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 url = physical.location_url(self.config["resume_dump"])
                 resume = self._dump_kernel(self._physical(url, "safepgt_resume"), "resume-time dump",
                                            self.config.get("resume_cr3", None))
-        except ValueError as exc:
+        except NoRestoreRecord as exc:
+            raise exceptions.LayerException("safepgt", f"{exc}: give --cr3") from None
+        except PagingError as exc:
             raise exceptions.LayerException("safepgt", str(exc)) from None
         return image, main, resume
 
@@ -125,7 +129,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         read = physical.reader(layer)
         # a RAM dump ends where memory ends; an image does not save its free pages
         memory_end = None if isinstance(layer, SwsuspLayer) else layer.maximum_address + 1
-        return analysis.kernel_from_dump(read, layer.maximum_address + 1, label, cr3, self._progress_callback,
+        return kernel_tables.kernel_from_dump(read, layer.maximum_address + 1, label, cr3, self._progress_callback,
                                          physical.ranges(self.context, layer_name), memory_end)
 
     # -- output ---------------------------------------------------------------------------
@@ -260,10 +264,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
     def _hung_rows(self, result, image, copied):
         na = renderers.NotApplicableValue()
-        try:
-            hung = analysis.hung_resume(result, image, copied)
-        except ValueError as exc:
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+        if image is None or result.resume is None:
+            raise exceptions.LayerException("safepgt", "--copied needs both a hibernation image and --resume-dump")
+        hung = hung_resume.hung_resume(result, image, copied)
 
         def row(what, value, extra=""):
             return 0, ("hung resume", na, na, na, na, na, "", what, "", str(value), extra, "", "")
@@ -383,7 +386,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         image, main, resume = self._kernels()
         self._image = image is not None
         self._progress_callback(50.0, "Comparing direct maps and replaying the restore")
-        result = analysis.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
+        result = safepgt.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
         if result.safe is not None:
             self._write_tables(result)
         if plot_name:

@@ -16,6 +16,7 @@ from typing import Callable, Dict, Iterable, List, Optional, Tuple
 from ..paging.entries import ADDR_MASK
 from ..paging.errors import MissingMemory
 from ..paging.walk import Paging
+from .errors import MappingConflict, NoSafeFrame
 
 PAGE = 4096
 PMD_SIZE = 1 << 21
@@ -46,10 +47,6 @@ class SafeTables:
         if page is None or off + length > PAGE:
             raise MissingMemory(pa, length, "not inside one rebuilt table page")
         return bytes(page[off : off + length])
-
-
-class NoSafeFrame(ValueError):
-    """Every frame of the allocation range is unsafe: the tables cannot be rebuilt there."""
 
 
 class FrameAllocator:
@@ -97,9 +94,9 @@ class _Builder:
                 entry = self._new_table() * PAGE | _KERNPG_TABLE
                 self._set(table, index, entry)
             elif entry & 0x80:
-                raise ValueError(f"VA {va:#x} is already inside a large page")
+                raise MappingConflict(f"VA {va:#x} is already inside a large page")
             table = entry & ADDR_MASK
-        raise ValueError(f"cannot map a {size:#x}-byte page")
+        raise MappingConflict(f"cannot map a {size:#x}-byte page")
 
 
 def _spans(ranges: Iterable[Tuple[int, int]], align: int) -> List[Tuple[int, int]]:

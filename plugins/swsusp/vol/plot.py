@@ -17,7 +17,7 @@ MIB = 1 << 20
 
 
 def draw(result, out) -> None:
-    """Write a PNG of `result` (an analysis.Analysis) to the binary file object `out`."""
+    """Write a PNG of `result` (an analysis.safepgt.Analysis) to the binary file object `out`."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display

@@ -12,8 +12,7 @@ from typing import Dict, List, Tuple
 from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.analysis import safe_tables
-from volatility3.plugins.swsusp.analysis import safepgt as analysis
+from volatility3.plugins.swsusp.analysis import kernel_tables, safe_tables
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, SwsuspLayer
 
 vollog = logging.getLogger(__name__)
@@ -28,7 +27,7 @@ def safe_tables_for(image) -> safe_tables.SafeTables:
         hit = _CACHE.get(id(image))
         if hit and hit[0] is image:
             return hit[1]
-    paging, dm = analysis.image_paging(image)
+    paging, dm = kernel_tables.image_paging(image)
     tables = safe_tables.rebuild(paging, dm, image.has_pfn, (0x100, image.max_pfn + 1))
     with _LOCK:
         _CACHE[id(image)] = (image, tables)
