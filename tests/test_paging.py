@@ -34,6 +34,7 @@ from volatility3.plugins.swsusp.paging.walk import (
     pti_kernel_root,
     translate,
 )
+from volatility3.plugins.swsusp.vol import physical
 
 GIB, MIB2 = 1 << 30, 1 << 21
 
@@ -407,7 +408,7 @@ def test_real_image_cr3_is_a_table_of_the_dump_before_hibernation(real, real_pag
     (the record's cr3) among its kernel top-level tables, with the same direct map."""
     layer = _elf_layer(real, "prehib-lzo.elf")
     image, _paging, dm, _ = real_paging["lzo"]
-    found = find_cr3(layer.read, 0x10000000)
+    found = find_cr3(physical.reader(layer), 0x10000000)
     assert image.info.record.cr3 in {c.pa for c in found}
     assert {c.direct_map.base for c in found} == {dm.base}
 
@@ -429,7 +430,7 @@ def test_resume_time_boot_kernel_cr3(real, system_map, real_paging):
     layer = _elf_layer(real, "resume-bootkernel-b.elf")
     log = (real.folder / "lzo-b-resume.serial.log").read_text(errors="replace")
     t0 = time.perf_counter()
-    found = find_cr3(layer.read, _usable_ram_end(log))
+    found = find_cr3(physical.reader(layer), _usable_ram_end(log))
     elapsed = time.perf_counter() - t0
     best = found[0]
     print(f"resume dump: {len(found)} tables in {elapsed:.2f} s; first {best.pa:#x}: {best.direct_map}")
@@ -443,5 +444,5 @@ def test_resume_time_boot_kernel_cr3(real, system_map, real_paging):
     assert best.direct_map.ranges == ((0, _usable_ram_end(log)),)
     # the boot kernel is not the image kernel: its own KASLR layout
     assert base != real_paging["lzo-b"][2].base
-    paging = Paging(layer.read, cpu_cr3s[0])
+    paging = Paging(physical.reader(layer), cpu_cr3s[0])
     assert paging.translate(best.text_va) == best.text_pa
