@@ -10,4 +10,5 @@ Volatility import.  Paging proper is in `paging/`.
   compare        two kernels' direct maps paired by physical region
   restore        the copy loop of a resume replayed (the 2005 hang)
   safe_tables    set_up_temporary_mappings() offline: tables in frames the image does not list
+  report         linux.swsusp_safepgt's columns, rows and texts, as plain values
 """
