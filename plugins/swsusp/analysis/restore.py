@@ -15,6 +15,7 @@ Modern kernels are immune: they copy on temporary tables in frames the image doe
 """
 
 import bisect
+import functools
 from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
@@ -23,6 +24,7 @@ from ..paging.walk import Paging
 
 PAGE = 4096
 IN_PLACE = 0  # restored while loading, before the copy loop
+PAGINGS_KEPT = 256  # moments of the copy loop whose tables simulate_hazards keeps
 
 
 class RestoreOrder:
@@ -135,14 +137,11 @@ def simulate_hazards(
     kernel itself had (checked at every moment a frame on the translation path is restored)."""
     state = StateAt(boot_read, image_read, order)
     pristine = Paging(boot_read, boot_root, levels, sme_mask)
-    pagings: Dict[int, Paging] = {}
 
+    @functools.lru_cache(maxsize=PAGINGS_KEPT)
     def at(t: int) -> Paging:
-        if t not in pagings:
-            if len(pagings) > 256:
-                pagings.clear()
-            pagings[t] = Paging(state.reader(t), boot_root, levels, sme_mask)
-        return pagings[t]
+        """The boot kernel's tables as memory stands after copy #t (their table pages cached)."""
+        return Paging(state.reader(t), boot_root, levels, sme_mask)
 
     hazards = []
     for pa_start, pa_end in regions:
