@@ -30,9 +30,7 @@ from volatility3.plugins.swsusp.paging.walk import (
     detect_levels,
     detect_sme_bit,
     kernel_paging,
-    paging_levels,
     pti_kernel_root,
-    translate,
 )
 from volatility3.plugins.swsusp.vol import physical
 
@@ -223,8 +221,7 @@ def test_leaves_skip_non_present_subtrees():
 def test_five_level_machine():
     m = machine("la57")
     assert detect_levels(m.read, m.cr3, m.jump_address, m.jump_address_phys) == 5
-    assert paging_levels(m.read, m.cr3, m.jump_address, m.jump_address_phys) == 5
-    assert translate(m.read, m.cr3, m.jump_address, 5) == m.jump_address_phys
+    assert Paging(m.read, m.cr3, 5).translate(m.jump_address) == m.jump_address_phys
     steps = Paging(m.read, m.cr3, 5).walk(m.page_offset + 0x1000)
     assert [s.level.name for s in steps][:2] == ["PGD/PML5", "P4D/PML4"]
     other = machine("era-6.1-lzo")

@@ -79,7 +79,7 @@ class Candidate:
 class DirectMap:
     """The direct map: VA `base` + pa for every mapped pa in `ranges`.
 
-    `end` is the VA just past the highest mapped byte (`extent` = end - base); `mapped_bytes`
+    `end` is the VA just past the highest mapped byte (`max_pa` = end - base); `mapped_bytes`
     counts only what is mapped (holes excluded).  `how` says which method found it;
     `candidates` are the best deltas of the general method (empty after a quick test)."""
 
@@ -93,10 +93,6 @@ class DirectMap:
     leaf_counts: Dict[str, int]
     ranges: Tuple[Tuple[int, int], ...]
     candidates: Tuple[Candidate, ...] = ()
-
-    @property
-    def extent(self) -> int:
-        return self.end - self.base
 
     @property
     def max_pa(self) -> int:

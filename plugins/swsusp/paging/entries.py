@@ -202,8 +202,3 @@ def decode(value: int, level: Level, sme_mask: int = 0) -> PageTableEntry:
         value & sme_mask != 0,
         reserved_bits(value, level),
     )
-
-
-def leaf_frame(value: int, level: Level, sme_mask: int = 0) -> int:
-    """Page frame of a present leaf value without building a record (hot loops)."""
-    return value & ADDR_MASK & ~sme_mask & ~(level.span - 1)

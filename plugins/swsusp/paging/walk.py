@@ -41,7 +41,7 @@ from .errors import NonCanonicalAddress
 
 __all__ = [
     "ADDR_MASK", "CR3_ADDR_MASK", "PTI_USER_BIT", "ReadPhys", "Paging", "Step", "Leaf",
-    "TableRef", "Problem", "translate", "paging_levels", "detect_levels",
+    "TableRef", "Problem", "detect_levels",
     "detect_sme_bit", "pti_kernel_root", "kernel_paging", "levels_for", "table_entries", "read_table",
 ]
 
@@ -227,10 +227,6 @@ class Paging:
             return va & ((1 << self.va_bits) - 1)
         return self._half  # in the hole: both a start and an end clamp to the upper half's start
 
-    def indices(self, va: int) -> Tuple[int, ...]:
-        """Table index of `va` at every level, top first."""
-        return tuple(level.index(va) for level in self.levels)
-
     # ---- tables -------------------------------------------------------------------------------
     def table(self, pa: int) -> Optional[array]:
         """The 512 entries of the table page at `pa`, or None when it cannot be read."""
@@ -244,13 +240,6 @@ class Paging:
             self._tables.clear()
         self._tables[pa] = entries
         return entries
-
-    def clear_cache(self) -> None:
-        self._tables.clear()
-
-    def entry(self, table_pa: int, index: int, level: Level) -> Optional[PageTableEntry]:
-        table = self.table(table_pa)
-        return None if table is None else decode(table[index], level, self.sme_mask)
 
     # ---- one address ------------------------------------------------------------------------
     def walk(self, va: int) -> List[Step]:
@@ -406,23 +395,13 @@ class Paging:
         return problems
 
 
-# ---- module-level helpers (kept for vol/kernel.py) ---------------------------------------------
-def translate(read: ReadPhys, root: int, va: int, levels: int = 4) -> Optional[int]:
-    """Physical address of `va`, or None when not mapped or a table cannot be read."""
-    return Paging(read, root, levels).translate(va)
-
-
+# ---- the kernel's tables from a restore record (spec §10) ---------------------------------------
 def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0) -> Optional[int]:
     """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
     for levels in (4, 5):
         if Paging(read, cr3, levels, sme_mask).translate(va) == pa:
             return levels
     return None
-
-
-def paging_levels(read: ReadPhys, cr3: int, va: int, pa: int) -> Optional[int]:
-    """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
-    return detect_levels(read, cr3, va, pa)
 
 
 def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> int:
