@@ -20,6 +20,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from ..paging.directmap import SlotRecord
 from ..paging.walk import Paging
 
 PAGE = 4096
@@ -207,7 +208,7 @@ def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
     return "translation differs"
 
 
-def order_exposure(image_slots, order: RestoreOrder) -> List[Tuple[object, int, Optional[int]]]:
+def order_exposure(image_slots: Iterable[SlotRecord], order: RestoreOrder) -> List[Tuple[SlotRecord, int, Optional[int]]]:
     """Without the boot kernel's memory: image table entries whose target table is restored
     after the frame holding the entry (or never).  (slot, t(entry frame), t(target))."""
     out = []
@@ -215,7 +216,7 @@ def order_exposure(image_slots, order: RestoreOrder) -> List[Tuple[object, int, 
         entry = slot.entry
         if entry is None or not entry.present or entry.is_leaf:
             continue
-        t_entry, t_target = order.time(slot.entry_pa // PAGE), order.time(slot.target // PAGE)
+        t_entry, t_target = order.time(slot.entry_pa // PAGE), order.time(entry.frame // PAGE)
         if t_entry is None:
             continue
         if t_target is None or t_target > t_entry:

@@ -26,12 +26,12 @@ from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from .entries import (
     ADDR_MASK,
-    LARGE_LEAF_RESERVED_LOW,
     ENTRIES,
-    P,
+    LARGE_LEAF_RESERVED_LOW,
     PS,
     TABLE_SIZE,
     Level,
+    P,
     PageTableEntry,
     decode,
     levels_for,
@@ -40,9 +40,22 @@ from .entries import (
 from .errors import NonCanonicalAddress
 
 __all__ = [
-    "ADDR_MASK", "CR3_ADDR_MASK", "PTI_USER_BIT", "ReadPhys", "Paging", "Step", "Leaf",
-    "TableRef", "Problem", "detect_levels",
-    "detect_sme_bit", "pti_kernel_root", "kernel_paging", "levels_for", "table_entries", "read_table",
+    "ADDR_MASK",
+    "CR3_ADDR_MASK",
+    "PTI_USER_BIT",
+    "Leaf",
+    "Paging",
+    "Problem",
+    "ReadPhys",
+    "Step",
+    "TableRef",
+    "detect_levels",
+    "detect_sme_bit",
+    "kernel_paging",
+    "levels_for",
+    "pti_kernel_root",
+    "read_table",
+    "table_entries",
 ]
 
 CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spec §9.3)
@@ -78,15 +91,15 @@ class Step:
     @property
     def pa(self) -> Optional[int]:
         """The translation, on the leaf step."""
-        if self.status != LEAF:
+        if self.status != LEAF or self.entry is None:
             return None
-        return self.entry.frame | (self.va & (self.entry.page_size - 1))
+        return self.entry.frame | (self.va & (self.level.span - 1))
 
     def __str__(self) -> str:
         where = f"{self.level.linux:3} {self.level.intel:4}[{self.index:3}] @ {self.entry_pa:#x}"
-        if self.status == UNREADABLE:
-            return f"{where}: table page {self.table_pa:#x} unreadable"
         e = self.entry
+        if self.status == UNREADABLE or e is None:
+            return f"{where}: table page {self.table_pa:#x} unreadable"
         if self.status == NOT_PRESENT:
             return f"{where} = {e.value:#018x}: not present"
         if self.status == RESERVED:
@@ -412,7 +425,7 @@ def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> in
     (at least two), is the only such bit, clearing it makes cr3 readable, and (given
     `max_pa`, the end of physical memory) it lies above every real frame."""
     root = cr3 & CR3_ADDR_MASK
-    high = [b for b in range(32, 52) if root >> b & 1]
+    high: List[Optional[int]] = [b for b in range(32, 52) if root >> b & 1]
     for bit in high or [None]:  # cr3 carries the C-bit when SME is on; else look at the entries
         table = read_table(read, root & ~(1 << bit) if bit is not None else root)
         if table is None:
@@ -437,10 +450,14 @@ def pti_kernel_root(read: ReadPhys, root: int) -> int:
     mine, below = read_table(read, root), read_table(read, root & ~PTI_USER_BIT)
     if below is None:
         return root
-    kernel = lambda t: sum(1 for v in t[256:] if v & P)  # noqa: E731
-    if mine is None or kernel(below) > kernel(mine):
+    if mine is None or _kernel_entries(below) > _kernel_entries(mine):
         return root & ~PTI_USER_BIT
     return root
+
+
+def _kernel_entries(table: array) -> int:
+    """Present entries in the kernel half (slots 256-511) of a top-level table."""
+    return sum(1 for v in table[256:] if v & P)
 
 
 def kernel_paging(
