@@ -22,7 +22,7 @@ level, and the enumerations with `shared=False` read every table page at most on
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .entries import (
     ADDR_MASK,
@@ -62,6 +62,7 @@ CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spe
 PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above the kernel half
 U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
+_NOT_CACHED: Any = object()  # (None is cached too: an unreadable table)
 
 ReadPhys = Callable[[int, int], bytes]  # read(pa, n): n bytes, or KeyError (see the module docstring)
 
@@ -243,10 +244,9 @@ class Paging:
     # ---- tables -------------------------------------------------------------------------------
     def table(self, pa: int) -> Optional[array]:
         """The 512 entries of the table page at `pa`, or None when it cannot be read."""
-        try:
-            return self._tables[pa]
-        except KeyError:
-            pass
+        cached = self._tables.get(pa, _NOT_CACHED)
+        if cached is not _NOT_CACHED:
+            return cached
         self.table_reads += 1
         entries = read_table(self.read, pa)
         if len(self._tables) >= TABLE_CACHE_MAX:
