@@ -77,7 +77,7 @@ class Candidate:
 class DirectMap:
     """The direct map: VA `base` + pa for every mapped pa in `ranges`.
 
-    `end` is the VA just past the highest mapped byte (`max_pa` = end - base); `mapped_bytes`
+    `end` is the VA just past the highest mapped byte (`extent` = end - base); `mapped_bytes`
     counts only what is mapped (holes excluded).  `how` says which method found it;
     `candidates` are the best deltas of the general method (empty after a quick test)."""
 
@@ -93,8 +93,13 @@ class DirectMap:
     candidates: Tuple[Candidate, ...] = ()
 
     @property
-    def max_pa(self) -> int:
+    def extent(self) -> int:
         return self.end - self.base
+
+    @property
+    def max_pa(self) -> int:
+        """The physical address just past the highest mapped byte (pa = va - base)."""
+        return self.extent
 
     def va(self, pa: int) -> int:
         return (self.base + pa) & U64
