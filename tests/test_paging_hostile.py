@@ -24,13 +24,13 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.analysis import kernel_tables, safepgt
-from volatility3.plugins.swsusp.analysis.errors import NoDirectMap, RecordCr3Unusable
-from volatility3.plugins.swsusp.paging import directmap, walk
-from volatility3.plugins.swsusp.paging.entries import ADDR_MASK, reserved_bits
 
 from samples import swsusp_gen, synthkernel
+from volatility3.plugins.swsusp.analysis import kernel_tables, safepgt
+from volatility3.plugins.swsusp.analysis.errors import NoDirectMap, RecordCr3Unusable
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.paging import directmap, walk
+from volatility3.plugins.swsusp.paging.entries import ADDR_MASK, reserved_bits
 
 PAGE = 4096
 GIB, MIB2 = 1 << 30, 1 << 21

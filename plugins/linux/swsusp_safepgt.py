@@ -9,6 +9,7 @@ import os
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
+
 from volatility3.plugins.swsusp.analysis import (
     hung_resume,
     kernel_tables,

@@ -2,10 +2,10 @@
 raw ...), stacked with the format stackers only: no kernel stacker, no symbols needed."""
 
 import logging
+import os
 import sys
 import urllib.parse
 import urllib.request
-import os
 from typing import List, Tuple
 
 from volatility3 import framework
