@@ -7,6 +7,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.header import decode_flags
+from volatility3.plugins.swsusp.vol import nosym
 from volatility3.plugins.swsusp.vol.inputs import open_input
 
 vollog = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         for address, banner in banners:
             text = banner.rstrip(b"\0").decode("latin-1").rstrip("\n")
             yield row("kernel", "banner at physical address", text, address)
+        yield from nosym.info_rows(self.context, image, banners, row)  # which ISF, BTF, the next step
 
     def _crc_rows(self, image, row):
         if image.uswsusp:

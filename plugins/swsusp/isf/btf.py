@@ -8,7 +8,7 @@ its sections are consistent and kernel-sized.  Parsing the types is the library'
 from __future__ import annotations
 
 import struct
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 BTF_MAGIC_V1 = b"\x9f\xeb\x01\x00"  # magic 0xeB9F (little endian), version 1, flags 0
 HEADER = struct.Struct("<HBBIIIII")  # magic, version, flags, hdr_len, type_off, type_len, str_off, str_len

@@ -16,7 +16,7 @@ import os
 import shutil
 import struct
 import tempfile
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 PAGE_SIZE = 4096
 START_KERNEL_MAP = 0xFFFFFFFF80000000  # arch/x86/include/asm/page_64_types.h

@@ -8,7 +8,7 @@ renamed or restructured it, and Volatility's extensions read both).
 """
 from __future__ import annotations
 
-from typing import Dict, Iterable, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 # LinuxKernelIntermedSymbols sets a class on each of these: without one, no table loads
 VOLATILITY_TYPES = ("file", "list_head", "hlist_head", "mm_struct", "super_block", "task_struct",
@@ -18,7 +18,7 @@ VOLATILITY_TYPES = ("file", "list_head", "hlist_head", "mm_struct", "super_block
 # what the kernel stackers read: the banner, init_task and its neighbours, the top page table
 ESSENTIAL_SYMBOLS = ("linux_banner", "init_task", "init_files", "init_mm", "init_top_pgt|init_level4_pgt|swapper_pg_dir")
 
-Needs = Tuple[Sequence[str], Dict[str, Sequence[str]]]  # (typed symbols, {structure: members})
+Needs = tuple[Sequence[str], dict[str, Sequence[str]]]  # (typed symbols, {structure: members})
 
 PLUGIN_NEEDS: dict[str, Needs] = {
     "linux.pslist": (("init_task",), {

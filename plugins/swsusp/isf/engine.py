@@ -15,9 +15,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Optional
 
 from . import hints
 
@@ -34,7 +34,7 @@ NO_LIBRARY, NO_BTF, DAMAGED_BTF, NO_KALLSYMS, TIMEOUT, INCOMPLETE, FAILED = (
 STAGES = ("viability", "discovery_wave", "btf_scan", "btf_parse", "vmcoreinfo", "kallsyms", "ksymtab",
           "banner_revalidate", "system_map", "layout_anomalies", "isf_generate", "isf_validate")
 
-Progress = Optional[Callable[[float, str], None]]
+Progress = Callable[[float, str], None] | None
 
 
 class NoSymbolsError(Exception):
@@ -56,6 +56,7 @@ class Built:
 
     isf: dict
     banner: bytes  # linux_banner as in memory (the ISF's identifier)
+    banner_address: int | None  # physical address of the banner the library chose
     btf_address: int | None  # physical address of the BTF header in the input
     btf_size: int | None
     kallsyms_count: int | None
@@ -183,6 +184,7 @@ def build_isf(path: str, *, banner: bytes, progress: Progress = None, timeout: f
     return Built(
         isf=isf,
         banner=identifier(isf) or (result.banner_bytes or b""),
+        banner_address=result.banner_phys,
         btf_address=btf[0] if btf else None,
         btf_size=btf[1] if btf else None,
         kallsyms_count=count,

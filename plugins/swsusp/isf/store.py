@@ -15,13 +15,20 @@ import json
 import os
 import re
 import tempfile
-from typing import Iterator
+from collections.abc import Iterator
 
 from . import hints
 
 FOLDER = os.path.join("linux", "swsusp-btf")  # under a symbol root: Volatility searches it recursively
 SUFFIX = ".json.gz"  # one of Volatility's ISF extensions; gzip level 1 writes 15 MB of JSON in 0.1 s
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
+BTF_NAME = re.compile(r"-btf-[0-9a-f]{16}\.json(\.gz|\.xz|\.bz2)?$")  # RELEASE-btf-DIGEST.json.gz
+
+
+def built_from_btf(location: str) -> bool:
+    """Whether an ISF's name is the one this package gives an ISF built from BTF (in the
+    store, and as linux.swsusp_symbols writes it)."""
+    return bool(BTF_NAME.search(location))
 
 
 class IsfStore:

@@ -15,13 +15,13 @@ import logging
 import os
 import pathlib
 import sqlite3
-from typing import Callable
+from collections.abc import Callable
 
 from volatility3.framework import constants, interfaces
 from volatility3.framework.automagic import symbol_cache
 from volatility3.framework.configuration import requirements
 from volatility3.plugins.swsusp.isf import core, engine, hints, report
-from volatility3.plugins.swsusp.isf.store import IsfStore
+from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
 from volatility3.plugins.swsusp.vol.layer import USER_OPTIONS
 
 vollog = logging.getLogger(__name__)
@@ -111,10 +111,10 @@ def matching_isfs(banner: bytes, cache=None) -> list[str]:
 def choose_isf(banner: bytes, cache=None, warn: bool = True) -> str | None:
     """The ISF to use for `banner` (report.choose), saying so when several match."""
     locations = matching_isfs(banner, cache)
-    chosen, others = report.choose(locations, store().holds)
+    chosen, others = report.choose(locations, built_from_btf)
     if others and warn:
         vollog.warning(f"{len(locations)} ISFs match kernel {hints.release_of(banner)}: using {chosen} "
-                       f"(one given by the user before one built from BTF, then the first by name); "
+                       f"(one built from DWARF before one built from BTF, then the first by name); "
                        f"not {', '.join(others)}")
     return chosen
 
@@ -152,7 +152,7 @@ def register(path: str, built: engine.Built) -> str:
 
 # -- building --------------------------------------------------------------------------------
 
-def _progress(callback, start: float, span: float) -> Callable[[float, str], None]:
+def progress_span(callback, start: float, span: float) -> Callable[[float, str], None]:
     def report_progress(pct: float, text: str) -> None:
         if callback is not None:
             callback(start + span * pct / 100.0, text)
@@ -170,7 +170,7 @@ def build_from_memory(memory_path: str, banner: bytes, source: str, progress_cal
     """Build, store and register the ISF of the kernel in the memory file at `memory_path`;
     (built, URL).  Raises engine.NoSymbolsError."""
     built = engine.build_isf(memory_path, banner=banner, timeout=timeout,
-                             progress=_progress(progress_callback, 5, 90))
+                             progress=progress_span(progress_callback, 5, 90))
     if progress_callback:
         progress_callback(96, "Storing the ISF built from BTF")
     path = store().write(built.isf, built.banner)
@@ -271,7 +271,7 @@ def info_rows(context, image, banners, row):
         known = with_pages is not None
     the_store = store()
     for field, value, address in report.symbol_rows(
-            banners, lambda b: matching_isfs(b, cache), the_store.holds, where, known, the_store.folder,
+            banners, lambda b: matching_isfs(b, cache), built_from_btf, where, known, the_store.folder,
             btf_enabled(context)):
         yield row("symbols", field, value, address)
 

@@ -33,6 +33,18 @@ TOP_TABLES = ("init_top_pgt", "swapper_pg_dir")  # the kernel's top-level table 
 FORMATS_READ_BY_LIBRARY = ("Elf64Layer", "LimeLayer")  # over a file; a bare file is a raw dump
 
 
+def dump_file(context, layer_name: str) -> str | None:
+    """The local file pakunoda can read for this physical layer (raw, LiME, ELF), or None."""
+    layer = context.layers[layer_name]
+    if isinstance(layer, physical.FileLayer):
+        return local_path(context, layer_name)
+    deps = getattr(layer, "dependencies", [])
+    if (type(layer).__name__ in FORMATS_READ_BY_LIBRARY and len(deps) == 1
+            and isinstance(context.layers[deps[0]], physical.FileLayer)):
+        return local_path(context, deps[0])
+    return None
+
+
 class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     """Kernel layers on RAM dumps that are not hibernation images: 4 or 5 levels as the
     kernel's own page tables say; an ISF from BTF when none matches."""
@@ -104,18 +116,6 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
         return la57
 
     @staticmethod
-    def _dump_file(context, layer_name: str) -> str | None:
-        """The local file pakunoda can read for this physical layer (raw, LiME, ELF), or None."""
-        layer = context.layers[layer_name]
-        if isinstance(layer, physical.FileLayer):
-            return local_path(context, layer_name)
-        deps = getattr(layer, "dependencies", [])
-        if (type(layer).__name__ in FORMATS_READ_BY_LIBRARY and len(deps) == 1
-                and isinstance(context.layers[deps[0]], physical.FileLayer)):
-            return local_path(context, deps[0])
-        return None
-
-    @staticmethod
     def _first_banner(context, layer_name: str, progress_callback) -> bytes | None:
         layer = context.layers[layer_name]
         for offset in layer.scan(context, scanners.BytesScanner(b"Linux version "), progress_callback):
@@ -139,7 +139,7 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
             vollog.warning(f"No ISF on the symbol path matches kernel {release}. "
                            f"{hints.next_step(banner, btf_switched_off=True)}")
             return False
-        path = cls._dump_file(context, layer_name)
+        path = dump_file(context, layer_name)
         if path is None:
             vollog.warning(f"No ISF on the symbol path matches kernel {release}, and an ISF is built from BTF only "
                            "out of a local raw, LiME or ELF dump: write one with `vol -f INPUT -o DIR layerwriter` "
