@@ -75,8 +75,8 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
                         layer_name, f"kernel {hints.release_of(banner)}: the image has no restore record, so its "
                         f"kernel image cannot be found for the BTF reader. {hints.next_step(banner)}")
                 with core.scratch_file() as (f, path):
-                    size = nosym.export_kernel_core(image, f, self._progress_callback)
-                    built = engine.build_isf(path, banner=banner, timeout=timeout,
+                    size, btf_hint = nosym.export_kernel_core(image, f, self._progress_callback)
+                    built = engine.build_isf(path, banner=banner, timeout=timeout, btf_hint=btf_hint,
                                              progress=nosym.progress_span(self._progress_callback, 5, 90))
                 return built, f"kernel image of the hibernation image ({size >> 20} MiB)"
             path = ramdump.dump_file(self.context, layer_name)

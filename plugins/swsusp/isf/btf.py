@@ -31,24 +31,34 @@ def parse_header(data: bytes) -> tuple[int, int] | None:
     return hdr_len, total
 
 
-def find_btf(pages: Iterable[tuple[int, bytes]], read: Callable[[int, int], bytes]) -> tuple[int, int] | None:
-    """(physical address, size) of the largest vmlinux BTF among `pages` ((PFN, bytes) in
-    any order); `read(address, length)` gives the bytes after a header near a page end and
-    the first string (a BTF string section starts with an empty string)."""
+def find_btf(chunks: Iterable[tuple[int, bytes]], read: Callable[[int, int], bytes]) -> tuple[int, int] | None:
+    """(physical address, size) of the largest vmlinux BTF header among `chunks` ((physical
+    address, bytes) in any order and size); `read(address, length)` gives the bytes of a
+    header cut by a chunk's end and the first string (a BTF string section starts with an
+    empty string)."""
     best: tuple[int, int] | None = None
-    for pfn, page in pages:
-        at = page.find(BTF_MAGIC_V1)
-        while at >= 0:
-            if at % 4 == 0:
-                address = pfn * 4096 + at
-                head = page[at:at + HEADER.size]
-                if len(head) < HEADER.size:
-                    head = read(address, HEADER.size)
-                found = parse_header(head)
-                if found and (best is None or found[1] > best[1]):
-                    hdr_len, total = found
-                    str_off = HEADER.unpack_from(head)[6]
-                    if read(address + hdr_len + str_off, 1) == b"\0":
-                        best = (address, total)
-            at = page.find(BTF_MAGIC_V1, at + 1)
+    for base, data in chunks:
+        found = scan_chunk(base, data, read)
+        if found and (best is None or found[1] > best[1]):
+            best = found
+    return best
+
+
+def scan_chunk(base: int, data: bytes, read: Callable[[int, int], bytes]) -> tuple[int, int] | None:
+    """The largest plausible vmlinux BTF header in `data` (at physical `base`)."""
+    best: tuple[int, int] | None = None
+    at = data.find(BTF_MAGIC_V1)
+    while at >= 0:
+        if at % 4 == 0:
+            address = base + at
+            head = bytes(data[at:at + HEADER.size])
+            if len(head) < HEADER.size:
+                head = read(address, HEADER.size)
+            found = parse_header(head)
+            if found and (best is None or found[1] > best[1]):
+                hdr_len, total = found
+                str_off = HEADER.unpack_from(head)[6]
+                if read(address + hdr_len + str_off, 1) == b"\0":
+                    best = (address, total)
+        at = data.find(BTF_MAGIC_V1, at + 1)
     return best

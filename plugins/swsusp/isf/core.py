@@ -67,9 +67,10 @@ def pfn_runs(pfns: Iterable[int], max_runs: int = MAX_SEGMENTS) -> list[tuple[in
     return [(first, count) for first, count in runs]
 
 
-def write_elf_core(f, runs: list[tuple[int, int]], read: Read) -> int:
+def write_elf_core(f, runs: list[tuple[int, int]], read: Read,
+                   on_chunk: Callable[[int, bytes], None] | None = None) -> int:
     """Write an ELF64 core (one PT_LOAD per run, physical addresses in p_paddr) to the
-    binary file `f`; returns its size."""
+    binary file `f`; returns its size.  `on_chunk(address, data)` sees the data written."""
     data_start = -(-(ELF_HEADER.size + PROGRAM_HEADER.size * len(runs)) // PAGE_SIZE) * PAGE_SIZE
     headers, offset = [], data_start
     for first, count in runs:
@@ -83,7 +84,10 @@ def write_elf_core(f, runs: list[tuple[int, int]], read: Read) -> int:
     for first, count in runs:
         for pfn in range(first, first + count, CHUNK_PAGES):
             n = min(CHUNK_PAGES, first + count - pfn)
-            f.write(read(pfn * PAGE_SIZE, n * PAGE_SIZE, pad=True))
+            data = read(pfn * PAGE_SIZE, n * PAGE_SIZE, pad=True)
+            f.write(data)
+            if on_chunk is not None:
+                on_chunk(pfn * PAGE_SIZE, data)
     f.flush()
     return offset
 

@@ -119,8 +119,9 @@ def _provenance(isf: dict) -> dict[str, list[str]]:
             for part in ("types", "symbols")}
 
 
-def _classify(result, banner: bytes, timeout: float) -> NoSymbolsError:
-    """Why pakunoda built nothing usable, as one message naming the kernel."""
+def _classify(result, banner: bytes, timeout: float, btf_hint: tuple[int, int] | None) -> NoSymbolsError:
+    """Why pakunoda built nothing usable, as one message naming the kernel.  `btf_hint` is
+    a BTF header found by btf.py in the same memory: a header the library rejects is damage."""
     btf, count, btf_seen = _scan_facts(result)
     errors = "; ".join(result.errors) or "no reason given"
     banner = result.banner_bytes or banner  # the library's choice among the banners in memory
@@ -128,6 +129,9 @@ def _classify(result, banner: bytes, timeout: float) -> NoSymbolsError:
     if getattr(result, "timed_out", False):
         return NoSymbolsError(TIMEOUT, kernel, f"building its ISF did not finish in {timeout:.0f} s",
                               f"Allow longer with -e swsusp.btf_timeout=SECONDS, or: {fix}")
+    if not btf_seen and btf_hint is not None:
+        return NoSymbolsError(DAMAGED_BTF, kernel, f"its BTF at physical {btf_hint[0]:#x} ({btf_hint[1]} bytes by its "
+                              "header) is damaged: the BTF reader rejected its type section", fix)
     if not btf_seen:
         return NoSymbolsError(NO_BTF, kernel, "the memory holds no BTF type information (a kernel built "
                               "without CONFIG_DEBUG_INFO_BTF, or its .BTF pages are not in the memory)", fix)
@@ -145,17 +149,20 @@ def _incomplete(isf: dict) -> str | None:
     where = _provenance(isf)
     if "vmlinux_btf" not in where["types"]:
         return f"its types do not come from BTF ({', '.join(where['types']) or 'no source recorded'})"
-    if "kallsyms" not in where["symbols"]:
-        return f"its symbols do not come from kallsyms ({', '.join(where['symbols']) or 'no source recorded'})"
     from .coverage import missing_essentials
 
     missing = missing_essentials(isf)
-    return f"it lacks {', '.join(missing)}" if missing else None
+    if not missing:
+        return None
+    more = f" and {len(missing) - 4} more" if len(missing) > 4 else ""
+    return f"it lacks {', '.join(missing[:4])}{more}"
 
 
-def build_isf(path: str, *, banner: bytes, progress: Progress = None, timeout: float = DEFAULT_TIMEOUT) -> Built:
+def build_isf(path: str, *, banner: bytes, progress: Progress = None, timeout: float = DEFAULT_TIMEOUT,
+              btf_hint: tuple[int, int] | None = None) -> Built:
     """Build the ISF of the kernel in the memory file at `path` (raw, LiME or ELF core).
-    `banner` (the kernel's, as found in memory) names it in messages.  Raises NoSymbolsError."""
+    `banner` (the kernel's, as found in memory) names it in messages; `btf_hint` is where
+    btf.py saw a BTF header in that memory, if it looked.  Raises NoSymbolsError."""
     kernel = hints.release_of(banner)
     try:
         import pakunoda
@@ -172,13 +179,17 @@ def build_isf(path: str, *, banner: bytes, progress: Progress = None, timeout: f
         raise NoSymbolsError(FAILED, kernel, f"pakunoda stopped with {type(exc).__name__}: {exc}",
                              hints.next_step(banner)) from None
     if not result.success or not isinstance(result.isf_json, dict):
-        raise _classify(result, banner, timeout)
+        raise _classify(result, banner, timeout, btf_hint)
     isf = result.isf_json
+    btf, count, _seen = _scan_facts(result)
+    if count is None or not isf.get("symbols"):
+        raise NoSymbolsError(NO_KALLSYMS, kernel, "its symbol table (kallsyms) was not found in the memory (a kernel "
+                             "built without CONFIG_KALLSYMS_ALL, or those pages are missing): its BTF alone names "
+                             "no symbol", hints.next_step(banner))
     lacking = _incomplete(isf)
     if lacking:
-        reason = NO_KALLSYMS if "kallsyms" in lacking else INCOMPLETE
-        raise NoSymbolsError(reason, kernel, f"the ISF pakunoda built is unusable: {lacking}", hints.next_step(banner))
-    btf, count, _seen = _scan_facts(result)
+        raise NoSymbolsError(INCOMPLETE, kernel, f"the ISF built from its BTF is unusable: {lacking}",
+                             hints.next_step(banner))
     loadability = getattr(result, "loadability", None)
     paging = getattr(result, "paging", None)
     return Built(

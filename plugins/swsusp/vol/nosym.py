@@ -166,10 +166,11 @@ def _built_line(built: engine.Built, path: str, source: str) -> str:
 
 
 def build_from_memory(memory_path: str, banner: bytes, source: str, progress_callback=None,
-                      timeout: float = engine.DEFAULT_TIMEOUT) -> tuple[engine.Built, str]:
+                      timeout: float = engine.DEFAULT_TIMEOUT,
+                      btf_hint: tuple[int, int] | None = None) -> tuple[engine.Built, str]:
     """Build, store and register the ISF of the kernel in the memory file at `memory_path`;
     (built, URL).  Raises engine.NoSymbolsError."""
-    built = engine.build_isf(memory_path, banner=banner, timeout=timeout,
+    built = engine.build_isf(memory_path, banner=banner, timeout=timeout, btf_hint=btf_hint,
                              progress=progress_span(progress_callback, 5, 90))
     if progress_callback:
         progress_callback(96, "Storing the ISF built from BTF")
@@ -179,8 +180,10 @@ def build_from_memory(memory_path: str, banner: bytes, source: str, progress_cal
     return built, url
 
 
-def export_kernel_core(image, f, progress_callback=None) -> int:
-    """Write the kernel-image core of a hibernation image to `f`; returns its size."""
+def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int, int] | None]:
+    """Write the kernel-image core of a hibernation image to `f`: (its size, the BTF header
+    btf.py saw in it, if any)."""
+    from volatility3.plugins.swsusp.isf import btf
     from volatility3.plugins.swsusp.paging import walk
 
     record = image.info.record
@@ -193,7 +196,15 @@ def export_kernel_core(image, f, progress_callback=None) -> int:
     runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
     if progress_callback:
         progress_callback(2, f"Writing the kernel image ({sum(n for _, n in runs)} pages) for the BTF reader")
-    return core.write_elf_core(f, runs, image.read)
+    found: list[tuple[int, int]] = []
+
+    def look_for_btf(address: int, data: bytes) -> None:
+        hit = btf.scan_chunk(address, data, lambda a, n: image.read(a, n, pad=True))
+        if hit:
+            found.append(hit)
+
+    size = core.write_elf_core(f, runs, image.read, look_for_btf)
+    return size, max(found, key=lambda hit: hit[1]) if found else None
 
 
 def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> tuple[bytes, str] | None:
@@ -213,9 +224,9 @@ def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> t
         return None
     try:
         with core.scratch_file() as (f, path):
-            export_kernel_core(image, f, progress_callback)
+            _size, btf_hint = export_kernel_core(image, f, progress_callback)
             built, url = build_from_memory(path, banner, "the hibernation image", progress_callback,
-                                           build_timeout(context))
+                                           build_timeout(context), btf_hint)
     except engine.NoSymbolsError as exc:
         vollog.warning(exc.message)
         return None
@@ -277,7 +288,8 @@ def info_rows(context, image, banners, row):
 
 
 def _kernel_pages(image):
-    """(PFN, page) of the kernel image, or None when the record's page tables do not map it."""
+    """(physical address, bytes) of each run of the kernel image's pages, or None when the
+    record's page tables do not map it."""
     from volatility3.plugins.swsusp.paging import walk
 
     record = image.info.record
@@ -285,5 +297,6 @@ def _kernel_pages(image):
                                 (image.max_pfn + 1) * core.PAGE_SIZE)
     if paging is None:
         return None
-    pfns = core.kernel_image_pfns(paging, image.has_pfn)
-    return ((pfn, image.read(pfn * core.PAGE_SIZE, core.PAGE_SIZE, pad=True)) for pfn in pfns)
+    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
+    return ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
+            for first, count in runs)
