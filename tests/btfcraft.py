@@ -6,7 +6,6 @@ their real kind encodings; filler structures bring it to a kernel-like size (a B
 treats a blob under 256 KiB as a BPF program's, not the kernel's)."""
 
 import struct
-from typing import Dict, List, Tuple
 
 BTF_MAGIC = 0xEB9F
 KIND_INT, KIND_PTR, KIND_ARRAY, KIND_STRUCT = 1, 2, 3, 4
@@ -17,8 +16,8 @@ KERNEL_SIZED = 300 << 10  # bytes: above the 256 KiB a kernel's BTF has at the l
 class BtfWriter:
     def __init__(self) -> None:
         self.strings = bytearray(b"\0")
-        self.offsets: Dict[str, int] = {"": 0}
-        self.types: List[bytes] = []  # type id = index + 1
+        self.offsets: dict[str, int] = {"": 0}
+        self.types: list[bytes] = []  # type id = index + 1
 
     def name(self, text: str) -> int:
         if text not in self.offsets:
@@ -44,7 +43,7 @@ class BtfWriter:
     def array(self, element: int, index: int, count: int) -> int:
         return self._add(struct.pack("<III", 0, self._info(KIND_ARRAY), 0) + struct.pack("<III", element, index, count))
 
-    def struct(self, name: str, size: int, members: List[Tuple[str, int, int]]) -> int:
+    def struct(self, name: str, size: int, members: list[tuple[str, int, int]]) -> int:
         """members: (name, type id, byte offset)."""
         body = b"".join(struct.pack("<III", self.name(m), t, off * 8) for m, t, off in members)
         return self._add(struct.pack("<III", self.name(name), self._info(KIND_STRUCT, len(members)), size) + body)

@@ -10,11 +10,19 @@ import sys
 import types
 
 import pytest
+from volatility3.plugins.swsusp.isf import (
+    btf,
+    core,
+    coverage,
+    engine,
+    hints,
+    report,
+    store,
+)
+from volatility3.plugins.swsusp.paging import walk
 
 from samples import swsusp_gen, synthkernel
 from tests import btfcraft
-from volatility3.plugins.swsusp.isf import btf, core, coverage, engine, hints, report, store
-from volatility3.plugins.swsusp.paging import walk
 
 DEBIAN = (b"Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) "
           b"12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)\n\0")
@@ -97,7 +105,8 @@ def test_store_writes_atomically(tmp_path):
     s = store.IsfStore(str(tmp_path))
     isf = {"metadata": {"format": "6.2.0"}, "symbols": {"a": {"address": 1}}}
     path = s.write(isf, DEBIAN)
-    assert json.loads(gzip.open(path).read()) == isf and s.find(DEBIAN) == path
+    with gzip.open(path) as f:
+        assert json.loads(f.read()) == isf and s.find(DEBIAN) == path
     with pytest.raises(TypeError):  # fails half-way through: nothing a later run would trust
         s.write({"metadata": {}, "symbols": {"b": object()}}, CUSTOM)
     assert os.listdir(s.folder) == [os.path.basename(path)]
@@ -130,7 +139,7 @@ def test_btf_header_of_a_written_blob():
     small = btfcraft.kernel_btf(min_size=0)
     assert btf.parse_header(small) is None  # a BPF program's size, not a kernel's
     memory = bytes(0x1234) + blob + bytes(100)  # 0x1234: 4-byte aligned
-    read = lambda a, n: memory[a - 0x10000:a - 0x10000 + n]  # noqa: E731
+    read = lambda a, n: memory[a - 0x10000:a - 0x10000 + n]
     chunks = [(0x10000 + i, memory[i:i + 4096]) for i in range(0, len(memory), 4096)]
     assert btf.find_btf(chunks, read) == (0x10000 + 0x1234, len(blob))
     broken = bytearray(memory)
@@ -191,18 +200,21 @@ def test_symbol_rows():
     btf_only = _rows(banners, {}, (0x9000, 4 << 20))
     assert ("BTF", f"present: {4 << 20} bytes", 0x9000) in btf_only
     assert any(f == "next step" and v.startswith("none needed") and "/store" in v for f, v, _a in btf_only)
-    nothing = dict((f, v) for f, v, _a in _rows(banners, {}, None))
+    nothing = {f: v for f, v, _a in _rows(banners, {}, None)}
     assert nothing["debug package"].startswith("linux-image-6.1.0-56-amd64-dbg")
     assert "dwarf2json linux --elf /usr/lib/debug/boot/vmlinux-6.1.0-56-amd64" in nothing["next step"]
-    switched_off = dict((f, v) for f, v, _a in _rows(banners, {}, (0x9000, 1 << 20), enabled=False))
+    switched_off = {f: v for f, v, _a in _rows(banners, {}, (0x9000, 1 << 20), enabled=False)}
     assert "swsusp.btf=false" in switched_off["next step"]
     assert _rows([], {}, None)[0][0] == "kernel banner"
-    assert dict((f, v) for f, v, _a in _rows(banners, {}, None, known=False))["BTF"].startswith("unknown")
+    assert {f: v for f, v, _a in _rows(banners, {}, None, known=False)}["BTF"].startswith("unknown")
 
 
 # -- engine: what pakunoda's results mean ---------------------------------------------------
 
-def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN.rstrip(b"\n\0")):
+DEBIAN_IN_MEMORY = DEBIAN.rstrip(b"\n\0")  # the library reports banners without the newline
+
+
+def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN_IN_MEMORY):
     hits = [types.SimpleNamespace(scanner_name=name, offset=offset, metadata=meta) for name, offset, meta in scans]
     return types.SimpleNamespace(scan_results=hits, errors=list(errors), timed_out=timed_out, isf_json=None,
                                  banner_bytes=banner)
