@@ -63,7 +63,8 @@ def xdg(tmp_path_factory):
 def run_vol(xdg, *args, symbols=()):
     sym = ";".join([str(REPO / "symbols"), *map(str, symbols)])
     cmd = [realsamples.vol_command(), "-q", "-p", str(REPO / "plugins"), "-s", sym, *map(str, args)]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=dict(os.environ, XDG_CACHE_HOME=str(xdg)))
+    env = dict(os.environ, XDG_CACHE_HOME=str(xdg))
+    return subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=900, env=env)
 
 
 def store_files(xdg):
