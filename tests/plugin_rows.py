@@ -1,5 +1,6 @@
 """Run several stock plugins on one input in one process, sharing the kernel module the
-first one stacked (the ISF is loaded once), and print their rows as JSON.
+first one stacked (the ISF is loaded once; the types it resolved are dropped before each
+plugin, as in a run of its own), and print their rows as JSON.
 
     python -m tests.plugin_rows INPUT SYMBOL_DIR linux.pslist.PsList linux.psaux.PsAux ...
 
@@ -37,6 +38,11 @@ def main(argv) -> int:
         plugin = available[name]
         if kernel is not None:
             ctx.config[f"plugins.{plugin.__name__}.kernel"] = kernel  # the module the first plugin stacked
+            table_name = ctx.modules[kernel].symbol_table_name
+            table = ctx.symbol_space[table_name]  # as a fresh run: no type resolved by an earlier plugin
+            ctx.symbol_space.remove(table_name)
+            table.clear_symbol_cache()
+            ctx.symbol_space.append(table)
         instance = plugins.construct_plugin(ctx, automagic.choose_automagic(magics, plugin), plugin, "plugins",
                                             None, Discard)
         kernel = kernel or ctx.config.get(f"plugins.{plugin.__name__}.kernel")
