@@ -15,10 +15,10 @@ import subprocess
 import sys
 
 import pytest
-
-from tests import realsamples
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.isf import coverage
+
+from tests import realsamples
 
 REPO = realsamples.REPO
 PLUGINS = ["linux.pslist.PsList", "linux.psaux.PsAux", "linux.lsmod.Lsmod", "linux.envars.Envars",
@@ -78,7 +78,7 @@ def test_structures_match_the_dwarf2json_isf(first_run, d2j_isf):
     (name,) = os.listdir(store)
     with gzip.open(store / name) as f:
         built = json.load(f)
-    for _plugin, (symbols, structures) in coverage.PLUGIN_NEEDS.items():
+    for (symbols, structures) in coverage.PLUGIN_NEEDS.values():
         for structure in structures:
             ours, theirs = built["user_types"][structure], d2j_isf["user_types"][structure]
             assert ours["size"] == theirs["size"], structure
