@@ -581,12 +581,13 @@ def bench_nosym(real, tmp: Path, runs: int = 3):
     for label, path in (("image", real.image("lzo")), ("elf", real.path("prehib-lzo.elf"))):
         stock_env = fresh(f"stock-{label}")
         timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env)  # validates the dwarf2json ISF once
-        n = runs if label == "image" else 1
-        stock = [timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env) for _ in range(n)]
-        first, cached = [], []
-        for i in range(n):
+        stock, first, cached = [], [], []
+        for i in range(runs if label == "image" else 1):  # interleaved: the machine's load hits all three alike
             env = fresh(f"first-{label}-{i}")
+            stock.append(timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env))
             first.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
+            cached.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
+            stock.append(timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env))
             cached.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
         out[label] = {name: (statistics.median(t for t, _ in v), statistics.median(r for _, r in v))
                       for name, v in (("stock", stock), ("first", first), ("cached", cached))}
