@@ -87,14 +87,16 @@ def _library_logs_as_debug() -> Iterator[None]:
 
 
 def _stage_progress(progress: Progress) -> Callable[[str, float], None] | None:
+    """pakunoda's stage callback as a percentage that never goes back (stages repeat)."""
     if progress is None:
         return None
     report = progress
+    done = [0.0]
 
     def on_stage(stage: str, elapsed: float) -> None:
-        done = STAGES.index(stage) / len(STAGES) if stage in STAGES else None
-        pct = 100.0 * done if done is not None else 0.0
-        report(pct, f"Building the ISF from BTF and kallsyms: {stage} ({elapsed:.0f} s)")
+        if stage in STAGES:
+            done[0] = max(done[0], 100.0 * STAGES.index(stage) / len(STAGES))
+        report(done[0], f"Building the ISF from BTF and kallsyms: {stage} ({elapsed:.0f} s)")
 
     return on_stage
 
