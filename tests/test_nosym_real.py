@@ -126,3 +126,8 @@ def test_swsusp_symbols_rows_against_system_map(real, d2j_isf, tmp_path):
         isf = json.load(f)
     assert isf["symbols"]["init_task"]["address"] == d2j_isf["symbols"]["init_task"]["address"]
     assert all(r["Value"] == "complete" for (s, _f), r in rows.items() if s.startswith("linux."))
+    readme = (REPO / "README.md").read_text()  # its example rows are these (but the time and the paths)
+    for (section, field), r in rows.items():
+        if field not in ("built by", "already on the symbol path"):
+            address = "N/A" if r["Address"] is None else f"{r['Address']:#x}"
+            assert "\t".join((section, field, r["Value"], address)) in readme, (section, field)
