@@ -2,13 +2,13 @@
 
 Volatility 2.28's Linux stackers build a 4-level layer whatever the kernel uses, so on a
 5-level (LA57) dump every plugin reads through the wrong walk and finds nothing.  This
-stacker runs the stock stackers itself (VMCOREINFO, then banner), then checks the layer they
-built: when `init_top_pgt`'s own address translates to the DTB only under a 5-level walk,
-the same configuration becomes a `LinuxIntel32eLA57` layer.  A 4-level kernel gets exactly
-the stock layer.
+stacker runs after them and checks the layer they built: when `init_top_pgt`'s own address
+translates to the DTB only under a 5-level walk, a `LinuxIntel32eLA57` layer with the same
+configuration goes on top (the plugin takes the top layer; it reads the physical layer, not
+the stock one).  A 4-level kernel keeps exactly the stock layer, at the cost of one walk.
 
-When no ISF matches the dump's kernel and the plugin needs one, the ISF is built from the
-dump file itself (pakunoda reads raw, LiME and ELF cores; vol/nosym.py), stored, and the
+When the stock stackers found no kernel and the plugin needs symbols, the ISF is built from
+the dump file itself (pakunoda reads raw, LiME and ELF cores; vol/nosym.py), stored, and the
 stock stackers run again.
 """
 from __future__ import annotations
@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 
 from volatility3.framework import constants, exceptions, interfaces
+from volatility3.framework.automagic import symbol_cache
 from volatility3.framework.automagic.linux import (
     LinuxIntelStacker,
     LinuxIntelVMCOREINFOStacker,
@@ -49,61 +50,77 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     """Kernel layers on RAM dumps that are not hibernation images: 4 or 5 levels as the
     kernel's own page tables say; an ISF from BTF when none matches."""
 
-    stack_order = 33  # after the hibernation stacker (30), before the stock Linux stackers (34, 35)
+    stack_order = 36  # after the stock Linux stackers (34, 35): their layer is checked, not rebuilt
     exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
 
     @classmethod
     def stack(cls, context, layer_name: str, progress_callback: constants.ProgressCallback = None):
         layer = context.layers[layer_name]
-        if isinstance(layer, (intel.Intel, EvidencePhysicalLayer)):
-            return None  # a kernel layer already, or a hibernation image (vol/kernel.py)
-        kernel, tables = cls._stock(context, layer_name, progress_callback)
+        if isinstance(layer, intel.Intel):
+            return cls._five_levels(context, layer)  # None: the stock layer stays as it is
+        if isinstance(layer, EvidencePhysicalLayer):
+            return None  # a hibernation image: vol/kernel.py's stacker
+        # the stock stackers (34, 35) found no kernel with an ISF in this memory
+        if not cls._isf_from_btf(context, layer_name, progress_callback):
+            return None
+        kernel = cls._stock(context, layer_name, progress_callback)
         if kernel is None:
-            if not cls._isf_from_btf(context, layer_name, progress_callback):
-                return None
-            kernel, tables = cls._stock(context, layer_name, progress_callback)
-            if kernel is None:
-                vollog.warning("The ISF built from BTF did not let Volatility's Linux stackers find the kernel")
-                return None
-        return cls._with_paging_depth(context, kernel, tables)
+            vollog.warning("The ISF built from BTF did not let Volatility's Linux stackers find the kernel")
+            return None
+        return cls._five_levels(context, kernel) or kernel
 
     @staticmethod
-    def _stock(context, layer_name: str, progress_callback) -> tuple[interfaces.layers.DataLayerInterface | None, list[str]]:
-        """What Volatility's own Linux stackers build, in their order, and the names of the
-        symbol tables they loaded for it."""
+    def _stock(context, layer_name: str, progress_callback) -> interfaces.layers.DataLayerInterface | None:
+        """What Volatility's own Linux stackers build, in their order."""
         for stacker in (LinuxIntelVMCOREINFOStacker, LinuxIntelStacker):
-            before = set(context.symbol_space)
             try:
                 kernel = stacker.stack(context, layer_name, progress_callback)
             except (exceptions.VolatilityException, ValueError, KeyError) as exc:
                 vollog.debug(f"{stacker.__name__} failed: {exc}")
                 kernel = None
             if kernel is not None:
-                return kernel, sorted(set(context.symbol_space) - before)
-        return None, []
+                return kernel
+        return None
 
     @staticmethod
-    def _paging_levels(context, kernel, tables: list[str]) -> int | None:
-        """4 or 5: the walk under which init_top_pgt's running address is the DTB itself."""
-        dtb = kernel.config.get("page_map_offset", None)
-        memory = context.layers[kernel.config["memory_layer"]]
-        shift = kernel.config.get("kernel_virtual_offset", 0) or 0
-        for table_name in tables:
-            table = context.symbol_space[table_name]
-            for name in TOP_TABLES:
-                if dtb is not None and name in table.symbols:
-                    va = (table.get_symbol(name).address + shift) & 0xFFFFFFFFFFFFFFFF
-
-                    def read(pa: int, n: int) -> bytes:
-                        return memory.read(pa, n)
-
-                    return walk.detect_levels(read, dtb, va, dtb)
+    def _kernel_table(context, kernel):
+        """The symbol table the stock stacker loaded for this layer's banner (by its ISF)."""
+        banner = kernel.config.get(BANNER_CONFIG_KEY, None)
+        if not banner:
+            return None
+        url = symbol_cache.load_cache_manager().get_identifier_dictionary(operating_system="linux").get(
+            bytes(banner, "latin-1"))
+        for name in context.symbol_space:
+            table = context.symbol_space[name]
+            if url and getattr(table, "config", {}).get("isf_url", None) == url:
+                return table
         return None
 
     @classmethod
-    def _with_paging_depth(cls, context, kernel, tables: list[str]):
-        if cls._paging_levels(context, kernel, tables) != 5:
-            return kernel
+    def _paging_levels(cls, context, kernel) -> int | None:
+        """4 or 5: the walk under which init_top_pgt's running address is the DTB itself."""
+        dtb = kernel.config.get("page_map_offset", None)
+        table = cls._kernel_table(context, kernel)
+        if dtb is None or table is None:
+            return None
+        memory = context.layers[kernel.config["memory_layer"]]
+        shift = kernel.config.get("kernel_virtual_offset", 0) or 0
+        for name in TOP_TABLES:
+            if name in table.symbols:
+                va = (table.get_symbol(name).address + shift) & 0xFFFFFFFFFFFFFFFF
+                return walk.detect_levels(lambda pa, n: memory.read(pa, n), dtb, va, dtb)
+        return None
+
+    @classmethod
+    def _five_levels(cls, context, kernel):
+        """A 5-level layer with the configuration of the 4-level `kernel` the stock stackers
+        built, when the kernel uses 5 levels; else None."""
+        if isinstance(kernel, LinuxIntel32eLA57) or not isinstance(kernel, intel.Intel32e):
+            return None
+        if isinstance(context.layers[kernel.config["memory_layer"]], EvidencePhysicalLayer):
+            return None  # a hibernation image: its stacker chose the depth from the record
+        if cls._paging_levels(context, kernel) != 5:
+            return None
         join = interfaces.configuration.path_join
         name = context.layers.free_layer_name("IntelLayer")
         config_path = join("SwsuspRamDumpHelper", name)
