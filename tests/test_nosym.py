@@ -10,6 +10,9 @@ import sys
 import types
 
 import pytest
+
+from samples import swsusp_gen, synthkernel
+from tests import btfcraft
 from volatility3.plugins.swsusp.isf import (
     btf,
     core,
@@ -20,9 +23,6 @@ from volatility3.plugins.swsusp.isf import (
     store,
 )
 from volatility3.plugins.swsusp.paging import walk
-
-from samples import swsusp_gen, synthkernel
-from tests import btfcraft
 
 DEBIAN = (b"Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) "
           b"12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)\n\0")

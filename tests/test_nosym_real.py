@@ -15,10 +15,10 @@ import subprocess
 import sys
 
 import pytest
-from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.isf import coverage
 
 from tests import realsamples
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.isf import coverage
 
 REPO = realsamples.REPO
 PLUGINS = ["linux.pslist.PsList", "linux.psaux.PsAux", "linux.lsmod.Lsmod", "linux.envars.Envars",

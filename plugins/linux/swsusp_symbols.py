@@ -9,8 +9,10 @@ import os
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
+
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.isf import core, coverage, engine, hints
+from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, physical, ramdump
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException, SwsuspLayer
@@ -89,7 +91,7 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
             return built, path
         except engine.NoSymbolsError as exc:
             raise NoSymbolsException(exc) from None
-        except ValueError as exc:
+        except PagingError as exc:  # the restore record's page tables do not reach the kernel
             raise exceptions.LayerException(layer_name, str(exc)) from None
 
     def _write(self, built) -> str:

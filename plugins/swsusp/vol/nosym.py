@@ -20,8 +20,11 @@ from collections.abc import Callable
 from volatility3.framework import constants, interfaces
 from volatility3.framework.automagic import symbol_cache
 from volatility3.framework.configuration import requirements
+
+from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
 from volatility3.plugins.swsusp.isf import core, engine, hints, report
 from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
+from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol.layer import USER_OPTIONS
 
 vollog = logging.getLogger(__name__)
@@ -192,7 +195,7 @@ def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * core.PAGE_SIZE)
     if paging is None:
-        raise ValueError(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
+        raise RecordCr3Unusable(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
     runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
     if progress_callback:
         progress_callback(2, f"Writing the kernel image ({sum(n for _, n in runs)} pages) for the BTF reader")
@@ -230,7 +233,7 @@ def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> t
     except engine.NoSymbolsError as exc:
         vollog.warning(exc.message)
         return None
-    except (OSError, ValueError) as exc:
+    except (OSError, PagingError) as exc:
         vollog.warning(f"No ISF for kernel {release}: building one from BTF failed ({exc}). {hints.next_step(banner)}")
         return None
     return built.banner, url

@@ -22,6 +22,7 @@ from volatility3.framework.automagic.linux import (
     LinuxIntelVMCOREINFOStacker,
 )
 from volatility3.framework.layers import intel, physical, scanners
+
 from volatility3.plugins.swsusp.isf import engine, hints
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.vol import nosym
