@@ -27,7 +27,7 @@ surface exactly as on the plain path.
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor, wait
 from typing import Callable, Container, Dict, List, Optional, Tuple
 
 from .errors import PageNotInImage, SwsuspFormatError
@@ -129,7 +129,9 @@ class ReadAhead:
                 data = future.result()[k]
                 self.hits += 1
                 return data
-            except (SwsuspFormatError, PageNotInImage):  # redo here: the error (or its salvage) is the plain path's
+            # redo here: the error (or its salvage) is the plain path's; a batch cancelled as
+            # stale for one of its blocks is cancelled for the others too
+            except (SwsuspFormatError, PageNotInImage, CancelledError):
                 pass
         self.misses += 1
         return self._fetch(index)
