@@ -103,10 +103,10 @@ def bare_decompress(path):
     t = time.perf_counter()
     nbytes = 0
     for index in range(image.nr_blocks):
-        first, end = image._block_start(index), image._block_start(index + 1)
-        raw = b"".join(image.source.read(image.block_offset(b), 4096) for b in entries[first:end])
+        first, end = image.stream.block_start(index), image.stream.block_start(index + 1)
+        raw = b"".join(image.source.read(image.area.block_offset(b), 4096) for b in entries[first:end])
         n = int.from_bytes(raw[:8], "little")
-        nbytes += len(decompress(raw[8 : 8 + n], image._block_pages(index) * 4096, 0, index))
+        nbytes += len(decompress(raw[8 : 8 + n], image.stream.block_pages(index) * 4096, 0, index))
     return nbytes / (time.perf_counter() - t)
 
 
@@ -119,7 +119,7 @@ def bench_read(real):
     # baseline: the same blocks, read and decompressed in a bare loop
     bare = bare_decompress(path)
 
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = contexts.Context()
     ctx.config["file.location"] = path.as_uri()
     ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
@@ -237,7 +237,7 @@ def bench_random(images, gib, raw, reads):
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
     path, _facts = images.get(gib)
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = contexts.Context()
     ctx.config["file.location"] = path.as_uri()
     ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
@@ -260,8 +260,8 @@ def bench_random(images, gib, raw, reads):
     sample = addresses[: min(200, reads)]
     if any(ours.read(a, 4096) != dump.read(a, 4096) for a in sample):
         raise SystemExit(f"(g) the layer and the raw dump {raw} differ")
-    IMAGES._images.clear()
-    ours.image._cache.clear()
+    IMAGES.clear()
+    ours.image.stream.cache.clear()
 
     def per_read(layer):
         t = time.perf_counter()
@@ -270,7 +270,7 @@ def bench_random(images, gib, raw, reads):
         return (time.perf_counter() - t) / len(addresses)
 
     times = {"ours": [], "dump": [], "plain": []}
-    ahead = ours.image._readahead
+    ahead = ours.image.stream.readahead
     for _ in range(3):
         times["ours"].append(per_read(ours))
         times["dump"].append(per_read(dump))
@@ -286,9 +286,9 @@ def decompress_bound(image, addresses):
     a read that misses the block cache."""
     seconds = []
     for address in addresses:
-        page = image.data_page_first + image._data_index(address // 4096)
+        page = image.stream_page_of(address // 4096)
         t = time.perf_counter()
-        image._decompress_block((page - image._stream_base) // 32)
+        image.stream.decompress_block((page - image.stream.base) // 32)
         seconds.append(time.perf_counter() - t)
     return statistics.median(seconds)
 
@@ -340,7 +340,7 @@ def open_layer(path, ctx=None, name="swsusp"):
     from volatility3.framework.layers import physical
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
-    IMAGES._images.clear()
+    IMAGES.clear()
     ctx = ctx or contexts.Context()
     ctx.config[f"{name}-file.location"] = Path(path).as_uri()
     ctx.add_layer(physical.FileLayer(ctx, f"{name}-file", f"{name}-file"))
@@ -370,7 +370,7 @@ def bench_export_sink(images, gib):
         times["bare"].append(page_bytes / bare_decompress(path))
         for mode in ("off", "on"):
             ctx, layer = open_layer(path)
-            layer.image._readahead.enabled = mode == "on"
+            layer.image.stream.readahead.enabled = mode == "on"
             t, cpu = time.perf_counter(), time.process_time()
             layerwriter.LayerWriter.write_layer(ctx, layer.name, "discarded.raw", Discard)
             seconds = time.perf_counter() - t
@@ -401,8 +401,8 @@ def real_payloads(path, count=400):
     image = SwsuspImage.open(str(path))
     out = []
     for index in range(min(count, image.nr_blocks)):
-        first, end = image._block_start(index), image._block_start(index + 1)
-        raw = image._read_blocks(image.swap_map.entries[first:end])
+        first, end = image.stream.block_start(index), image.stream.block_start(index + 1)
+        raw = image.stream.read_blocks(image.swap_map.entries[first:end])
         out.append(raw[8 : 8 + int.from_bytes(raw[:8], "little")])
     return out
 
@@ -468,7 +468,7 @@ def bench_walk(images, gib):
     for _ in range(3):
         for mode in ("off", "on"):
             image = SwsuspImage.open(str(path))
-            image._readahead.enabled = mode == "on"
+            image.stream.readahead.enabled = mode == "on"
             t, cpu = time.perf_counter(), time.process_time()
             if image.compute_crc32() != facts.crc32:
                 raise SystemExit(f"(j) CRC32 of {path} with read-ahead {mode} is wrong")
@@ -532,13 +532,13 @@ def bench_trace(real, plugin, cache, rounds=5):
         elf = realsamples.elf_layer(real.path("prehib-lzo.elf"))
         image = ours.image
         times["ours cold"].append(replay(ours, trace))
-        touched = list(image._cache)  # every block the replay decompressed, unless it evicted some
+        touched = list(image.stream.cache)  # every block the replay decompressed, unless it evicted some
         times["ours warm"].append(replay(ours, trace))
         times["elf cold"].append(replay(elf, trace))
         times["elf warm"].append(replay(elf, trace))
         t = time.perf_counter()
         for index in touched:
-            image._decompress_block(index)
+            image.stream.decompress_block(index)
         times["bound"].append(time.perf_counter() - t)
     out = {k: statistics.median(v) for k, v in times.items()}
     out.update(reads=len(trace), blocks=len(touched))

@@ -44,6 +44,7 @@ from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.info import MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4
 from volatility3.plugins.swsusp.format.pfn_list import BM_END_OF_MAP, ENCODED_PFN_ZERO_FLAG, PAGE_OFFSET_2616
 from volatility3.plugins.swsusp.format.source import BytesSource
+from volatility3.plugins.swsusp.format.stream import CompressedStream
 
 PAGE = 4096
 TIME_LIMIT = 2.0  # seconds per input (all steps, both scans) for the synthetic images
@@ -718,13 +719,13 @@ def test_lying_image_pages_reads_only_the_pfn_list(monkeypatch):
     noticing (190 MiB traced for the real sample).  Now it stops after the block holding the
     list's terminator."""
     decompressed = []
-    original = SwsuspImage._decompress_block
+    original = CompressedStream.decompress_block
 
     def counting(self, index):
         decompressed.append(index)
         return original(self, index)
 
-    monkeypatch.setattr(SwsuspImage, "_decompress_block", counting)
+    monkeypatch.setattr(CompressedStream, "decompress_block", counting)
     for name in ("quickstart-lzo", "uswsusp-lzo"):
         decompressed.clear()
         data = Case(name, [StreamPut(0, 416, u64(1))]).build()
@@ -781,9 +782,9 @@ def real_lzo(real) -> RealBase:
         entries = image.swap_map.entries
         end = (max(max(entries), max(image.swap_map.map_blocks)) + 1) * PAGE
         end = -(-end // (1 << 20)) << 20
-        map0 = image.block_offset(image.swap_map.map_blocks[0])
-        info = image.block_offset(entries[0])
-        block0 = image.block_offset(entries[1])
+        map0 = image.area.block_offset(image.swap_map.map_blocks[0])
+        info = image.area.block_offset(entries[0])
+        block0 = image.area.block_offset(entries[1])
     finally:
         image.source.close()
     with open(path, "rb") as f:

@@ -5,9 +5,9 @@ import os
 import random
 import threading
 import time
-from concurrent.futures import wait
 
 import pytest
+from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.readahead import TRIGGER, Pacer, ReadAhead
 
@@ -28,8 +28,8 @@ def open_with(path, *, ahead: bool, cache_blocks: int = 2) -> SwsuspImage:
     """An image whose block reads go through a 2-worker read-ahead (forced on, whatever the
     host's core count) or through the plain path (read-ahead off)."""
     image = SwsuspImage.open(path, cache_blocks=cache_blocks)
-    image._readahead = ReadAhead(
-        image._decompress_block, image._block_start, image.nr_blocks, image._cache,
+    image.stream.readahead = ReadAhead(
+        image.stream.decompress_block, image.stream.block_start, image.nr_blocks, image.stream.cache,
         workers=2 if ahead else 0, depth=DEPTH, batch=BATCH,
     )
     return image
@@ -39,7 +39,7 @@ class Watched:
     """Wrap an image's read-ahead to record how many blocks were ever in flight at once."""
 
     def __init__(self, image):
-        self.ra, self.peak = image._readahead, 0
+        self.ra, self.peak = image.stream.readahead, 0
         get = self.ra.get
 
         def watched(index):
@@ -63,8 +63,8 @@ def test_in_order_walk_equals_generator_memory(variant, name):
             assert got == plain.read(pos, length)
             for k in range(0, length, PAGE):
                 assert got[k : k + PAGE] == machine.pages[(pos + k) // PAGE], f"PFN {(pos + k) // PAGE:#x}"
-    assert ahead._readahead.hits > 0, "the walk never used a prefetched block"
-    assert watched.peak <= DEPTH and len(ahead._cache) <= 2
+    assert ahead.stream.readahead.hits > 0, "the walk never used a prefetched block"
+    assert watched.peak <= DEPTH and len(ahead.stream.cache) <= 2
 
 
 @pytest.mark.parametrize("name", ["medium-lzo", "era-6.9-lz4"])
@@ -73,7 +73,7 @@ def test_stream_walk_crc(variant, name):
     image = open_with(path, ahead=True)
     watched = Watched(image)
     assert image.compute_crc32() == facts.crc32
-    assert image._readahead.hits > 0 and watched.peak <= DEPTH
+    assert image.stream.readahead.hits > 0 and watched.peak <= DEPTH
 
 
 def test_random_access_queues_nothing(variant):
@@ -83,8 +83,8 @@ def test_random_access_queues_nothing(variant):
     jumps = [i for pair in zip(range(n // 2), range(n // 2 + DEPTH + 1, n)) for i in pair]  # +big, -big, ...
     spans = [i for first in range(0, n - 1, 3) for i in (first, first + 1)]  # structures over two blocks
     for index in jumps + spans:
-        image._block(index)
-    assert image._readahead.queued == 0 and image._readahead.in_flight() == 0
+        image.stream.block(index)
+    assert image.stream.readahead.queued == 0 and image.stream.readahead.in_flight() == 0
     pfns = sorted(machine.pages)
     for pfn in random.Random(5).sample(pfns, 100):
         assert image.read(pfn * PAGE, PAGE) == machine.pages[pfn]
@@ -94,10 +94,10 @@ def test_walk_that_turns_back_drops_its_queue(variant):
     machine, _facts, path = variant("medium-lzo")
     image = open_with(path, ahead=True, cache_blocks=1)
     for index in range(8):
-        image._block(index)
-    assert image._readahead.in_flight() > 0
-    image._block(1)  # backwards: no longer a forward walk
-    assert image._readahead.in_flight() == 0
+        image.stream.block(index)
+    assert image.stream.readahead.in_flight() > 0
+    image.stream.block(1)  # backwards: no longer a forward walk
+    assert image.stream.readahead.in_flight() == 0
     pfns = sorted(machine.pages)
     assert b"".join(bytes(image.read_page(p)) for p in pfns) == b"".join(machine.pages[p] for p in pfns)
 
@@ -110,12 +110,12 @@ def fake_blocks(fail_in_worker=(), bad_boundary_from=None):
     def fetch(i):
         if i in fail_in_worker and threading.get_ident() != main:
             failed.append(i)
-            raise ValueError(f"worker failure {i}")
+            raise SwsuspFormatError(f"worker failure {i}")
         return bytes([i]) * 8
 
     def prepare(i):
         if bad_boundary_from is not None and i >= bad_boundary_from:
-            raise ValueError("bad block length")
+            raise SwsuspFormatError("bad block length")
 
     fetch.failed = failed
     return fetch, prepare
@@ -123,7 +123,7 @@ def fake_blocks(fail_in_worker=(), bad_boundary_from=None):
 
 def settled_get(ra, i):
     """get(i) once every queued block has been decompressed (so workers, not the caller, did them)."""
-    wait([future for future, _k in ra._pending.values()])
+    ra.settle()
     return ra.get(i)
 
 

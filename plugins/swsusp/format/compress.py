@@ -3,16 +3,13 @@
 import zlib
 
 from .errors import SwsuspFormatError
+from .structs import CMP_HEADER, PAGE_SIZE
 
-PAGE_SIZE = 4096
 UNC_PAGES = 32  # LZO_UNC_PAGES / UNC_PAGES: stream pages per compressed block
 UNC_SIZE = UNC_PAGES * PAGE_SIZE
-CMP_HEADER = 8  # LZO_HEADER / CMP_HEADER: the size_t cmp_len in front of each block
 # Worst case of the 6.9+ generic path (LZO's is 2 bytes less): x + x/16 + 64 + 3 + 2
 CMP_SIZE_MAX = UNC_SIZE + UNC_SIZE // 16 + 64 + 3 + 2
 CMP_PAGES_MAX = -(-(CMP_HEADER + CMP_SIZE_MAX) // PAGE_SIZE)  # 35
-
-CODECS = ("none", "lzo", "lz4")
 
 
 def _lzo():

@@ -1,29 +1,29 @@
 """The swap header page: mkswap's `union swap_header` plus the hibernation fields
-`mark_swapfiles()` edits in place (spec §2).
+`mark_swapfiles()` writes over its end (docs/format.md §2).
 
-The hibernation fields sit at the end of the page and moved once (2.6.23), so a header is
-read under each era's layout, newest first; the caller keeps the first layout whose map
-chain validates (spec §6.1).
+The hibernation fields moved once (2.6.23), so a header is read under each era's layout,
+newest first; the opener keeps the first layout whose map chain validates (§6.1).
 """
 
-import struct
 from dataclasses import dataclass
 from typing import List, Optional
 
-PAGE_SIZE = 4096
+from .structs import (
+    ORIG_SIG_OFFSET,
+    SIG_LEN,
+    SIG_OFFSET,
+    SWAP_HEADER,
+    SWSUSP_HEADER_A,
+    SWSUSP_HEADER_B,
+    SWSUSP_HEADER_C,
+    USWSUSP_HEADER,
+    Layout,
+)
 
 HIBERNATE_SIG = b"S1SUSPEND\0"  # in-kernel image (SWSUSP_SIG in 2.6.x)
-USWSUSP_SIG = b"ULSUSPEND\0"  # userspace s2disk image (spec §11)
+USWSUSP_SIG = b"ULSUSPEND\0"  # userspace s2disk image (§11)
 SWAP_SIGS = (b"SWAPSPACE2", b"SWAP-SPACE")  # plain swap, or a consumed image's header
 ALL_SIGS = (HIBERNATE_SIG, USWSUSP_SIG) + SWAP_SIGS
-
-SIG_OFFSET = 4086
-ORIG_SIG_OFFSET = 4076
-
-# mkswap v1 header fields (include/linux/swap.h)
-MKSWAP_VERSION = struct.Struct("<I")  # @1024
-MKSWAP_LAST_PAGE = struct.Struct("<I")  # @1028
-MKSWAP_UUID_OFFSET = 1036
 
 # flags (kernel/power/power.h)
 SF_PLATFORM_MODE = 1
@@ -44,27 +44,29 @@ SWP_OFFSET_MASK = (1 << 59) - 1  # 2.6.16-18 swp_entry_t: (type << 59) | offset
 
 @dataclass(frozen=True)
 class HeaderLayout:
-    """Where one era keeps the hibernation fields (offsets in the header page)."""
+    """One era's struct swsusp_header, and how its `image` is to be read."""
 
     name: str
-    era: str
-    image: int
-    flags: Optional[int] = None
-    crc32: Optional[int] = None
-    hw_sig: Optional[int] = None
-    swp_entry: bool = False
+    struct: Layout
+    swp_entry: bool = False  # `image` is a swp_entry_t (2.6.16-2.6.18), not a block
+
+    @property
+    def era(self) -> str:
+        return self.struct.versions
+
+    def offset(self, field: str) -> Optional[int]:
+        """Where `field` is in the header page, None if this era has no such field."""
+        f = self.struct.get(field)
+        return f.offset if f else None
 
 
-# Newest first (spec §6.1): a wrong layout yields an `image` far beyond any swap area.
+# Newest first (§6.1): a wrong layout yields an `image` far beyond any swap area.
 LAYOUTS = (
-    HeaderLayout("A", "2.6.23+", image=4064, flags=4072, crc32=4060, hw_sig=4056),
-    HeaderLayout("B", "2.6.19-2.6.22", image=4068),
-    HeaderLayout("C", "2.6.16-2.6.18", image=4068, swp_entry=True),
+    HeaderLayout("A", SWSUSP_HEADER_A),
+    HeaderLayout("B", SWSUSP_HEADER_B),
+    HeaderLayout("C", SWSUSP_HEADER_C, swp_entry=True),
 )
-
-
-# s2disk's packed {loff_t image; orig_sig[10]; sig[10]} at the page end: `image` is a byte offset
-USWSUSP_LAYOUT = HeaderLayout("U", "s2disk (uswsusp)", image=4068)
+USWSUSP_LAYOUT = HeaderLayout("U", USWSUSP_HEADER)  # `image` is a byte offset
 
 
 def decode_flags(flags: int) -> List[str]:
@@ -83,7 +85,7 @@ class SwsuspHeader:
     sig: bytes
     orig_sig: bytes
     layout: HeaderLayout
-    image: int  # block of the first swap_map_page
+    image: int  # block of the first swap_map_page (s2disk: byte offset of image_header_info)
     flags: int
     crc32: int  # meaningful only with SF_CRC32_MODE
     hw_sig: int  # meaningful only with SF_HW_SIG
@@ -93,7 +95,7 @@ class SwsuspHeader:
 
     @property
     def consumed(self) -> bool:
-        """Signature reset by a resume attempt (spec §2.4) but the image is still there."""
+        """Signature reset by a resume attempt (§2.4) but the image is still there."""
         return self.sig in SWAP_SIGS
 
     @property
@@ -102,42 +104,46 @@ class SwsuspHeader:
 
     @property
     def crc32_valid(self) -> bool:
-        return self.layout.crc32 is not None and bool(self.flags & SF_CRC32_MODE)
+        return "crc32" in self.layout.struct and bool(self.flags & SF_CRC32_MODE)
 
     @property
     def hw_sig_valid(self) -> bool:
-        return self.layout.hw_sig is not None and bool(self.flags & SF_HW_SIG)
+        return "hw_sig" in self.layout.struct and bool(self.flags & SF_HW_SIG)
 
+    @property
+    def area_last_page(self) -> int:
+        """mkswap's last_page when the swap header is a version-1 one, else 0 (unknown)."""
+        return self.last_page if self.mkswap_version == 1 else 0
 
-def _u32(page: bytes, off: int) -> int:
-    return struct.unpack_from("<I", page, off)[0]
-
-
-def _u64(page: bytes, off: int) -> int:
-    return struct.unpack_from("<Q", page, off)[0]
+    def field_offset(self, field: str) -> Optional[int]:
+        """File offset of a header field (None if this era has none)."""
+        f = self.layout.struct.get(field) or SWAP_HEADER.get(field)
+        return None if f is None else self.offset + f.offset
 
 
 def signature_of(page: bytes) -> bytes:
-    return bytes(page[SIG_OFFSET : SIG_OFFSET + 10])
+    return bytes(page[SIG_OFFSET : SIG_OFFSET + SIG_LEN])
 
 
 def read_header(page: bytes, offset: int, layout: HeaderLayout) -> SwsuspHeader:
     """Decode a 4096-byte header page under `layout` (no validation beyond decoding)."""
-    image = _u64(page, layout.image)
+    fields = layout.struct.read(page)
+    image = fields["image"]
     if layout.swp_entry:
         image &= SWP_OFFSET_MASK
+    swap = SWAP_HEADER.read(page)
     return SwsuspHeader(
         offset=offset,
         sig=signature_of(page),
         orig_sig=bytes(page[ORIG_SIG_OFFSET:SIG_OFFSET]),
         layout=layout,
         image=image,
-        flags=_u32(page, layout.flags) if layout.flags is not None else 0,
-        crc32=_u32(page, layout.crc32) if layout.crc32 is not None else 0,
-        hw_sig=_u32(page, layout.hw_sig) if layout.hw_sig is not None else 0,
-        mkswap_version=_u32(page, 1024),
-        last_page=_u32(page, 1028),
-        uuid=bytes(page[MKSWAP_UUID_OFFSET : MKSWAP_UUID_OFFSET + 16]),
+        flags=fields.get("flags", 0),
+        crc32=fields.get("crc32", 0),
+        hw_sig=fields.get("hw_sig", 0),
+        mkswap_version=swap["version"],
+        last_page=swap["last_page"],
+        uuid=swap["sws_uuid"],
     )
 
 

@@ -6,15 +6,16 @@ each gets a name and the next step instead of a bare "not an image".
 
 from typing import Optional
 
-from .header import SIG_OFFSET, SWAP_SIGS
+from .header import SWAP_SIGS
 from .locate import FS_MAGICS
+from .structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 
 _FS_NAMES = ("ext2/3/4", "XFS", "btrfs", "f2fs")
 
 
 def identify(source, offset: int = 0) -> Optional[str]:
     """A one-phrase description of the data at `offset` (None when unknown)."""
-    head = source.read(offset, 4096)
+    head = source.read(offset, PAGE_SIZE)
     if head[:6] == b"LUKS\xba\xbe":
         return ("a LUKS-encrypted volume (encrypted swap?): open it with `cryptsetup open` and give the "
                 "decrypted device (/dev/mapper/...) instead")
@@ -29,7 +30,7 @@ def identify(source, offset: int = 0) -> Optional[str]:
         return "a LiME RAM dump: analyse it with vol directly"
     if head[:4] == b"QEVM":
         return "a QEMU savevm state: analyse it with vol directly"
-    if head[SIG_OFFSET : SIG_OFFSET + 10] in SWAP_SIGS:
+    if head[SIG_OFFSET : SIG_OFFSET + SIG_LEN] in SWAP_SIGS:
         return "a swap area"
     for (at, magic), name in zip(FS_MAGICS, _FS_NAMES):
         if source.read(offset + at, len(magic)) == magic:

@@ -1,5 +1,5 @@
 """Stream page 0: struct swsusp_info, and on x86-64 2.6.24+ the restore_data_record
-written over its start (spec §4.1, §4.2).
+written over its start (docs/format.md §4.1, §4.2).
 
 The record is identified by its magic, never by kernel version: stable and vendor trees
 backported every layout change.
@@ -11,27 +11,39 @@ from dataclasses import dataclass
 from typing import Optional
 
 from .errors import SwsuspFormatError
+from .structs import (
+    PAGE_SIZE,
+    PFN_ENTRY,
+    RESTORE_RECORD_V1,
+    RESTORE_RECORD_V2,
+    RESTORE_RECORD_V3,
+    RESTORE_RECORD_V4,
+    SWSUSP_INFO,
+    UTS_FIELD,
+    UTS_NAMES,
+    X86_32_MAGIC,
+    Layout,
+)
 
-UTS_FIELD = 65  # __NEW_UTS_LEN + 1
-UTS_NAMES = ("sysname", "nodename", "release", "version", "machine", "domainname")
-
-# struct swsusp_info after the 390-byte uts (x86-64 offsets)
-INFO_TAIL = struct.Struct("<I 4x Q I 4x Q Q Q")  # version_code@392 num_physpages cpus image_pages pages size
-INFO_TAIL_OFFSET = 392
-
-# RESTORE_MAGIC values (arch/x86/power/hibernate*.c)
+# RESTORE_MAGIC values (arch/x86/power/hibernate*.c), each with its record layout
 MAGIC_V1 = 0x0123456789ABCDEF  # jump_address, cr3, magic                      2.6.24 .. 4.6
 MAGIC_V2 = 0x123456789ABCDEF0  # + jump_address_phys                           4.7 .. ~4.10
 MAGIC_V3 = 0x23456789ABCDEF01  # + e820_digest[16] (MD5)                        ~4.11 .. 5.11
 MAGIC_V4 = 0x23456789ABCDEF02  # e820_checksum (CRC32) instead of the digest    5.12 ..
 RECORD_LAYOUTS = {
+    MAGIC_V1: RESTORE_RECORD_V1,
+    MAGIC_V2: RESTORE_RECORD_V2,
+    MAGIC_V3: RESTORE_RECORD_V3,
+    MAGIC_V4: RESTORE_RECORD_V4,
+}
+RECORD_NAMES = {
     MAGIC_V1: "v1 (jump_address, cr3; 2.6.24-4.6)",
     MAGIC_V2: "v2 (+ jump_address_phys; 4.7-4.10)",
     MAGIC_V3: "v3 (+ e820 MD5 digest; 4.11-5.11)",
     MAGIC_V4: "v4 (+ e820 CRC32 checksum; 5.12+)",
 }
 X86_32_MAGICS = (0x12345678, 0x12345679)  # 32-bit x86's own record: out of scope
-
+PFNS_PER_PAGE = PAGE_SIZE // PFN_ENTRY
 
 @dataclass(frozen=True)
 class RestoreDataRecord:
@@ -46,6 +58,10 @@ class RestoreDataRecord:
 
     @property
     def layout(self) -> str:
+        return RECORD_NAMES[self.magic]
+
+    @property
+    def struct(self) -> Layout:
         return RECORD_LAYOUTS[self.magic]
 
     @property
@@ -62,7 +78,7 @@ class RestoreDataRecord:
 
 @dataclass(frozen=True)
 class SwsuspInfo:
-    """struct swsusp_info (spec §4.1)."""
+    """struct swsusp_info (§4.1)."""
 
     offset: int
     version_code: int
@@ -76,7 +92,7 @@ class SwsuspInfo:
 
     @property
     def meta_pages(self) -> int:
-        """M: pages of PFN list between this page and the data (spec §4)."""
+        """M: pages of PFN list between this page and the data (§4)."""
         return self.pages - self.image_pages - 1
 
     @property
@@ -88,37 +104,36 @@ class SwsuspInfo:
 
 
 def e820_checksum(nr_entries: int, entries: bytes) -> int:
-    """The v4 record's checksum: plain zlib CRC-32 over u32 nr + 20-byte entries (spec §4.2)."""
+    """The v4 record's checksum: plain zlib CRC-32 over u32 nr + 20-byte entries (§4.2)."""
     return zlib.crc32(struct.pack("<I", nr_entries) + entries)
 
 
 def parse_record(page: bytes, offset: int) -> Optional[RestoreDataRecord]:
     """The x86-64 restore record at the start of the info page, or None if there is none."""
-    q = struct.unpack_from("<5Q", page, 0)
-    if q[2] == MAGIC_V1:
-        return RestoreDataRecord(MAGIC_V1, q[0], None, q[1])
-    if q[3] == MAGIC_V2:
-        return RestoreDataRecord(MAGIC_V2, q[0], q[1], q[2])
-    if q[3] == MAGIC_V3:
-        return RestoreDataRecord(MAGIC_V3, q[0], q[1], q[2], e820_digest=bytes(page[32:48]))
-    if q[3] == MAGIC_V4:
-        return RestoreDataRecord(MAGIC_V4, q[0], q[1], q[2], e820_checksum=q[4] & 0xFFFFFFFF)
+    for magic, layout in RECORD_LAYOUTS.items():
+        if layout["magic"].read(page) == magic:
+            f = layout.read(page)
+            checksum = f.get("e820_checksum")
+            return RestoreDataRecord(magic, f["jump_address"], f.get("jump_address_phys"), f["cr3"],
+                                     e820_digest=f.get("e820_digest"),
+                                     e820_checksum=None if checksum is None else checksum & 0xFFFFFFFF)
     return None
 
 
 def parse_uts(page: bytes) -> dict:
+    uts = SWSUSP_INFO["uts"].read(page)
     return {
-        name: page[i * UTS_FIELD : (i + 1) * UTS_FIELD].split(b"\0", 1)[0].decode("latin-1")
+        name: uts[i * UTS_FIELD : (i + 1) * UTS_FIELD].split(b"\0", 1)[0].decode("latin-1")
         for i, name in enumerate(UTS_NAMES)
     }
 
 
 def _check_architecture(page: bytes, offset: int) -> dict:
     """No x86-64 record: accept only an x86-64 uts (<= 2.6.23); name anything else."""
-    magic32 = struct.unpack_from("<I", page, 12)[0]
+    magic32 = X86_32_MAGIC.read(page)
     if magic32 in X86_32_MAGICS:
         raise SwsuspFormatError(
-            f"restore record is 32-bit x86 (magic {magic32:#x}), not x86-64", offset + 12
+            f"restore record is 32-bit x86 (magic {magic32:#x}), not x86-64", offset + X86_32_MAGIC.offset
         )
     uts = parse_uts(page)
     if not uts["sysname"].startswith("Linux"):
@@ -130,35 +145,34 @@ def _check_architecture(page: bytes, offset: int) -> dict:
     if uts["machine"] != "x86_64":
         raise SwsuspFormatError(
             f"image was written by a kernel for machine {uts['machine']!r} (uts.machine), not x86_64",
-            offset + 4 * UTS_FIELD,
+            offset + UTS_NAMES.index("machine") * UTS_FIELD,
         )
     return uts
 
 
 def parse_info(page: bytes, offset: int) -> SwsuspInfo:
-    """Decode the info page; raise SwsuspFormatError if it cannot be one (spec §6.2)."""
+    """Decode the info page; raise SwsuspFormatError if it cannot be one (§6.2)."""
     record = parse_record(page, offset)
     uts = None if record else _check_architecture(page, offset)
-    version_code, num_physpages, cpus, image_pages, pages, size = INFO_TAIL.unpack_from(
-        page, INFO_TAIL_OFFSET
-    )
-    info = SwsuspInfo(offset, version_code, num_physpages, cpus, image_pages, pages, size, record, uts)
+    f = SWSUSP_INFO.read(page)
+    info = SwsuspInfo(offset, f["version_code"], f["num_physpages"], f["cpus"], f["image_pages"], f["pages"],
+                      f["size"], record, uts)
     _check_counts(info)
     return info
 
 
 def _check_counts(info: SwsuspInfo) -> None:
-    off = info.offset + INFO_TAIL_OFFSET
-    if info.size != info.pages * 4096:
-        raise SwsuspFormatError(
-            f"swsusp_info.size {info.size} is not pages*4096 (pages={info.pages})", off + 32
-        )
+    def at(field: str) -> int:
+        return info.offset + SWSUSP_INFO.offset(field)
+
+    if info.size != info.pages * PAGE_SIZE:
+        raise SwsuspFormatError(f"swsusp_info.size {info.size} is not pages*4096 (pages={info.pages})", at("size"))
     if not 0 < info.image_pages < info.pages:
         raise SwsuspFormatError(
-            f"swsusp_info image_pages {info.image_pages} does not fit pages {info.pages}", off + 16
+            f"swsusp_info image_pages {info.image_pages} does not fit pages {info.pages}", at("image_pages")
         )
     # one PFN entry per data page, 512 per metadata page
-    if info.meta_pages * 512 < info.image_pages:
+    if info.meta_pages * PFNS_PER_PAGE < info.image_pages:
         raise SwsuspFormatError(
-            f"{info.meta_pages} PFN-list pages cannot list {info.image_pages} data pages", off + 24
+            f"{info.meta_pages} PFN-list pages cannot list {info.image_pages} data pages", at("pages")
         )

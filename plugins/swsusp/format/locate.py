@@ -14,7 +14,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
-from .header import ALL_SIGS, HIBERNATE_SIG, PAGE_SIZE, SIG_OFFSET, SWAP_SIGS, USWSUSP_SIG
+from .errors import NotAnImageError
+from .header import ALL_SIGS, HIBERNATE_SIG, SWAP_SIGS, USWSUSP_SIG
+from .structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 
 SECTOR = 512
 MBR_SIGNATURE = b"\x55\xaa"
@@ -95,7 +97,7 @@ def _clip(source, offset: int, size: int, name: str) -> Optional[Partition]:
 
 
 def has_signature(source, header_offset: int) -> bool:
-    return source.read(header_offset + SIG_OFFSET, 10) in ALL_SIGS
+    return source.read(header_offset + SIG_OFFSET, SIG_LEN) in ALL_SIGS
 
 
 FS_MAGICS = (  # (offset, magic): filesystems Linux keeps swap files on
@@ -120,7 +122,7 @@ def candidates(
     parts = partitions(source)
     if partition is not None:
         if not 1 <= partition <= len(parts):
-            raise ValueError(f"partition {partition} not found (the input has {len(parts)})")
+            raise NotAnImageError(f"partition {partition} not found (the input has {len(parts)})", 0)
         regions = [parts[partition - 1]]
     else:
         regions = parts + [whole]

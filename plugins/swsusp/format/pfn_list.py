@@ -15,7 +15,7 @@ import sys
 from array import array
 from dataclasses import dataclass
 from itertools import islice
-from typing import Optional
+from typing import Optional, Union
 
 from .errors import SwsuspFormatError
 
@@ -49,7 +49,7 @@ def _strictly_ascending(values) -> bool:
     return all(map(operator.lt, values, islice(values, 1, None)))
 
 
-def _u64s(data: bytes) -> array:
+def _u64s(data: Union[bytes, bytearray, memoryview]) -> array:
     values = array("Q")
     values.frombytes(data)
     if sys.byteorder != "little":
@@ -96,7 +96,7 @@ class ListEnd:
         return self.too_many
 
 
-def parse_pfn_list(meta: bytes, image_pages: int, offset_of_entry, cut: bool = False) -> PfnIndex:
+def parse_pfn_list(meta: Union[bytes, bytearray], image_pages: int, offset_of_entry, cut: bool = False) -> PfnIndex:
     """Parse M metadata pages.  `offset_of_entry(i)` names where entry i lies (for errors);
     `cut`: reading stopped early because the list already held too many entries (ListEnd)."""
     values = _u64s(meta)

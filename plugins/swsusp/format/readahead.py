@@ -27,8 +27,10 @@ surface exactly as on the plain path.
 import os
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from typing import Callable, Container, Dict, List, Optional, Tuple
+
+from .errors import PageNotInImage, SwsuspFormatError
 
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 WORKERS = min(4, CORES)  # decompression is CPU-bound: more threads than cores only queue
@@ -127,10 +129,14 @@ class ReadAhead:
                 data = future.result()[k]
                 self.hits += 1
                 return data
-            except Exception:  # redo in this thread, so the error (or its salvage) is the plain path's
+            except (SwsuspFormatError, PageNotInImage):  # redo here: the error (or its salvage) is the plain path's
                 pass
         self.misses += 1
         return self._fetch(index)
+
+    def settle(self) -> None:
+        """Wait until every queued block is decompressed (tests: the workers did them)."""
+        wait([future for future, _k in list(self._pending.values())])
 
     def in_flight(self) -> int:
         """Blocks queued or decompressed and not yet taken (bounded by `depth`)."""
@@ -163,13 +169,13 @@ class ReadAhead:
         ahead = min(self.depth, self.batch * (self._streak - TRIGGER + 1))
         start = max(index + 1, self._next)
         while start < self._n and start + self.batch <= index + 1 + ahead:
-            batch = []
+            batch: List[int] = []
             for i in range(start, min(self._n, start + self.batch)):
                 if i in self._cached or i in self._pending:
                     continue
                 try:
                     self._prepare(i + 1)  # block boundaries up to i's end, in this thread
-                except Exception:  # a broken length: the plain path reports it when the walk gets there
+                except (SwsuspFormatError, PageNotInImage):  # a broken length: reported when the walk gets there
                     self._next = self._n
                     self._submit(batch)
                     return
@@ -199,7 +205,8 @@ class Pacer:
 
     def start(self) -> None:
         """A new walk: probe again (the machine's load may have changed)."""
-        self.ahead, self._walked, self._started, self._seconds = True, 0, None, {}
+        self.ahead, self._walked, self._started = True, 0, 0.0
+        self._seconds: Dict[bool, float] = {}
 
     def step(self) -> bool:
         """Count one block of the walk; True if read-ahead should run for it."""

@@ -1,36 +1,30 @@
-"""Byte sources the reader pulls from: a read-only file, or anything with read(offset, n)."""
+"""Byte sources the reader pulls from: a read-only file, bytes, or anything with this shape."""
 
 import os
-from typing import Protocol
+from typing import Protocol, Union
+
+from .errors import NotAnImageError
 
 
 class Source(Protocol):
+    """What the reader needs of its input: a size, reads (short at the end) and a search.
+    A `thread_safe` attribute set true lets read-ahead workers read concurrently."""
+
     size: int
 
     def read(self, offset: int, length: int) -> bytes: ...
 
+    def find(self, needle: bytes, start: int, end: int) -> int: ...
 
-class FileSource:
-    """A file opened read-only (evidence is never written), read with pread.
 
-    Not mmap: mapped pages count in the process's RSS, which would then grow with the image
-    (a 4 GiB image read once showed ~1.8 GiB of peak RSS); pread leaves them to the page cache."""
+class ChunkedFind:
+    """`find` over `read`, a bounded chunk at a time (a scan never holds the whole input)."""
 
     FIND_CHUNK = 16 << 20
-    thread_safe = True  # pread has no shared file position: read-ahead workers may read too
-
-    def __init__(self, path: str) -> None:
-        self.path = os.fspath(path)
-        self._fd = os.open(self.path, os.O_RDONLY)
-        self.size = os.fstat(self._fd).st_size
-        if self.size == 0:
-            os.close(self._fd)
-            raise ValueError(f"{self.path} is empty")
+    size: int
 
     def read(self, offset: int, length: int) -> bytes:
-        if offset >= self.size or length <= 0:
-            return b""
-        return os.pread(self._fd, min(length, self.size - offset), offset)
+        raise NotImplementedError
 
     def find(self, needle: bytes, start: int, end: int) -> int:
         pos = start
@@ -42,16 +36,36 @@ class FileSource:
             pos += self.FIND_CHUNK
         return -1
 
+
+class FileSource(ChunkedFind):
+    """A file opened read-only (evidence is never written), read with pread.
+
+    Not mmap: mapped pages count in the process's RSS, which would then grow with the image
+    (a 4 GiB image read once showed ~1.8 GiB of peak RSS); pread leaves them to the page cache."""
+
+    thread_safe = True  # pread has no shared file position: read-ahead workers may read too
+
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        self.path = os.fspath(path)
+        self._fd = os.open(self.path, os.O_RDONLY)
+        self.size = os.fstat(self._fd).st_size
+        if self.size == 0:
+            os.close(self._fd)
+            raise NotAnImageError(f"{self.path} is empty", 0)
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset >= self.size or length <= 0:
+            return b""
+        return os.pread(self._fd, min(length, self.size - offset), offset)
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
 
     def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:
-            pass
+        if getattr(self, "_fd", -1) >= 0:  # a failed __init__ leaves no descriptor
+            os.close(self._fd)
 
 
 class BytesSource:

@@ -9,7 +9,7 @@ arch/x86/power/hibernate.c (struct restore_data_record), suspend-utils swsusp.h 
 
 import struct
 from dataclasses import dataclass
-from typing import Dict, Optional
+from typing import Any, Dict, Optional
 
 PAGE_SIZE = 4096  # the x86-64 page, swap slot and swap block size: the one page-size constant
 
@@ -27,7 +27,7 @@ class Field:
     def size(self) -> int:
         return struct.calcsize("<" + self.fmt)
 
-    def read(self, buf, base: int = 0):
+    def read(self, buf, base: int = 0) -> Any:
         return struct.unpack_from("<" + self.fmt, buf, base + self.offset)[0]
 
 
@@ -52,7 +52,7 @@ class Layout:
     def get(self, name: str) -> Optional[Field]:
         return self.fields.get(name)
 
-    def read(self, buf, base: int = 0) -> Dict[str, object]:
+    def read(self, buf, base: int = 0) -> Dict[str, Any]:
         """Every field of the structure at `buf[base:]`."""
         return {name: f.read(buf, base) for name, f in self.fields.items()}
 
@@ -110,7 +110,7 @@ USWSUSP_HEADER = Layout(
     Field("image", 4068, "Q"),
     Field("orig_sig", ORIG_SIG_OFFSET, f"{SIG_LEN}s"),
     Field("sig", SIG_OFFSET, f"{SIG_LEN}s"),
-    versions="suspend-utils",
+    versions="s2disk (uswsusp)",
 )
 
 # -- the swap map ---------------------------------------------------------------------------

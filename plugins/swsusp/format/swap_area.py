@@ -21,7 +21,10 @@ from typing import Optional, Sequence, Tuple
 
 from .errors import SwsuspFormatError
 from .locate import Location
+from .source import Source
 from .structs import PAGE_SIZE
+
+BEYOND_END = "beyond the end of the input (truncated file)"
 
 
 @dataclass(frozen=True)
@@ -37,13 +40,13 @@ class SwapExtent:
 class SwapArea:
     """The swap area at `location` in `source`.
 
-    `nr_blocks` bounds device blocks (the partition's size); `last_page` (from the mkswap
-    header, 0 when unknown) bounds slots.  `extents` maps slots to blocks; without them, slot
+    `nr_blocks` bounds device blocks (the partition's size); `last_page` (from a version-1
+    mkswap header, 0 when unknown) bounds slots.  `extents` maps slots to blocks; without them, slot
     s is block s on a swap partition (header at block 0) and in a swap file copied out of its
     filesystem (the file *is* the area), and unknown inside a filesystem (never assumed
     contiguous)."""
 
-    def __init__(self, source, location: Location, last_page: int = 0,
+    def __init__(self, source: Source, location: Location, last_page: int = 0,
                  extents: Optional[Sequence[SwapExtent]] = None) -> None:
         self.source = source
         self.location = location
@@ -70,9 +73,20 @@ class SwapArea:
         return self.partition.offset + (block - self.location.block_base) * PAGE_SIZE
 
     def holds_block(self, block: int) -> bool:
-        """A block of the partition (block 0, the partition's own first block, never holds
-        image data)."""
-        return 0 < block - self.location.block_base < self.nr_blocks
+        """A block of the area: inside the partition (whose block 0 never holds image data)
+        and, on a swap partition, not beyond mkswap's last_page."""
+        rel = block - self.location.block_base
+        if not 0 < rel < self.nr_blocks:
+            return False
+        return not (self.slots_are_blocks and self.last_page) or rel <= self.last_page
+
+    def where(self, block: int) -> str:
+        """Where a block the area does not hold is: past a truncated copy of a partition
+        whose mkswap header says it is larger, or really outside."""
+        rel = block - self.location.block_base
+        if not self.location.resume_offset and self.nr_blocks <= rel <= self.last_page:
+            return BEYOND_END
+        return "outside the swap area"
 
     def last_block_in_file(self) -> int:
         """The highest device block whose page the input still holds whole."""

@@ -1,19 +1,15 @@
-"""The swap_map_page chain (spec §3): `get_swap_reader()` in kernel/power/swap.c.
+"""The swap_map_page chain (docs/format.md §3): `get_swap_reader()` in kernel/power/swap.c.
 
     struct swap_map_page { sector_t entries[511]; sector_t next_swap; };
 
 Entry i is the swap block holding stream page i; a zero entry ends the stream.
 """
 
-import struct
 from array import array
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Set
 
 from .errors import SwsuspFormatError
-
-PAGE_SIZE = 4096
-MAP_PAGE_ENTRIES = PAGE_SIZE // 8 - 1  # 511
-_MAP_PAGE = struct.Struct(f"<{MAP_PAGE_ENTRIES + 1}Q")
+from .structs import MAP_PAGE_ENTRIES, PAGE_SIZE, SWAP_MAP_PAGE_STRUCT
 
 
 class SwapMap:
@@ -55,7 +51,7 @@ def read_swap_map(
     """
     entries = array("Q")
     map_blocks: List[int] = []
-    seen = set()
+    seen: Set[int] = set()
     block, came_from = first, None
     broken = None
     while block:
@@ -96,7 +92,7 @@ def _map_page(block: int, where: int, seen: set, read_block, is_block) -> tuple:
     if block in seen:
         raise SwsuspFormatError(f"swap_map_page chain loops back to block {block}", where, block=block)
     seen.add(block)
-    return _MAP_PAGE.unpack(read_block(block))
+    return SWAP_MAP_PAGE_STRUCT.unpack(read_block(block))
 
 
 def first_bad_entry(smap: SwapMap, first: int, end: int, is_block: Callable[[int], bool],

@@ -1,4 +1,4 @@
-"""Userspace s2disk images (`ULSUSPEND`, suspend-utils; spec §11).
+"""Userspace s2disk images (`ULSUSPEND`, suspend-utils; docs/format.md §11).
 
 The payload is the kernel's own snapshot stream (swsusp_info page, PFN list, data), but the
 container differs: the header's `image` is a *byte* offset of a `struct image_header_info`
@@ -7,16 +7,13 @@ chained extents pages (255 per page, slot 255's start = next page); compressed i
 stream into 32-page LZO buffers, the swsusp_info page inside the first one.
 """
 
-import struct
 from array import array
 from dataclasses import dataclass
 from typing import Callable, List
 
 from .errors import SwsuspFormatError
-from .header import PAGE_SIZE
+from .structs import EXTENT, EXTENTS_PER_PAGE, IMAGE_HEADER_INFO, PAGE_SIZE
 from .swap_map import SwapMap
-
-IMAGE_HEADER_INFO = struct.Struct("<Q I 4x q q 16s")  # pages, flags, map_start, image_data_size, checksum
 
 IMAGE_CHECKSUM = 0x1  # MD5 of the uncompressed stream
 IMAGE_COMPRESSED = 0x2  # LZO1X-1 buffers of 32 pages
@@ -30,9 +27,6 @@ FLAG_NAMES = {
     IMAGE_USE_RSA: "IMAGE_USE_RSA",
     PLATFORM_SUSPEND: "PLATFORM_SUSPEND",
 }
-
-EXTENT = struct.Struct("<qq")
-EXTENTS_PER_PAGE = PAGE_SIZE // EXTENT.size  # 256: 255 extents + the next-page link
 
 
 @dataclass(frozen=True)
@@ -50,16 +44,22 @@ class ImageHeaderInfo:
 
 
 def parse_image_header_info(page: bytes, offset: int, device_size: int) -> ImageHeaderInfo:
-    pages, flags, map_start, data_size, checksum = IMAGE_HEADER_INFO.unpack_from(page, 0)
-    info = ImageHeaderInfo(offset, pages, flags, map_start, data_size, checksum)
+    f = IMAGE_HEADER_INFO.read(page)
+    pages, flags, map_start, data_size = f["pages"], f["flags"], f["map_start"], f["image_data_size"]
+    info = ImageHeaderInfo(offset, pages, flags, map_start, data_size, f["checksum"])
+
+    def at(field: str) -> int:
+        return offset + IMAGE_HEADER_INFO.offset(field)
+
     if flags & (IMAGE_ENCRYPTED | IMAGE_USE_RSA):
-        raise SwsuspFormatError("encrypted s2disk image: decrypting is not supported", offset + 8)
+        raise SwsuspFormatError("encrypted s2disk image: decrypting is not supported", at("flags"))
     if not 0 < pages <= device_size // PAGE_SIZE:
-        raise SwsuspFormatError(f"s2disk image_header_info.pages {pages} does not fit the device", offset)
+        raise SwsuspFormatError(f"s2disk image_header_info.pages {pages} does not fit the device", at("pages"))
     if map_start <= 0 or map_start % PAGE_SIZE or map_start >= device_size:
-        raise SwsuspFormatError(f"s2disk map_start {map_start:#x} is not a page inside the device", offset + 16)
+        raise SwsuspFormatError(f"s2disk map_start {map_start:#x} is not a page inside the device", at("map_start"))
     if data_size <= 0 or data_size % PAGE_SIZE or data_size > device_size:
-        raise SwsuspFormatError(f"s2disk image_data_size {data_size} is not a whole number of pages", offset + 24)
+        raise SwsuspFormatError(f"s2disk image_data_size {data_size} is not a whole number of pages",
+                                at("image_data_size"))
     return info
 
 

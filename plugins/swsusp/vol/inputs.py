@@ -33,5 +33,5 @@ def open_input(context, resume_offset: Optional[int] = None, partition: Optional
     path = input_path(context)
     try:
         return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all")
-    except (SwsuspFormatError, ValueError) as exc:
+    except SwsuspFormatError as exc:
         raise SwsuspFormatException(os.path.basename(path), exc) from None

@@ -19,10 +19,11 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
-from volatility3.plugins.swsusp.format.header import PAGE_SIZE, SIG_OFFSET, ALL_SIGS
+from volatility3.plugins.swsusp.format.header import ALL_SIGS
+from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.format.source import FileSource
+from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
 
 vollog = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class SwsuspFormatException(exceptions.LayerException):
         )
 
 
-class LayerSource:
+class LayerSource(ChunkedFind):
     """Read bytes through a Volatility layer (when the input is not a plain local file)."""
 
     def __init__(self, context, layer_name: str) -> None:
@@ -53,17 +54,6 @@ class LayerSource:
     def read(self, offset: int, length: int) -> bytes:
         length = max(0, min(length, self.size - offset))
         return self._layer.read(offset, length, pad=True) if length else b""
-
-    def find(self, needle: bytes, start: int, end: int) -> int:
-        chunk = 16 << 20
-        pos = start
-        while pos < end:
-            stop = min(end, pos + chunk + len(needle))
-            hit = self.read(pos, stop - pos).find(needle)
-            if hit >= 0:
-                return pos + hit
-            pos += chunk
-        return -1
 
 
 def local_path(context, layer_name: str) -> Optional[str]:
@@ -98,6 +88,10 @@ class _ImageCache:
             self._images[key] = image
             while len(self._images) > self._size:
                 self._images.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._images.clear()
 
 
 IMAGES = _ImageCache()
@@ -134,7 +128,7 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
         size = partition_size if partition_size else source.size - partition_offset
         part = locate.Partition(partition_offset, size, "configured partition")
         location = locate.Location(part, resume_offset or 0, block_base or 0, "from configuration")
-        image = SwsuspImage(source, location)
+        image = SwsuspImage.at(source, location)
     if key:
         IMAGES.put(key, image)
         loc = image.location
@@ -244,8 +238,8 @@ class SwsuspLayer(EvidencePhysicalLayer):
             raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
 
     def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
-        """Runs of present pages; mapped offsets are where each run's first page sits on disk
-        (its compressed block, for compressed images)."""
+        """Runs of present pages, each mapped onto itself in this layer: the pages are
+        decompressed by `read`, so there is no lower layer a mapped offset could point into."""
         if length <= 0:
             return
         end = offset + length
@@ -282,7 +276,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         except SwsuspFormatError as exc:  # recognised but broken: say why, stacking is silent
             vollog.warning(f"Hibernation image not usable: {exc.message}")
             return None
-        except (ImportError, ValueError) as exc:
+        except ImportError as exc:  # a codec's package is missing: its message says which
             vollog.warning(str(exc))
             return None
         new_name = context.layers.free_layer_name("SwsuspLayer")
@@ -303,7 +297,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         source = FileSource(path) if path else LayerSource(context, layer_name)
         if source.size < PAGE_SIZE:
             return False
-        if source.read(SIG_OFFSET, 10) in ALL_SIGS:
+        if source.read(SIG_OFFSET, SIG_LEN) in ALL_SIGS:
             return True
         if locate.partitions(source) or locate.looks_like_filesystem(source, 0):
             return True

@@ -1,0 +1,286 @@
+"""Finding and opening a hibernation image, top to bottom as kernel/power/swap.c reads it
+(docs/format.md §6):
+
+    swsusp_check()       the header page: signature, era layout             (header.py)
+    get_swap_reader()    the swap_map_page chain                             (swap_map.py)
+    swsusp_read()        stream page 0: swsusp_info + restore record         (info.py)
+    load_image*()        stream pages 1..M: the PFN list                     (stream.py, pfn_list.py)
+
+An s2disk image takes the same steps through its own container (uswsusp.py).  Each era's
+layout is tried in turn; when all fail, the error of the attempt that got furthest is the
+one reported, so the message names the real problem.
+"""
+
+import os
+from dataclasses import dataclass
+from typing import List, Optional, Tuple, Union
+
+from . import locate
+from .compress import UNC_PAGES
+from .errors import NotAnImageError, PageDamaged, SwsuspFormatError
+from .header import (
+    HIBERNATE_SIG,
+    SF_COMPRESSION_ALG_LZ4,
+    SF_NOCOMPRESS_MODE,
+    SWAP_SIGS,
+    USWSUSP_LAYOUT,
+    USWSUSP_SIG,
+    SwsuspHeader,
+    candidate_headers,
+    read_header,
+    signature_of,
+)
+from .identify import identify
+from .info import SwsuspInfo, parse_info
+from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
+from .source import FileSource, Source
+from .stream import CompressedStream, PlainStream, read_map_blocks
+from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWSUSP_HEADER_A
+from .swap_area import SwapArea
+from .swap_map import SwapMap, read_swap_map
+from .uswsusp import IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
+
+Stream = Union[PlainStream, CompressedStream]
+
+# How far a failed attempt got, so the most telling error is the one reported.
+_STAGE_CHAIN, _STAGE_INFO, _STAGE_PFNS = 1, 2, 3
+
+
+class _Failed(Exception):
+    def __init__(self, stage: int, error: SwsuspFormatError) -> None:
+        self.stage, self.error = stage, error
+
+
+@dataclass
+class ImageParts:
+    """What opening found: everything the image's pages depend on."""
+
+    location: locate.Location
+    header: SwsuspHeader
+    area: SwapArea
+    swap_map: SwapMap
+    info: SwsuspInfo
+    stream: Stream
+    pfns: PfnIndex
+    uswsusp: Optional[ImageHeaderInfo] = None
+
+
+# -- one location ---------------------------------------------------------------------------
+
+
+def open_at(source: Source, location: locate.Location, cache_blocks: int = 64) -> ImageParts:
+    """The image whose header page is at `location`, under the first layout that reads."""
+    page = source.read(location.header_offset, PAGE_SIZE)
+    if len(page) != PAGE_SIZE:
+        raise SwsuspFormatError("input ends inside the header page (truncated file)", location.header_offset)
+    sig = signature_of(page)
+    if sig != HIBERNATE_SIG and sig != USWSUSP_SIG and sig not in SWAP_SIGS:
+        raise NotAnImageError(
+            f"no hibernation signature at offset {SIG_OFFSET} of the header page (found {sig!r})",
+            location.header_offset + SIG_OFFSET,
+        )
+    attempts: List[Tuple[object, SwsuspHeader]] = []
+    if sig != USWSUSP_SIG:
+        attempts += [(_open_kernel, h) for h in candidate_headers(page, location.header_offset)]
+    uswsusp = read_header(page, location.header_offset, USWSUSP_LAYOUT)
+    if sig != HIBERNATE_SIG and uswsusp.image and uswsusp.image % PAGE_SIZE == 0:
+        attempts.append((_open_uswsusp, uswsusp))  # also a consumed s2disk image
+    failures = []
+    for open_as, header in attempts:
+        area = SwapArea(source, location, header.area_last_page)
+        try:
+            return open_as(area, header, cache_blocks)  # type: ignore[operator]
+        except _Failed as failed:
+            failures.append(failed)
+    raise _explain_failure(location, sig, failures)
+
+
+def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:
+    """An in-kernel image: header -> swap_map chain -> info page (uncompressed, entry 0)."""
+    try:
+        swap_map = read_swap_map(header.image, area.read_block, area.block_offset, area.holds_block,
+                                 area.nr_blocks, header.offset + header.layout.struct.offset("image"))
+    except SwsuspFormatError as exc:
+        raise _Failed(0, exc) from None
+    broken = swap_map.broken  # salvage: kept only if the info page and PFN list are readable
+    try:  # page 0 is stored alone, uncompressed
+        info = parse_info(read_map_blocks(area, swap_map, swap_map.entries[:1], 0),
+                          area.block_offset(swap_map.entries[0]))
+    except SwsuspFormatError as exc:
+        raise _Failed(0 if broken else _STAGE_CHAIN, broken or exc) from None
+    try:
+        stream = _stream(area, swap_map, info, base=1, codec=_kernel_codec(header, swap_map, info),
+                         cache_blocks=cache_blocks)
+        pfns = _read_pfn_list(stream, info)
+    except _Failed as failed:
+        if broken and failed.stage < _STAGE_PFNS:
+            raise _Failed(0, broken) from None
+        raise
+    return ImageParts(area.location, header, area, swap_map, info, stream, pfns)
+
+
+def _kernel_codec(header: SwsuspHeader, swap_map: SwapMap, info: SwsuspInfo) -> str:
+    """§6.3: era, then the flag, then the entry count decide."""
+    if header.layout.name != "A" or header.flags & SF_NOCOMPRESS_MODE:
+        return "none"
+    if len(swap_map) == info.pages:
+        return "none"  # 2.6.23-2.6.36 images are uncompressed without the flag
+    return "lz4" if header.flags & SF_COMPRESSION_ALG_LZ4 else "lzo"
+
+
+def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:
+    """An s2disk image: header -> image_header_info -> extents -> the same kernel stream."""
+    size = area.nr_blocks * PAGE_SIZE
+    try:
+        block = header.image // PAGE_SIZE
+        if not area.holds_block(block):
+            raise SwsuspFormatError(f"s2disk image pointer {header.image:#x} is outside the device",
+                                    header.offset + header.layout.struct.offset("image"))
+        uswsusp = parse_image_header_info(area.read_block(block), area.block_offset(block), size)
+        swap_map = read_extents(uswsusp, area.read_block, size, area.block_offset)
+    except SwsuspFormatError as exc:
+        raise _Failed(0, exc) from None
+    codec = "lzo" if uswsusp.flags & IMAGE_COMPRESSED else "none"
+    # the stream's length is the s2disk header's until swsusp_info (inside the stream) is read
+    provisional = SwsuspInfo(0, 0, 0, 0, 0, uswsusp.pages, uswsusp.pages * PAGE_SIZE, None, None)
+    try:
+        stream = _stream(area, swap_map, provisional, base=0, codec=codec, cache_blocks=cache_blocks)
+        info = parse_info(bytes(stream.page(0)), stream.offset(0))
+        if info.pages != uswsusp.pages:
+            raise SwsuspFormatError(f"s2disk header says {uswsusp.pages} pages, swsusp_info says {info.pages}",
+                                    uswsusp.offset)
+    except SwsuspFormatError as exc:
+        raise _Failed(_STAGE_CHAIN, exc) from None
+    except PageDamaged as exc:  # block 0, which holds swsusp_info, does not decompress
+        raise _Failed(_STAGE_CHAIN, exc.error) from None
+    except _Failed as failed:
+        raise _Failed(_STAGE_CHAIN, failed.error) from None
+    pfns = _read_pfn_list(stream, info)
+    return ImageParts(area.location, header, area, swap_map, info, stream, pfns, uswsusp)
+
+
+def _stream(area: SwapArea, swap_map: SwapMap, info: SwsuspInfo, base: int, codec: str,
+            cache_blocks: int) -> Stream:
+    try:
+        if codec == "none":
+            return PlainStream(area, swap_map, info.pages, base)
+        return CompressedStream(area, swap_map, info.pages, base, codec, cache_blocks)
+    except SwsuspFormatError as exc:
+        raise _Failed(_STAGE_INFO, exc) from None
+
+
+def _read_pfn_list(stream: Stream, info: SwsuspInfo) -> PfnIndex:
+    """The PFN-list pages (stream pages 1..M), one block at a time and only as far as the
+    list goes: M is not checked yet, so reading all of it at once let a lying image_pages
+    size the allocation (see pfn_list.ListEnd)."""
+    meta, end, last = bytearray(), ListEnd(info.image_pages), info.meta_pages
+    try:
+        for first in range(1, last + 1, UNC_PAGES):
+            try:
+                chunk = stream.read(first, min(UNC_PAGES, last + 1 - first))
+            except PageDamaged as exc:  # the PFN list is needed whole: no salvage without it
+                raise exc.error from None
+            meta += chunk
+            if end.reached(chunk):
+                break
+    except SwsuspFormatError as exc:
+        raise _Failed(_STAGE_INFO, exc) from None
+
+    def offset_of_entry(i: int) -> int:
+        page = 1 + i // (PAGE_SIZE // PFN_ENTRY)
+        within = PFN_ENTRY * (i % (PAGE_SIZE // PFN_ENTRY))
+        return stream.offset(page) + (within if stream.codec == "none" else 0)
+
+    try:
+        return parse_pfn_list(meta, info.image_pages, offset_of_entry, end.too_many)
+    except SwsuspFormatError as exc:
+        raise _Failed(_STAGE_PFNS, exc) from None
+
+
+def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Failed]) -> SwsuspFormatError:
+    best = max(failures, key=lambda f: f.stage, default=None)
+    if sig in SWAP_SIGS:
+        where = location.header_offset + SIG_OFFSET
+        if best is None:
+            return NotAnImageError(
+                f"plain swap area (signature {sig.decode()}) holding no hibernation image: its image pointer is 0",
+                where,
+            )
+        if best.stage == 0:
+            return NotAnImageError(
+                f"plain swap area (signature {sig.decode()}) holding no hibernation image: a "
+                f"consumed image's pointer does not lead to one ({best.error.message})",
+                where,
+            )
+    if best is None:
+        return SwsuspFormatError("hibernation header has a zero image pointer",
+                                 location.header_offset + SWSUSP_HEADER_A.offset("image"))
+    return best.error
+
+
+# -- the whole input ------------------------------------------------------------------------
+
+
+def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_offset: Optional[int] = None, partition: Optional[int] = None,
+               scan: str = "auto", cache_blocks: int = 64) -> ImageParts:
+    """Find and open the image in a swap partition, filesystem or disk image."""
+    source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
+    if source.size < PAGE_SIZE:
+        raise NotAnImageError(f"input is {source.size} bytes, smaller than one swap header page", 0)
+    errors: List[SwsuspFormatError] = []  # the first real error and the first "not an image"
+    for location in locate.candidates(source, resume_offset, partition, scan):
+        try:
+            return open_at(source, location, cache_blocks)
+        except SwsuspFormatError as exc:
+            parts = _copied_swap_file(source, location, exc, cache_blocks)
+            if parts:
+                return parts
+            # keep the message, not the frames: a scan may try thousands of header-like pages
+            exc.__traceback__ = exc.__context__ = None
+            kind = isinstance(exc, NotAnImageError)
+            if all(isinstance(e, NotAnImageError) != kind for e in errors):  # first of each kind
+                errors.append(exc)
+    real = [e for e in errors if not isinstance(e, NotAnImageError)]
+    if not real:  # nothing that even looked like an image: say what the input is instead
+        what = _describe(source)
+        # a swap header found by scanning explains itself better than "a filesystem"
+        if what and not (errors and ("swap area" in what or "filesystem" in what)):
+            raise NotAnImageError(f"not a hibernation image: {what}", 0)
+        if not errors:
+            raise NotAnImageError(
+                f"not a hibernation image: no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature at offset {SIG_OFFSET} "
+                "of the file or of a partition, nor in a filesystem",
+                SIG_OFFSET,
+            )
+    raise (real or errors)[0]
+
+
+def _describe(source: Source) -> Optional[str]:
+    """Name what the input is instead (LUKS, LVM, a RAM dump, a filesystem...)."""
+    what = identify(source)
+    if what:
+        return f"the input is {what}"
+    named = [f"{part.name} is {identify(source, part.offset)}" for part in locate.partitions(source)
+             if identify(source, part.offset)]
+    return "; ".join(named) or None
+
+
+def _copied_swap_file(source: Source, location: locate.Location, error: SwsuspFormatError,
+                      cache_blocks: int) -> Optional[ImageParts]:
+    """A swap file copied out of its filesystem keeps filesystem block numbers: rebase them.
+
+    The first map page is normally swap slot 1, so try first blocks image-1, image-2, ...
+    """
+    if location.resume_offset or location.block_base or isinstance(error, NotAnImageError):
+        return None
+    page = source.read(location.header_offset, PAGE_SIZE)
+    nblocks = location.partition.size // PAGE_SIZE
+    for header in candidate_headers(page, location.header_offset):
+        if header.image < nblocks or header.image >= 1 << 32:  # 2^32+: an older layout's misreading
+            continue
+        for slot in range(1, 9):
+            try:
+                return open_at(source, locate.rebased(location, header.image - slot), cache_blocks)
+            except SwsuspFormatError:
+                continue
+    return None

@@ -1,0 +1,453 @@
+"""The image's page stream: stream page i is what `swap_read_page()` hands the snapshot code
+i-th (docs/format.md §4, §5).  Two shapes, one interface:
+
+  PlainStream       one swap block per stream page (`load_image()`, SF_NOCOMPRESS_MODE and
+                    images before 2.6.37); every page's readability is known from the map.
+  CompressedStream  32 pages per LZO/LZ4 block behind an 8-byte length (`load_compressed_image()`,
+                    formerly `load_image_lzo()`); block boundaries are found lazily from the
+                    lengths, blocks are decompressed on demand into an LRU cache, and a damaged
+                    block costs its own 32 pages (salvage: the next block is found again).
+
+Both read device blocks through the image's `SwapArea`, record damage in a `DamageLog`, and
+raise `PageDamaged` for a page that is listed but cannot be read.
+"""
+
+from array import array
+from collections import OrderedDict
+from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+
+from .compress import CMP_PAGES_MAX, CMP_SIZE_MAX, UNC_PAGES, BlockDecompressor
+from .damage import Damage, DamageLog, error_kind
+from .errors import PageDamaged, SwsuspFormatError
+from .readahead import WORKERS, ReadAhead
+from .structs import CMP_HEADER, PAGE_SIZE
+from .swap_area import SwapArea
+from .swap_map import SwapMap, first_bad_entry
+
+Progress = Optional[Callable[[float, str], None]]
+Pages = Union[bytes, memoryview]  # a slice of a decompressed block, or bytes read from disk
+
+
+def read_map_blocks(area: SwapArea, swap_map: SwapMap, blocks: Sequence[int], first_entry: Optional[int] = None) -> bytes:
+    """Read device blocks in order, one read per run of consecutive blocks.  With
+    `first_entry` (the map index of blocks[0]) the blocks are checked against the area, and
+    a read past the end of the input is named by the map entry pointing there."""
+    if first_entry is not None:
+        bad = first_bad_entry(swap_map, first_entry, first_entry + len(blocks), area.holds_block, area.where)
+        if bad:
+            raise bad
+    out, i, n = [], 0, len(blocks)
+    while i < n:
+        j = i + 1
+        while j < n and blocks[j] == blocks[j - 1] + 1:
+            j += 1
+        data = area.source.read(area.block_offset(blocks[i]), (j - i) * PAGE_SIZE)
+        if len(data) != (j - i) * PAGE_SIZE:
+            raise _beyond_end(area, swap_map, blocks, i, i + len(data) // PAGE_SIZE, first_entry)
+        out.append(data)
+        i = j
+    return b"".join(out)
+
+
+def _beyond_end(area: SwapArea, swap_map: SwapMap, blocks: Sequence[int], i: int, k: int,
+                first_entry: Optional[int]) -> SwsuspFormatError:
+    """The read of the run from blocks[i] ran past the end of the input at blocks[k]: named by
+    the map entry pointing there, which lies inside the file (the offset read from does not)."""
+    if first_entry is None or swap_map.entry_offset(first_entry + k) is None:
+        return SwsuspFormatError("input ends inside the image data (truncated file)",
+                                 area.block_offset(blocks[i]), block=blocks[i])
+    return SwsuspFormatError(
+        f"swap_map entry {first_entry + k} points to block {blocks[k]}, beyond the end of the input "
+        "(truncated file)",
+        swap_map.entry_offset(first_entry + k), block=blocks[k],
+    )
+
+
+class _Stream:
+    """What both stream shapes share: the map, the area, the damage log."""
+
+    codec = "none"
+
+    def __init__(self, area: SwapArea, swap_map: SwapMap, pages: int, base: int) -> None:
+        self.area = area
+        self.swap_map = swap_map
+        self.pages = pages  # swsusp_info.pages: stream pages, the info page included
+        self.base = base  # first page this stream holds (1 in-kernel: page 0 is stored apart; 0 s2disk)
+        self.damage = DamageLog(pages)
+
+    def read_blocks(self, blocks: Sequence[int], first_entry: Optional[int] = None) -> bytes:
+        return read_map_blocks(self.area, self.swap_map, blocks, first_entry)
+
+    def _damaged(self, page: int) -> PageDamaged:
+        damage = self.damage.at(page)
+        assert damage is not None
+        return PageDamaged(None, damage.error)
+
+    def _map_short(self) -> SwsuspFormatError:
+        """Why the map lists fewer stream pages than swsusp_info.pages."""
+        return self.swap_map.broken or SwsuspFormatError(
+            f"map chain lists {len(self.swap_map)} stream pages but swsusp_info says {self.pages} "
+            "(truncated image)",
+            self.area.block_offset(self.swap_map.map_blocks[-1]),
+        )
+
+    # the interface both shapes implement
+
+    def page(self, page: int) -> Pages:
+        raise NotImplementedError
+
+    def run(self, page: int, count: int) -> Tuple[Pages, int]:
+        """Up to `count` pages from `page` that one read serves, and how many."""
+        raise NotImplementedError
+
+    def offset(self, page: int) -> int:
+        """File offset of stream page `page` (of its compressed block's start)."""
+        raise NotImplementedError
+
+    def chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+        raise NotImplementedError
+
+    def read(self, first: int, count: int) -> bytes:
+        """Stream pages first .. first+count-1, concatenated."""
+        return b"".join(self.page(p) for p in range(first, first + count))
+
+
+class PlainStream(_Stream):
+    """Uncompressed: stream page i is device block swap_map.entries[i]."""
+
+    def __init__(self, area: SwapArea, swap_map: SwapMap, pages: int, base: int = 1) -> None:
+        super().__init__(area, swap_map, pages, base)
+        self._find_damage()
+
+    def _find_damage(self) -> None:
+        """Every page's readability is known from the map alone (a block outside the area or
+        beyond the end of the file, or past a broken chain)."""
+        entries = self.swap_map.entries
+        n = min(len(entries), self.pages)
+        limit = self.area.last_block_in_file()
+        lo, hi = (min(entries[:n]), max(entries[:n])) if n else (1, 1)
+        if n and not (self.area.holds_block(lo) and self.area.holds_block(hi) and hi <= limit):
+            run: Optional[Damage] = None  # damage only: one pass, consecutive pages lost alike form one run
+            for p in range(n):
+                error = self._page_error(p, limit)
+                if error and run and run.end == p and error_kind(run.error) == error_kind(error):
+                    run = Damage(run.first, p + 1, run.error)
+                    continue
+                if run:
+                    self.damage.add(run)
+                run = Damage(p, p + 1, error) if error else None
+            if run:
+                self.damage.add(run)
+        if n < self.pages:
+            self.damage.add(Damage(n, self.pages, self._map_short()))
+
+    def _page_error(self, p: int, limit: int) -> Optional[SwsuspFormatError]:
+        bad = first_bad_entry(self.swap_map, p, p + 1, self.area.holds_block, self.area.where)
+        if bad:
+            return bad
+        block = self.swap_map.entries[p]
+        if block > limit:
+            return SwsuspFormatError(f"swap_map entry {p} points to block {block}, {self.area.where(block)}",
+                                     self.swap_map.entry_offset(p), block=block)
+        return None
+
+    def run(self, page: int, count: int) -> Tuple[bytes, int]:
+        """Stream pages page.. (fewer if damage follows); PageDamaged if `page` itself is."""
+        stop = self.damage.next_from(page) if self.damage else self.pages
+        if stop == page:
+            raise self._damaged(page)
+        count = min(count, stop - page)
+        return self.read_blocks(self.swap_map.entries[page : page + count], page), count
+
+    def page(self, page: int) -> bytes:
+        return self.run(page, 1)[0]
+
+    def read(self, first: int, count: int) -> bytes:
+        data, got = self.run(first, count)
+        if got < count:
+            raise self._damaged(first + got)
+        return data
+
+    def offset(self, page: int) -> int:
+        return self.area.block_offset(self.swap_map.entries[page])
+
+    def chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+        """(first stream page, bytes) in order from `base`; damaged parts are skipped."""
+        page, total = self.base, self.pages
+        while page < total:
+            try:
+                data, got = self.run(page, min(UNC_PAGES, total - page))
+            except PageDamaged:
+                damage = self.damage.at(page)
+                assert damage is not None
+                page = damage.end
+                continue
+            yield page, data
+            if progress and (page - self.base) % (UNC_PAGES * 64) < got:
+                progress(100.0 * page / total, "Reading image pages")
+            page += got
+
+
+class BlockCache:
+    """Decompressed blocks by index, least recently used dropped first (the read-ahead asks
+    `index in cache` before queueing a block)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(1, size)
+        self._blocks: "OrderedDict[int, bytes]" = OrderedDict()
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._blocks
+
+    def __len__(self) -> int:
+        return len(self._blocks)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(list(self._blocks))
+
+    def get(self, index: int) -> Optional[bytes]:
+        data = self._blocks.get(index)
+        if data is not None:
+            self._blocks.move_to_end(index)
+        return data
+
+    def put(self, index: int, data: bytes) -> None:
+        self._blocks[index] = data
+        if len(self._blocks) > self.size:
+            self._blocks.popitem(last=False)
+
+    def pop(self, index: int) -> bytes:
+        return self._blocks.pop(index)
+
+    def clear(self) -> None:
+        self._blocks.clear()
+
+
+class CompressedStream(_Stream):
+    """LZO or LZ4 blocks of UNC_PAGES stream pages, each behind its 8-byte compressed length."""
+
+    def __init__(self, area: SwapArea, swap_map: SwapMap, pages: int, base: int, codec: str,
+                 cache_blocks: int = 64) -> None:
+        super().__init__(area, swap_map, pages, base)
+        self.codec = codec
+        self.nr_blocks = -(-(pages - base) // UNC_PAGES)
+        if len(swap_map) > 1 + self.nr_blocks * CMP_PAGES_MAX:
+            raise SwsuspFormatError(
+                f"map chain lists {len(swap_map)} pages, more than {self.nr_blocks} compressed blocks can use",
+                area.block_offset(swap_map.map_blocks[0]),
+            )
+        self._decompress = BlockDecompressor(codec)
+        self.cache = BlockCache(cache_blocks)
+        self.starts = array("Q", [base])  # map entry of each located block's first page
+        self.lost_from: Optional[int] = None  # block from which the stream cannot be located
+        self._rechecked: set = set()  # damaged blocks already looked for after a damaged neighbour
+        workers = WORKERS if getattr(area.source, "thread_safe", False) else 0  # in-order walks: ahead
+        self.readahead = ReadAhead(self.decompress_block, self.block_start, self.nr_blocks, self.cache, workers,
+                                   fetch_ahead=self._decompress_ahead)
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def _place(self, page: int) -> Tuple[int, int]:
+        return divmod(page - self.base, UNC_PAGES)
+
+    def page(self, page: int) -> memoryview:
+        index, slot = self._place(page)
+        return memoryview(self.block(index))[slot * PAGE_SIZE : (slot + 1) * PAGE_SIZE]
+
+    def run(self, page: int, count: int) -> Tuple[memoryview, int]:
+        index, slot = self._place(page)
+        count = min(count, UNC_PAGES - slot)
+        return memoryview(self.block(index))[slot * PAGE_SIZE : (slot + count) * PAGE_SIZE], count
+
+    def offset(self, page: int) -> int:
+        return self.area.block_offset(self.swap_map.entries[self.block_start(self._place(page)[0])])
+
+    def block(self, index: int) -> bytes:
+        """A decompressed block, through the LRU cache."""
+        data = self.cache.get(index)
+        if data is None:
+            data = self.readahead.get(index)
+            self.cache.put(index, data)
+        return data
+
+    def chunks(self, progress: Progress = None) -> Iterator[Tuple[int, bytes]]:
+        """(first stream page, bytes) of every readable block in order, uncached."""
+        for index in range(self.nr_blocks):
+            if self.lost_from is not None and index > self.lost_from:
+                break
+            try:
+                data = self.cache.get(index) or self.readahead.get(index)
+            except PageDamaged:
+                continue
+            yield self.first_page(index), data
+            if progress and index % 64 == 0:
+                progress(100.0 * index / self.nr_blocks, "Decompressing image blocks")
+
+    def first_page(self, index: int) -> int:
+        return self.base + index * UNC_PAGES
+
+    def block_pages(self, index: int) -> int:
+        return min(UNC_PAGES, self.pages - self.base - index * UNC_PAGES)
+
+    # -- locating blocks (docs/format.md §5.2) ---------------------------------------------
+
+    def block_start(self, index: int) -> int:
+        """Map entry of block `index`'s first page, found lazily from each block's length.
+        A block whose length is damaged is skipped by finding the next block (salvage); if
+        none is found, the stream is lost from there on."""
+        starts = self.starts
+        if self.lost_from is not None and index > self.lost_from:
+            raise self._lost_error()
+        while len(starts) <= index:  # starts[j + 1] is where block j ends
+            j = len(starts) - 1
+            try:
+                starts.append(self._block_end(j, starts[j]))
+            except SwsuspFormatError as exc:
+                if not self._relocate(j + 1, starts[j] + 1):  # the rest of the stream cannot be located
+                    self.lost_from = j
+                    self.damage.add(Damage(self.first_page(j), self.pages, exc, j))
+                    raise
+                self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), exc, j))
+        return starts[index]
+
+    def _lost_error(self) -> SwsuspFormatError:
+        assert self.lost_from is not None
+        damage = self.damage.at(self.first_page(self.lost_from))
+        assert damage is not None
+        return damage.error
+
+    def _block_end(self, j: int, first: int) -> int:
+        """Map entry after compressed block j, which starts at entry `first`."""
+        entries = self.swap_map.entries
+        if first >= len(entries):
+            raise self.swap_map.broken or SwsuspFormatError(
+                f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
+                self.area.block_offset(self.swap_map.map_blocks[-1]),
+                block_index=j,
+            )
+        bad = first_bad_entry(self.swap_map, first, first + 1, self.area.holds_block, self.area.where)
+        if bad:
+            bad.block_index = j
+            raise bad
+        offset = self.area.block_offset(entries[first])
+        head = self.area.source.read(offset, CMP_HEADER)
+        if len(head) < CMP_HEADER:
+            raise SwsuspFormatError(f"input ends inside compressed block #{j} (truncated file)", offset,
+                                    block=entries[first], block_index=j)
+        cmp_len = int.from_bytes(head, "little")
+        if not 0 < cmp_len <= CMP_SIZE_MAX:
+            raise SwsuspFormatError(
+                f"compressed block length {cmp_len} is outside 1..{CMP_SIZE_MAX} "
+                f"(more than {CMP_PAGES_MAX} pages)",
+                offset,
+                block=entries[first],
+                block_index=j,
+            )
+        end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
+        if end > len(entries):
+            raise self.swap_map.broken or SwsuspFormatError(
+                f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
+                offset,
+                block_index=j,
+            )
+        return end
+
+    def _relocate(self, k: int, lo: int, skip: Optional[int] = None) -> bool:
+        """Find block k among the CMP_PAGES_MAX entries from `lo` (after a block whose length
+        is unusable or suspect) and rebuild the index from it.  A candidate must decompress as
+        a whole block *and* its lengths must lead to the end of the map in exactly the blocks
+        left: that is what tells block k from block k+1, which decompresses just as well but
+        ends one block early.  Bounded: 35 candidates, one pass over the remaining lengths
+        for each that decompresses."""
+        entries = self.swap_map.entries
+        if k >= self.nr_blocks or self.swap_map.broken:
+            return False  # without the whole map, no identity check: lose the rest, guess nothing
+        for candidate in range(lo, min(lo + CMP_PAGES_MAX, len(entries))):
+            if candidate == skip:
+                continue
+            try:
+                end = self._block_end(k, candidate)
+                data = self._decompress_span(k, candidate, end)
+                chain = self._chain_from(k, candidate)
+            except SwsuspFormatError:
+                continue
+            if chain is None:
+                continue
+            del self.starts[k:]
+            self.starts.extend(chain)
+            self.cache.put(k, data)
+            return True
+        return False
+
+    def _chain_from(self, k: int, start: int) -> Optional[array]:
+        """Starts of blocks k.. and the end of the last, following the lengths from `start`;
+        None unless they end exactly where the map does."""
+        chain = array("Q", [start])
+        for j in range(k, self.nr_blocks):
+            chain.append(self._block_end(j, chain[-1]))
+        return chain if chain[-1] == len(self.swap_map.entries) else None
+
+    # -- decompressing ---------------------------------------------------------------------
+
+    def _decompress_span(self, index: int, first: int, end: int) -> bytes:
+        raw = self.read_blocks(self.swap_map.entries[first:end], first)
+        cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
+        return self._decompress(
+            raw[CMP_HEADER : CMP_HEADER + cmp_len],
+            self.block_pages(index) * PAGE_SIZE,
+            self.area.block_offset(self.swap_map.entries[first]),
+            index,
+        )
+
+    def decompress_block(self, index: int) -> bytes:
+        """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded.
+
+        Damage found while locating the block (its length, read where a damaged neighbour's
+        length put it) is checked once more against the neighbour: the order in which blocks
+        were located (read-ahead locates early) must not change what is salvaged."""
+        first = self.first_page(index)
+        if self.damage.at(first) is None:
+            try:
+                return self._decompress_span(index, self.block_start(index), self.block_start(index + 1))
+            except SwsuspFormatError as exc:
+                if exc.block_index is None and exc is not self.swap_map.broken:
+                    exc.block_index = index
+                if self.damage.at(first) is None:
+                    self.damage.add(Damage(first, first + self.block_pages(index), exc, index))
+        if index not in self._rechecked:
+            self._rechecked.add(index)
+            moved = self._restart_after_damaged(index)
+            if moved is not None:
+                return moved
+        raise self._damaged(first)
+
+    def _decompress_ahead(self, index: int) -> bytes:
+        """Block `index` for a read-ahead worker: no bookkeeping (the caller's thread found the
+        boundaries); any failure is redone by the caller on the salvage path."""
+        return self._decompress_span(index, self.starts[index], self.starts[index + 1])
+
+    def _restart_after_damaged(self, index: int) -> Optional[bytes]:
+        """Block `index` failed where the lengths put it.  If block index-1 is damaged too, its
+        length (which placed this block) is suspect: look for this block in the 35 entries
+        after index-1's start (with the identity check of _relocate)."""
+        j = index - 1
+        if j < 0 or len(self.starts) <= index or not self._is_damaged_block(j):
+            return None
+        if not self._relocate(index, self.starts[j] + 1, skip=self.starts[index]):
+            return None
+        self.lost_from = None if self.lost_from is None or self.lost_from >= index else self.lost_from
+        self.damage.forget_blocks_from(index)
+        self._rechecked = {i for i in self._rechecked if i <= index}
+        return self.cache.pop(index)  # _relocate decompressed and cached it
+
+    def _is_damaged_block(self, j: int) -> bool:
+        """Known damaged, or fails to decompress now (checked directly: no recursion)."""
+        if self.damage.at(self.first_page(j)) is not None:
+            return True
+        if j in self.cache:
+            return False
+        try:
+            self._decompress_span(j, self.block_start(j), self.block_start(j + 1))
+        except SwsuspFormatError:
+            return True
+        return False
