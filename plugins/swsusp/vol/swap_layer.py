@@ -16,7 +16,6 @@ each distinct entry is counted in `SwapCounters` (logged once per kind).
 """
 
 import logging
-import struct
 import threading
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional, Set, Tuple
@@ -25,14 +24,13 @@ from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 from volatility3.framework.layers import intel
 
-from volatility3.plugins.swsusp.format import locate
-from volatility3.plugins.swsusp.format.source import FileSource
+from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.swap_area import SwapArea, SwapExtent
 from volatility3.plugins.swsusp.swap import swp_entry
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
 from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import (
-    EvidencePhysicalLayer, LayerSource, SwsuspLayer, local_path, user_option,
+    EvidencePhysicalLayer, SwsuspFormatException, SwsuspLayer, open_image, user_option,
 )
 
 vollog = logging.getLogger(__name__)
@@ -58,18 +56,21 @@ def parse_extents(text: str) -> List[SwapExtent]:
 
 class SwapSlotLayer(EvidencePhysicalLayer):
     """The swap area of the input addressed by slot: slot s at s * 4096, invalid where the
-    input does not hold it (beyond the area, past a truncated file, outside known extents)."""
+    input does not hold it (beyond the area, past a truncated file, outside known extents).
+    It is the image's own SwapArea (format/swap_area.py), with the kernel's extents for a
+    swap file inside a filesystem."""
 
     def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
         super().__init__(context, config_path, name, metadata)
-        path = local_path(context, self._base_layer)
-        source = FileSource(path) if path else LayerSource(context, self._base_layer)
         cfg = self.config
-        partition = locate.Partition(cfg["partition_offset"], cfg["partition_size"], "configured partition")
-        location = locate.Location(partition, cfg["resume_offset"], cfg.get("block_base", None) or 0, "from configuration")
+        try:
+            image = open_image(context, self._base_layer, cfg["partition_offset"], cfg["resume_offset"],
+                               cfg.get("block_base", None), cfg["partition_size"])
+        except SwsuspFormatError as exc:
+            raise SwsuspFormatException(f"swap area layer {name}", exc) from None
         extents = cfg.get("extents", None)
-        self.area = SwapArea(source, location, cfg["last_page"], parse_extents(extents) if extents else None)
-        self._max = (cfg["last_page"] + 1) * PAGE - 1
+        self.area: SwapArea = image.area.with_extents(parse_extents(extents)) if extents else image.area
+        self._max = cfg["nr_slots"] * PAGE - 1
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
@@ -83,7 +84,8 @@ class SwapSlotLayer(EvidencePhysicalLayer):
                                         description="Block of the swap header in the partition"),
             requirements.IntRequirement(name="block_base", optional=True,
                                         description="Block number of the partition's first block (copied swap file)"),
-            requirements.IntRequirement(name="last_page", optional=False, description="The area's last slot"),
+            requirements.IntRequirement(name="nr_slots", optional=False,
+                                        description="Slots of the area (the kernel's swap_info_struct.max)"),
             requirements.StringRequirement(name="extents", optional=True,
                                            description="Swap extents start_page:nr_pages:start_block,... (swap file)"),
         ]
@@ -272,15 +274,6 @@ def _read_area(k: KernelReader, i: int, address: int) -> KernelSwapArea:
     )
 
 
-def header_last_page(image) -> int:
-    """The mkswap header's last_page (u32 at 1028 of the header page)."""
-    header = getattr(image, "header", None)
-    if header is not None and getattr(header, "last_page", None) is not None:
-        return header.last_page
-    page = image.source.read(image.location.header_offset, PAGE)
-    return struct.unpack_from("<I", page, 1028)[0] if len(page) == PAGE else 0
-
-
 def choose_area(areas: List[KernelSwapArea], image, forced: Optional[int] = None) -> Tuple[Optional[KernelSwapArea], str]:
     """The area the input holds: its first extent starts at the header's block and its size
     is the mkswap header's (the kernel takes max = last_page + 1)."""
@@ -289,14 +282,14 @@ def choose_area(areas: List[KernelSwapArea], image, forced: Optional[int] = None
         return (match[0], f"swap type {forced} as given by swsusp.swap_type") if match else \
             (None, f"swsusp.swap_type={forced} is not a used swap area of the kernel (types {[a.type for a in areas]})")
     header_block = image.location.resume_offset
-    slots = header_last_page(image) + 1
+    slots = image.area.nr_slots  # None when the swap header does not say
 
     def first_block(a):
         first = [e for e in a.extents if e.start_page == 0]
         return first[0].start_block if first else None
 
     at_header = [a for a in areas if first_block(a) == header_block]
-    exact = [a for a in at_header if a.max == slots]
+    exact = [a for a in at_header if slots is None or a.max == slots]
     for found, how in ((exact, "first block and size"), (at_header, "first block")):
         if len(found) == 1:
             a = found[0]
@@ -305,7 +298,7 @@ def choose_area(areas: List[KernelSwapArea], image, forced: Optional[int] = None
             return None, (f"swap types {[a.type for a in found]} all match the input's swap header; "
                           "choose one with -e swsusp.swap_type=N")
     seen = ", ".join(f"type {a.type}: {a.max} slots from block {first_block(a)}" for a in areas) or "none"
-    return None, f"no swap area of the kernel starts at block {header_block} with {slots} slots (kernel areas: {seen})"
+    return None, f"no swap area of the kernel starts at block {header_block} (kernel areas: {seen})"
 
 
 def discover(context, table_name: str, layer_name: str, shift: int, image, banner) -> Discovery:
@@ -453,11 +446,11 @@ def swap_slot_layer(context, image_layer: SwsuspLayer, nr_slots: int, extents) -
     values = {
         "base_layer": image_layer.config["base_layer"], "partition_offset": loc.partition.offset,
         "partition_size": loc.partition.size, "resume_offset": loc.resume_offset, "block_base": loc.block_base,
-        "last_page": nr_slots - 1,
+        "nr_slots": nr_slots,
     }
     # slot s is block s of a partition and of a copied-out swap file; a file inside a
     # filesystem needs the kernel's extents (never assumed contiguous)
-    if loc.resume_offset != loc.block_base and extents:
+    if not image.area.slots_are_blocks and extents:
         values["extents"] = format_extents(extents)
     for key, value in values.items():
         context.config[join(name, key)] = value
