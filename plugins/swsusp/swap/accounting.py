@@ -163,3 +163,60 @@ def image_slots(map_slots: Sequence[int], data_slots: Sequence[int]) -> Dict[int
     out = {s: IMAGE_DATA for s in data_slots}
     out.update({s: IMAGE_MAP for s in map_slots})
     return out
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of linux.swsusp_swaparea (None: not applicable)."""
+
+    depth: int
+    part: str  # "area", "slots", "process", "shmem file"
+    owner: str
+    pid: Optional[int] = None
+    slots: Optional[int] = None
+    first: Optional[int] = None
+    last: Optional[int] = None
+    resident: Optional[int] = None
+    recovered: Optional[int] = None
+    elsewhere: Optional[int] = None
+    unreadable: Optional[int] = None
+    output: Optional[str] = None
+
+
+def slot_rows(owners: SlotOwners, outputs: Dict[Tuple[int, int], str]) -> Iterator[Row]:
+    """One row per owner present (stale data always), with a child row per stale run."""
+    spans: Dict[int, List[int]] = {}
+    for code, first, last in owners.runs():
+        span = spans.setdefault(code, [0, first, last])
+        span[0] += last - first + 1
+        span[2] = last
+    for code in REPORT_ORDER:
+        if code not in spans and code != STALE:
+            continue
+        if code in spans:
+            count, first, last = spans[code]
+            yield Row(0, "slots", OWNER_NAMES[code], slots=count, first=first, last=last)
+        else:
+            yield Row(0, "slots", OWNER_NAMES[code], slots=0)
+        if code == STALE:
+            for run in stale_runs(owners):
+                yield Row(1, "slots", "stale run", slots=run[1] - run[0] + 1, first=run[0], last=run[1],
+                          output=outputs.get(run))
+
+
+def _span(slots: Sequence[int]) -> Tuple[Optional[int], Optional[int]]:
+    return (min(slots), max(slots)) if slots else (None, None)
+
+
+def process_rows(processes: Iterable[ProcessPages]) -> Iterator[Row]:
+    for p in sorted(processes, key=lambda p: p.pid):
+        first, last = _span(p.slots)
+        yield Row(0, "process", p.comm, p.pid, len(p.slots), first, last, p.resident, p.recovered, p.elsewhere,
+                  p.unreadable)
+
+
+def file_rows(files: Iterable[ShmemFile]) -> Iterator[Row]:
+    for f in sorted(files, key=lambda f: (f.path, f.inode)):
+        first, last = _span([slot for _index, slot in f.slots])
+        yield Row(0, "shmem file", f.path, None, len(f.slots), first, last, f.resident, f.recovered, f.elsewhere,
+                  f.unreadable)

@@ -18,7 +18,6 @@ from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 LoadNode = Callable[[int], Optional[Tuple[int, Sequence[int]]]]
 MAX_DEPTH = 12  # 64-bit indexes / 6 bits per level, with room
-SIBLING_SPAN = 1024  # a node (header + 64 slots + tags) is smaller
 
 
 @dataclass(frozen=True)
@@ -27,6 +26,7 @@ class TreeKind:
     node_mask: int
     node_tag: int
     min_node: int  # an internal entry below this is not a node (XArray siblings, retry, zero)
+    sibling_into_slots: bool = False  # radix tree: a sibling entry points into its node's slots
 
     def node(self, entry: int) -> Optional[int]:
         if entry & self.node_mask == self.node_tag and entry > self.min_node:
@@ -38,15 +38,16 @@ class TreeKind:
 
 
 XARRAY = TreeKind("xarray", 3, 2, 4096)
-RADIX_SHIFT = TreeKind("radix-tree", 3, 1, 0)
+RADIX_SHIFT = TreeKind("radix-tree", 3, 1, 0, sibling_into_slots=True)
 
 
 class Walk:
     """One walk: its leaves and what it could not read."""
 
-    def __init__(self, kind: TreeKind, load_node: LoadNode) -> None:
+    def __init__(self, kind: TreeKind, load_node: LoadNode, slots_offset: int = 0, nr_slots: int = 64) -> None:
         self.kind = kind
         self.load_node = load_node
+        self._slots = (slots_offset, slots_offset + 8 * nr_slots)  # where a node's slots are, from its address
         self.unreadable_nodes = 0
         self._seen: set = set()
 
@@ -76,8 +77,8 @@ class Walk:
             index = base + (i << shift)
             child = self.kind.node(entry)
             if child is not None:
-                if address < child < address + SIBLING_SPAN:
-                    continue  # radix tree: a sibling slot of a multi-order entry points into this node
+                if self.kind.sibling_into_slots and address + self._slots[0] <= child < address + self._slots[1]:
+                    continue  # radix tree: a sibling of a multi-order entry points into this node's slots
                 if shift:
                     yield from self._node(child, index, depth + 1)
             elif not self.kind.is_internal(entry):

@@ -175,10 +175,14 @@ class KernelReader:
         return name in self.table.symbols
 
     def symbol(self, name: str) -> int:
-        return self.table.get_symbol(name).address + self.shift
+        """The symbol's run-time address, canonical (as pointers in memory are)."""
+        return self.layer.canonicalize((self.table.get_symbol(name).address + self.shift) & ((1 << 64) - 1))
+
+    def has_type(self, name: str) -> bool:
+        return name in self.table.types
 
     def has_field(self, struct_name: str, name: str) -> bool:
-        return self.table.get_type(struct_name).has_member(name)
+        return self.has_type(struct_name) and self.table.get_type(struct_name).has_member(name)
 
     def offset(self, struct_name: str, name: str) -> int:
         return self.table.get_type(struct_name).relative_child_offset(name)
