@@ -145,7 +145,8 @@ def swap_info_struct() -> dict:
         "flags": base("long unsigned int"), "prio": base("short int"), "type": base("char"),
         "max": base("unsigned int"), "swap_map": ptr("unsigned char", "base"),
         "pages": base("unsigned int"), "inuse_pages": base("unsigned int"),
-        "swap_extent_root": st("rb_root"), "bdev": ptr("block_device"), "swap_file": ptr("file")})
+        "swap_extent_root": st("rb_root"), "bdev": ptr("block_device"), "swap_file": ptr("file"),
+        "frontswap_map": ptr("long unsigned int", "base")})
 
 
 def files_struct() -> dict:

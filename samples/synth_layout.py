@@ -100,7 +100,7 @@ VM_READ, VM_WRITE, VM_EXEC = 0x1, 0x2, 0x4
 SWAP_INFO_SIZE = 0x120
 SWAP_INFO = {"flags": 0x10, "prio": 0x18, "type": 0x48, "max": 0x4C, "swap_map": 0x50,
              "pages": 0x78, "inuse_pages": 0x7C, "swap_extent_root": 0x98, "bdev": 0xA0,
-             "swap_file": 0xA8}
+             "swap_file": 0xA8, "frontswap_map": 0xD8}
 SWP_USED, SWP_WRITEOK, SWP_BLKDEV = 0x1, 0x2, 0x40
 RB_NODE = {"__rb_parent_color": 0x0, "rb_right": 0x8, "rb_left": 0x10}
 SWAP_EXTENT_SIZE = 0x30

@@ -7,7 +7,8 @@ data of freed slots, zeros), the image takes the slots after them.  The machine 
 (:func:`write_swap_state`, a step of ``build_machine(swap=...)``):
 
 * user processes (``SWAP_TASKS``) with VMAs (``mm->mmap`` list) whose PTEs are present,
-  none, or swap entries as the kernel writes them (``swp_pte``: the L1TF-inverted layout of
+  none, or swap entries as the kernel writes them (one of them for a page zswap kept in RAM:
+  its slot's bit is set in ``frontswap_map`` and the slot still holds stale data) (``swp_pte``: the L1TF-inverted layout of
   4.18+ or the 4.8..4.17 layout, decided by the kernel: ``KERNELS``): entries of our area,
   of a second swap area the input does not hold, with a slot beyond our area, and a
   non-swap (migration) entry;
@@ -94,7 +95,7 @@ def swp_pte(layout: str, swp_type: int, offset: int, flags: int = 0) -> int:
 @dataclass(frozen=True)
 class Vma:
     start: int
-    pages: tuple[str, ...]   # per page: resident | swapped | none | elsewhere | beyond | special
+    pages: tuple[str, ...]   # per page: resident | swapped | none | elsewhere | beyond | special | zswap
     prot: int
     name: str                # heap | stack | anon (what Volatility will call it)
 
@@ -109,7 +110,7 @@ SWAP_TASKS: dict[int, tuple[Vma, ...]] = {
                                                   "swapped"), VM_READ | VM_WRITE, "heap"),
           Vma(0x7FFC12340000, ("none", "none", "swapped", "swapped", "resident", "swapped"),
               VM_READ | VM_WRITE, "stack")),
-    245: (Vma(0x7F0000000000, ("swapped",) * 5 + ("elsewhere", "resident", "swapped"),
+    245: (Vma(0x7F0000000000, ("swapped",) * 5 + ("elsewhere", "resident", "swapped", "zswap"),
               VM_READ | VM_WRITE, "anon"),),
 }
 START_STACK = 0x7FFC12345FF0   # user_mm_struct's start_stack: inside the stack VMA above
@@ -146,6 +147,7 @@ class SwapPlan:
     foreign: dict[tuple[int, int], tuple[int, int]]  # (pid, va) -> (type, offset) not of our area
     swap_cache: list[int]
     stale: list[int]
+    zswap: dict[tuple[int, int], int]          # (pid, va) of a page zswap held -> its (unwritten) slot
 
     @property
     def nr_slots(self) -> int:
@@ -168,7 +170,7 @@ class SwapPlan:
         """swap_info[0]->swap_map at hibernation time: 1 for each slot in use (the image's
         slots are taken after the snapshot)."""
         m = bytearray(self.nr_slots)
-        for slot in list(self.slot_of.values()) + self.swap_cache:
+        for slot in list(self.slot_of.values()) + self.swap_cache + list(self.zswap.values()):
             m[slot] = 1
         return bytes(m)
 
@@ -177,13 +179,14 @@ class SwapPlan:
         for pid, va, kind in process_pages():
             p = procs.setdefault(pid, {"resident": 0, "recovered": 0, "elsewhere": 0, "unreadable": 0,
                                        "special": 0, "none": 0})
-            key = {"swapped": "recovered", "beyond": "unreadable"}.get(kind, kind)
+            key = {"swapped": "recovered", "beyond": "unreadable", "zswap": "unreadable"}.get(kind, kind)
             p[key] += 1
         return {"pte_layout": self.pte_layout, "our_type": OUR_TYPE, "nr_swapfiles": 2,
                 "nr_slots": self.nr_slots, "extents": self.extents(), "processes": procs,
                 "slot_of": {f"{pid}:{va:#x}": s for (pid, va), s in self.slot_of.items()},
                 "foreign": {f"{pid}:{va:#x}": list(e) for (pid, va), e in self.foreign.items()},
                 "swap_cache": self.swap_cache, "stale": self.stale,
+                "zswap": {f"{pid}:{va:#x}": s for (pid, va), s in self.zswap.items()},
                 "first_image_slot": FIRST_IMAGE_SLOT}
 
 
@@ -199,6 +202,8 @@ def plan_swap(pte_layout: str, container: str, rng: random.Random) -> SwapPlan:
     slot_of = dict(zip(swapped, before))
     rest = before[len(swapped):]
     swap_cache, stale = rest[:SWAP_CACHE_SLOTS], sorted(rest[SWAP_CACHE_SLOTS:SWAP_CACHE_SLOTS + STALE_SLOTS])
+    held = [(pid, va) for pid, va, kind in pages if kind == "zswap"]
+    zswap = dict(zip(held, rest[SWAP_CACHE_SLOTS + STALE_SLOTS:]))
     foreign = {}
     for i, (pid, va, kind) in enumerate(p for p in pages if p[2] in ("elsewhere", "beyond", "special")):
         # entries of another type name slots that hold stale data in *our* area: a reader that
@@ -213,9 +218,9 @@ def plan_swap(pte_layout: str, container: str, rng: random.Random) -> SwapPlan:
         area.put(layout.block(slot), page_bytes(pid, va, "swapped"))
     for slot in swap_cache:
         area.put(layout.block(slot), slot_bytes(MARK_CACHE, slot))
-    for slot in stale:
+    for slot in stale + list(zswap.values()):   # zswap never wrote its slots: old data stays
         area.put(layout.block(slot), slot_bytes(MARK_STALE, slot))
-    return SwapPlan(pte_layout, layout, area, slot_of, foreign, swap_cache, stale)
+    return SwapPlan(pte_layout, layout, area, slot_of, foreign, swap_cache, stale, zswap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -260,6 +265,8 @@ def _write_page(mem, pt, frames, plan: SwapPlan, pgd_pa: int, pid: int, vma: Vma
         return
     if kind == "swapped":
         swp_type, offset = OUR_TYPE, plan.slot_of[(pid, va)]
+    elif kind == "zswap":
+        swp_type, offset = OUR_TYPE, plan.zswap[(pid, va)]
     else:
         swp_type, offset = plan.foreign[(pid, va)]
     # the exclusive / soft-dirty bits the kernel sets on some entries are not part of the entry
@@ -287,8 +294,14 @@ def _write_swap_info(mem, lay, frames, plan: SwapPlan) -> None:
         mem.write_u64(ext_pas[i] + SWAP_EXTENT["nr_pages"], nr_pages)
         mem.write_u64(ext_pas[i] + SWAP_EXTENT["start_block"], start_block)
     root = _rb_tree(mem, lay, ext_pas, 0, len(ext_pas))
-    in_use = len(plan.slot_of) + len(plan.swap_cache)
+    in_use = len(plan.slot_of) + len(plan.swap_cache) + len(plan.zswap)
     _swap_info_struct(mem, ours, OUR_TYPE, plan.nr_slots, in_use, lay.dva(map_pfn << 12), lay.dva(root))
+    bitmap = bytearray(PAGE)                     # frontswap_map: the slots zswap holds in RAM
+    for slot in plan.zswap.values():
+        bitmap[slot >> 3] |= 1 << (slot & 7)
+    bitmap_pfn = frames.free_pfn()
+    mem.write(bitmap_pfn << 12, bytes(bitmap))
+    mem.write_u64(ours + SWAP_INFO["frontswap_map"], lay.dva(bitmap_pfn << 12))
     mem.write_u64(other_ext + SWAP_EXTENT["nr_pages"], OTHER_AREA_SLOTS)   # (0, max, 0): a partition
     _swap_info_struct(mem, other, OTHER_TYPE, OTHER_AREA_SLOTS, 3, 0, lay.dva(other_ext))
     mem.write(lay.kpa("nr_swapfiles"), struct.pack("<I", 2))

@@ -4,8 +4,9 @@ plugins.  Truth: the generator's known page contents and slot plan (``facts.swap
 Two kernels, two containers: ``swapped-swapfile`` (6.1, L1TF-inverted swap PTEs, a scattered
 swap file whose slots reach blocks through 58 swap extents) and ``swapped-4.14`` (4.14 without
 L1TF: type in PTE bits 9..13; a swap partition).  Each has entries of a second swap area the
-input does not hold, a slot beyond the area and a migration entry, all pointing at slots that
-hold stale data in the input: a reader that ignored the type or the bound would show it."""
+input does not hold, a slot beyond the area, a migration entry and a page zswap kept in RAM
+(its bit in frontswap_map), all pointing at slots that hold stale data in the input: a reader
+that ignored the type, the bound or zswap would show it."""
 
 import json
 from pathlib import Path
@@ -97,6 +98,8 @@ def test_swaparea_slots_and_stale_dump(swapped):
     assert top["image: data pages"]["Slots"] == len(facts.stream_blocks)
     assert top["image: swap_map pages"]["First slot"] == plan["first_image_slot"]
     assert top["process pages"]["Slots"] == len(plan["slot_of"])
+    zswap = top["named by an entry, held by zswap (slot not written)"]
+    assert (zswap["Slots"], zswap["First slot"]) == (1, *plan["zswap"].values())
     swap_cache = top["in use, no reference found (swap cache)"]
     assert (swap_cache["Slots"], swap_cache["First slot"]) == (1, plan["swap_cache"][0])
     stale = top["free, stale data"]

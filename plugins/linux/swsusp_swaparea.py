@@ -11,7 +11,7 @@ from volatility3.plugins.linux import pslist
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, Row
 from volatility3.plugins.swsusp.vol import swap_census
-from volatility3.plugins.swsusp.vol.swap_layer import KernelReader, SwapResolvingMixin, discover
+from volatility3.plugins.swsusp.vol.swap_layer import FrontswapMap, KernelReader, SwapResolvingMixin, discover
 
 vollog = logging.getLogger(__name__)
 
@@ -44,25 +44,29 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
 
     # -- gathering ----------------------------------------------------------------------------
 
-    def _settings(self, vmlinux, layer, image):
-        """Swap settings of the kernel layer, or discovered afresh when resolution is off."""
-        if isinstance(layer, SwapResolvingMixin) and layer.swap_settings is not None:
-            slot_layer = self.context.layers[layer.swap_layer_name]
-            return layer.swap_settings, slot_layer.area, "resolution on"
+    def _discover(self, vmlinux, layer, image):
+        """The kernel's swap areas and ours (read afresh: the same answer the kernel layer got
+        when resolution is on), the area with its extents, and zswap's record of slots."""
         banner = layer.config.get("kernel_banner", None) or ""
         found = discover(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset, image, banner)
-        settings = found.settings
-        if settings is None:
-            vollog.error(f"Swap area of the kernel not identified: {found.why}")
-            return None, image.area, found.why
+        if found.settings is None:
+            vollog.error(f"Swap area of the kernel not identified: {found.why if found.layout else found.layout_why}")
+            return found, image.area, ()
         area = image.area
         if not area.slots_are_blocks and found.ours.extents:
             area = area.with_extents(found.ours.extents)
-        return settings, area, "resolution off"
+        frontswap = FrontswapMap(layer.read, found.ours.frontswap_map, found.ours.max)
+        if found.zswap_untold:
+            vollog.warning("zswap was enabled (6.5+ keeps no per-slot record): pages it held read as their "
+                           "never-written slots")
+        return found, area, frontswap
 
-    def _processes(self, vmlinux, settings, area) -> Tuple[List[accounting.ProcessPages], List[int]]:
+    def _processes(self, vmlinux, settings, area, frontswap):
+        """Per process pages; and the slots their entries name (in the input, held by zswap)."""
         wanted = set(self.config.get("pid", None) or [])
-        rows, slots = [], []
+        rows: List[accounting.ProcessPages] = []
+        slots: List[int] = []
+        zswap: List[int] = []
         tasks = [t for t in pslist.PsList.list_tasks(self.context, vmlinux.name) if t.mm]
         for n, task in enumerate(tasks):
             self._progress_callback(100.0 * n / max(1, len(tasks)), f"Walking page tables of PID {task.pid}")
@@ -70,16 +74,17 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
             if name is None:
                 continue
             try:
-                pages = swap_census.process_pages(task, self.context.layers[name], settings, area)
+                pages = swap_census.process_pages(task, self.context.layers[name], settings, area, frontswap)
             except exceptions.InvalidAddressException as exc:
                 vollog.info(f"PID {task.pid}: memory map unreadable ({exc})")
                 continue
             slots.extend(pages.slots)
+            zswap.extend(pages.zswap_slots)
             if not wanted or pages.pid in wanted:
                 rows.append(pages)
-        return rows, slots
+        return rows, slots, zswap
 
-    def _shmem(self, vmlinux, k: KernelReader, settings, area) -> List[accounting.ShmemFile]:
+    def _shmem(self, vmlinux, k: KernelReader, settings, area, frontswap) -> List[accounting.ShmemFile]:
         paths: Optional[Dict[int, str]] = None
 
         def path_of(inode: int) -> str:
@@ -88,8 +93,11 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
                 paths = swap_census.inode_paths(self.context, vmlinux.name)
             return paths.get(inode) or swap_census.dentry_name(k, inode)
 
+        if not all(map(k.has_symbol, ("shmem_aops", "super_blocks"))):
+            vollog.info("shmem/tmpfs page caches not walked: the ISF has no shmem_aops/super_blocks")
+            return []
         try:
-            files, how = swap_census.shmem_files(k, settings, area, path_of, self._progress_callback)
+            files, how = swap_census.shmem_files(k, settings, area, path_of, self._progress_callback, frontswap)
         except (exceptions.InvalidAddressException, exceptions.SymbolError) as exc:
             vollog.warning(f"shmem/tmpfs page caches not walked: {exc}")
             return []
@@ -132,25 +140,28 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
             vollog.error("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
             return
         image = image_layer.image
-        settings, area, mode = self._settings(vmlinux, layer, image)
+        found, area, frontswap = self._discover(vmlinux, layer, image)
+        settings = found.settings
+        mode = "resolution on" if isinstance(layer, SwapResolvingMixin) and layer.swap_settings else "resolution off"
         k = KernelReader(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset)
-        processes, files, process_slots = [], [], []
+        processes: List[accounting.ProcessPages] = []
+        files: List[accounting.ShmemFile] = []
+        process_slots: List[int] = []
+        zswap: List[int] = []
         swap_map = None
         if settings is not None:
             yield Row(0, "area", f"swap type {settings.our_type} of {settings.nr_swapfiles}, "
                                  f"PTE layout {settings.pte_layout.name} ({mode})", slots=settings.nr_slots)
-            processes, process_slots = self._processes(vmlinux, settings, area)
-            files = self._shmem(vmlinux, k, settings, area)
-            found = discover(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset, image,
-                             layer.config.get("kernel_banner", None) or "")
-            if found.ours is not None:
-                swap_map = swap_census.swap_map_reader(k, found.ours.swap_map, found.ours.max)
+            processes, process_slots, zswap = self._processes(vmlinux, settings, area, frontswap)
+            files = self._shmem(vmlinux, k, settings, area, frontswap)
+            zswap += [slot for f in files for slot in f.zswap_slots]
+            swap_map = swap_census.swap_map_reader(k, found.ours.swap_map, found.ours.max)
         nr_slots = settings.nr_slots if settings else (area.nr_slots or 0)
         self._progress_callback(0.0, "Classifying swap slots")
         owners = accounting.classify_slots(
             nr_slots, self._image_slots(image, area), process_slots,
             [slot for f in files for _index, slot in f.slots], swap_map, self._read_slots(area),
-            self._progress_callback,
+            self._progress_callback, zswap,
         )
         outputs = self._dump_stale(owners, area) if self.config.get("dump", False) else {}
         yield from accounting.slot_rows(owners, outputs)

@@ -15,13 +15,14 @@ SWAP_MAP_BAD = 0x3F  # mm/swapfile.c: a bad slot (from the mkswap bad-page list)
 READ_CHUNK = 256  # slots per read when looking at free slots
 
 # owner codes, in the order rows are reported
-FREE_ZERO, HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, IN_USE, BAD, STALE, UNREFERENCED, UNREADABLE = range(11)
+FREE_ZERO, HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, IN_USE, BAD, STALE, UNREFERENCED, UNREADABLE, ZSWAP = range(12)
 OWNER_NAMES = {
     HEADER: "swap header",
     IMAGE_MAP: "image: swap_map pages",
     IMAGE_DATA: "image: data pages",
     PROCESS: "process pages",
     SHMEM: "shmem/tmpfs pages",
+    ZSWAP: "named by an entry, held by zswap (slot not written)",
     IN_USE: "in use, no reference found (swap cache)",
     BAD: "bad (mkswap list)",
     STALE: "free, stale data",
@@ -29,7 +30,7 @@ OWNER_NAMES = {
     FREE_ZERO: "free, zero",
     UNREADABLE: "not in the input",
 }
-REPORT_ORDER = (HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, IN_USE, BAD, STALE, UNREFERENCED, FREE_ZERO, UNREADABLE)
+REPORT_ORDER = (HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, ZSWAP, IN_USE, BAD, STALE, UNREFERENCED, FREE_ZERO, UNREADABLE)
 
 # read_slots(first, count) -> bytes of those slots, shorter where the input ends, None where
 # the area has no file offset for them
@@ -70,6 +71,7 @@ def classify_slots(
     swap_map: Optional[Callable[[int], Optional[int]]],
     read_slots: ReadSlots,
     progress: Callable[[float, str], None] = lambda pct, msg: None,
+    zswap_slots: Iterable[int] = (),
 ) -> SlotOwners:
     """Owner of each slot 0 .. nr_slots-1.  `image` maps slots to IMAGE_MAP/IMAGE_DATA;
     `swap_map(slot)` is the kernel's use count (None when unreadable)."""
@@ -79,7 +81,7 @@ def classify_slots(
     for slot, owner in image.items():
         if 0 < slot < nr_slots:
             codes[slot] = owner
-    for owner, slots in ((PROCESS, process_slots), (SHMEM, shmem_slots)):
+    for owner, slots in ((PROCESS, process_slots), (SHMEM, shmem_slots), (ZSWAP, zswap_slots)):
         for slot in slots:
             if 0 < slot < nr_slots and codes[slot] == FREE_ZERO:
                 codes[slot] = owner
@@ -139,6 +141,7 @@ class ProcessPages:
     elsewhere: int = 0  # swapped into another swap area
     special: int = 0  # migration / hwpoison / device / marker entries
     slots: List[int] = field(default_factory=list)
+    zswap_slots: List[int] = field(default_factory=list)  # entries whose page zswap held
 
 
 @dataclass
@@ -152,6 +155,7 @@ class ShmemFile:
     unreadable: int = 0
     elsewhere: int = 0
     slots: List[Tuple[int, int]] = field(default_factory=list)  # (file page index, slot)
+    zswap_slots: List[int] = field(default_factory=list)
 
 
 def stale_runs(owners: SlotOwners) -> List[Tuple[int, int]]:

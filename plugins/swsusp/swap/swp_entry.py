@@ -159,6 +159,7 @@ class EntryKind:
     OURS = "swapped, recovered"
     BEYOND = "swapped, slot beyond the area"
     UNREADABLE = "swapped, slot not in the input"
+    ZSWAP = "swapped, held by zswap in RAM (its slot was never written)"
     ELSEWHERE = "swapped to another swap area"
     SPECIAL = "not swap (migration, hwpoison, device, marker)"
 

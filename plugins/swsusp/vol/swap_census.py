@@ -37,17 +37,20 @@ def image_layer_below(context, layer_name: str) -> Optional[SwsuspLayer]:
     return None
 
 
-def entry_kind(settings: SwapSettings, area: SwapArea, entry: SwpEntry) -> str:
+def entry_kind(settings: SwapSettings, area: SwapArea, entry: SwpEntry, frontswap=()) -> str:
     kind = settings.kind(entry)
-    if kind == EntryKind.OURS and area.slot_offset(entry.offset) is None:
-        return EntryKind.UNREADABLE
+    if kind == EntryKind.OURS:
+        if entry.offset in frontswap:
+            return EntryKind.ZSWAP
+        if area.slot_offset(entry.offset) is None:
+            return EntryKind.UNREADABLE
     return kind
 
 
 def count_entry(counts, kind: str) -> None:
     if kind == EntryKind.OURS:
         counts.recovered += 1
-    elif kind in (EntryKind.BEYOND, EntryKind.UNREADABLE):
+    elif kind in (EntryKind.BEYOND, EntryKind.UNREADABLE, EntryKind.ZSWAP):
         counts.unreadable += 1
     elif kind == EntryKind.ELSEWHERE:
         counts.elsewhere += 1
@@ -77,7 +80,7 @@ def pte_walk(layer, start: int, end: int) -> Iterator[Tuple[int, int, int]]:
         va = (va | (size - 1)) + 1
 
 
-def process_pages(task, layer, settings: Optional[SwapSettings], area: SwapArea) -> ProcessPages:
+def process_pages(task, layer, settings: Optional[SwapSettings], area: SwapArea, frontswap=()) -> ProcessPages:
     """A process's user pages over its VMAs: resident, or swapped (by kind), or neither."""
     out = ProcessPages(int(task.pid), task.comm.cast("string", max_length=16, errors="replace"))
     for vma in task.mm.get_vma_iter():
@@ -91,10 +94,12 @@ def process_pages(task, layer, settings: Optional[SwapSettings], area: SwapArea)
             found = settings.pte_layout.swp_entry(entry)
             if found is None:
                 continue
-            kind = entry_kind(settings, area, found)
+            kind = entry_kind(settings, area, found, frontswap)
             count_entry(out, kind)
             if kind == EntryKind.OURS:
                 out.slots.append(found.offset)
+            elif kind == EntryKind.ZSWAP:
+                out.zswap_slots.append(found.offset)
     return out
 
 
@@ -141,7 +146,8 @@ def shmem_inodes(k: KernelReader) -> Iterator[int]:
 
 
 def shmem_files(k: KernelReader, settings: SwapSettings, area: SwapArea, paths: Callable[[int], str],
-                progress: Callable[[float, str], None] = lambda p, m: None) -> Tuple[List[ShmemFile], str]:
+                progress: Callable[[float, str], None] = lambda p, m: None,
+                frontswap=()) -> Tuple[List[ShmemFile], str]:
     """Each shmem inode with swapped pages: counts and (index, slot) of the pages in our area."""
     encoding, tree, how = value_encoding(k)
     if encoding is None or tree is None:
@@ -175,10 +181,12 @@ def shmem_files(k: KernelReader, settings: SwapSettings, area: SwapArea, paths: 
             if found is None:
                 record.resident += 1
                 continue
-            kind = entry_kind(settings, area, found)
+            kind = entry_kind(settings, area, found, frontswap)
             count_entry(record, kind)
             if kind == EntryKind.OURS:
                 record.slots.append((index, found.offset))
+            elif kind == EntryKind.ZSWAP:
+                record.zswap_slots.append(found.offset)
         if record.recovered or record.unreadable or record.elsewhere:
             record.path = paths(inode)
             out.append(record)

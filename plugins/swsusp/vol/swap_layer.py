@@ -143,6 +143,7 @@ class KernelSwapArea:
     inuse_pages: int
     swap_map: int
     extents: List[SwapExtent]
+    frontswap_map: int = 0  # bitmap of slots frontswap (zswap) holds (3.5 .. 6.4), 0 if none
 
 
 @dataclass
@@ -155,6 +156,7 @@ class Discovery:
     layout: Optional[swp_entry.SwapPteLayout]
     why: str
     layout_why: str
+    zswap_untold: bool = False  # zswap was on and the kernel keeps no frontswap_map (6.5+)
 
     @property
     def settings(self) -> Optional[SwapSettings]:
@@ -275,6 +277,7 @@ def _read_area(k: KernelReader, i: int, address: int) -> KernelSwapArea:
         pages=k.member(address, s, "pages"),
         inuse_pages=k.member(address, s, "inuse_pages") if k.has_field(s, "inuse_pages") else 0,
         swap_map=k.member(address, s, "swap_map"), extents=sorted(extents, key=lambda e: e.start_page),
+        frontswap_map=k.member(address, s, "frontswap_map") if k.has_field(s, "frontswap_map") else 0,
     )
 
 
@@ -314,7 +317,39 @@ def discover(context, table_name: str, layer_name: str, shift: int, image, banne
     nr, areas = read_swap_areas(k)
     forced = user_option(context, "swap_type")
     ours, why = choose_area(areas, image, forced)
-    return Discovery(areas, nr, ours, layout, why, layout_why)
+    untold = False
+    if k.has_symbol("zswap_enabled") and not k.has_field("swap_info_struct", "frontswap_map"):
+        try:
+            untold = bool(k.u(k.symbol("zswap_enabled"), 1))
+        except exceptions.InvalidAddressException:
+            untold = True
+    return Discovery(areas, nr, ours, layout, why, layout_why, untold)
+
+
+class FrontswapMap:
+    """si->frontswap_map: bit s set when frontswap (zswap) took the page of slot s and kept it,
+    compressed, in RAM -- the slot itself was never written (3.5 .. 6.4).  Read once, lazily,
+    through a kernel layer; None where its pages are not in the image."""
+
+    def __init__(self, read, address: int, nr_slots: int) -> None:
+        self._read, self._address, self._nbytes = read, address, (nr_slots + 7) // 8
+        self._bits: Optional[bytes] = None
+
+    def __contains__(self, slot: int) -> bool:
+        if not self._address:
+            return False
+        if self._bits is None:
+            try:
+                self._bits = self._read(self._address, self._nbytes)
+            except exceptions.InvalidAddressException:
+                vollog.warning("The kernel's frontswap_map is not in the image: pages zswap held cannot be told "
+                               "from pages in their slots")
+                self._bits = b""
+        byte = slot >> 3
+        return byte < len(self._bits) and bool(self._bits[byte] >> (slot & 7) & 1)
+
+
+FRONTSWAP: Dict[Tuple[str, int], FrontswapMap] = {}  # by (swap layer, bitmap address)
 
 
 # -- counting what does not resolve -----------------------------------------------------------
@@ -363,6 +398,9 @@ class SwapResolvingMixin:
             self._swap_settings = SwapSettings(cfg["swap_type"], cfg["nr_swapfiles"], cfg["swap_slots"],
                                                swp_entry.layout_named(cfg["swap_pte_layout"]))
             self.swap_counters = COUNTERS.setdefault(self._swap_layer, SwapCounters())
+            bitmap = cfg.get("swap_frontswap_map", None) or 0
+            self.frontswap = FRONTSWAP.setdefault((self._swap_layer, bitmap),
+                                                  FrontswapMap(self.read, bitmap, cfg["swap_slots"]))  # type: ignore[attr-defined]
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
@@ -376,6 +414,8 @@ class SwapResolvingMixin:
             requirements.IntRequirement(name="swap_slots", optional=True, description="Slots of that area (its max)"),
             requirements.StringRequirement(name="swap_pte_layout", optional=True,
                                            description="How the kernel encodes swap PTEs (swap/swp_entry.py)"),
+            requirements.IntRequirement(name="swap_frontswap_map", optional=True,
+                                        description="Kernel address of that area's frontswap_map (zswap), 0 if none"),
         ]
 
     def build_configuration(self) -> interfaces.configuration.HierarchicalDict:
@@ -407,15 +447,19 @@ class SwapResolvingMixin:
         if entry is None:
             return None
         kind = settings.kind(entry)  # type: ignore[union-attr]
-        if kind == EntryKind.OURS and self._context.layers[self._swap_layer].slot_offset(entry.offset) is None:  # type: ignore[attr-defined]
-            kind = EntryKind.UNREADABLE
+        if kind == EntryKind.OURS:
+            if entry.offset in self.frontswap:
+                kind = EntryKind.ZSWAP
+            elif self._context.layers[self._swap_layer].slot_offset(entry.offset) is None:  # type: ignore[attr-defined]
+                kind = EntryKind.UNREADABLE
         return kind, entry
 
     def _translate(self, offset: int) -> Tuple[int, int, str]:
         try:
             return super()._translate(offset)  # type: ignore[misc]
         except exceptions.PagedInvalidAddressException as exc:
-            if self._swap_settings is None or exc.invalid_bits != self._page_size_in_bits:  # type: ignore[attr-defined]
+            # most misses are empty PTEs or absent tables: leave them at once
+            if not exc.entry or exc.invalid_bits != 12 or self._swap_settings is None:
                 raise
             found = self.swap_entry(exc.entry)
             if found is None:
@@ -428,6 +472,32 @@ class SwapResolvingMixin:
                     entry=exc.entry, swap_offset=entry.offset * PAGE,
                 ) from None
             return entry.offset * PAGE + (offset & (PAGE - 1)), PAGE, self._swap_layer  # type: ignore[return-value]
+
+
+    def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterator[Tuple[int, int, int, int, str]]:
+        """Intel.mapping, except that each swapped page is a chunk of its own.
+
+        Neighbouring pages are often in neighbouring slots; merged, a run of them is only
+        yielded once the walk has passed its end.  Stock callers that want the first chunk
+        of a range (the CLI's hex dump of a match calls mapping(start, end) with the end as
+        a length) would then walk the whole run and the unmapped space after it, per row."""
+        stash: Optional[List] = None
+        for chunk in self._mapping(offset, length, ignore_errors):  # type: ignore[attr-defined]
+            if chunk[4] == self._swap_layer:
+                if stash is not None:
+                    yield tuple(stash)  # type: ignore[misc]
+                    stash = None
+                yield chunk
+            elif stash is not None and stash[0] + stash[1] == chunk[0] and stash[2] + stash[3] == chunk[2] \
+                    and stash[4] == chunk[4]:
+                stash[1] += chunk[1]
+                stash[3] += chunk[3]
+            else:
+                if stash is not None:
+                    yield tuple(stash)  # type: ignore[misc]
+                stash = list(chunk)
+        if stash is not None:
+            yield tuple(stash)  # type: ignore[misc]
 
 
 class SwapLinuxIntel32e(SwapResolvingMixin, intel.LinuxIntel32e):
@@ -488,7 +558,11 @@ def resolving_kernel(context, kernel, table_name: str, image_layer_name: str, ba
         return kernel
     swap_layer = swap_slot_layer(context, image_layer, settings.nr_slots, found.ours.extents)  # type: ignore[union-attr]
     values = {"swap_layer": swap_layer, "swap_type": settings.our_type, "nr_swapfiles": settings.nr_swapfiles,
-              "swap_slots": settings.nr_slots, "swap_pte_layout": settings.pte_layout.name}
+              "swap_slots": settings.nr_slots, "swap_pte_layout": settings.pte_layout.name,
+              "swap_frontswap_map": found.ours.frontswap_map}  # type: ignore[union-attr]
+    if found.zswap_untold:
+        vollog.warning("zswap was enabled and this kernel (6.5+) keeps no per-slot record of what it held: a page "
+                       "zswap kept in RAM reads as whatever its never-written slot holds")
     for key, value in values.items():
         context.config[interfaces.configuration.path_join(kernel.config_path, key)] = value
     vollog.info(f"Swapped-out pages resolved from the input: {found.why}; PTE layout {settings.pte_layout.name} "
