@@ -141,3 +141,12 @@ def test_swaparea_tmpfs_files(swaparea, real):
     expect = {name.split(" (")[0]: int(n) for name, n in re.findall(r"(/[^:;]+): (\d+)", line)}
     files = {r["Owner"]: r["Recovered"] for r in swaparea if r["Part"] == "shmem file"}
     assert files == expect
+
+
+def test_readme_example_is_what_vol_prints(vol, real):
+    """The README's linux.swsusp_swaparea example is the plugin's output on the shared sample."""
+    readme = (realsamples.REPO / "README.md").read_text()
+    block = re.search(r"```\n\$ vol -f swap-lzo-swapped.img linux.swsusp_swaparea --pid 108\n(.*?)```", readme, re.S)
+    result = vol_ok(vol, real, "-f", str(real.path(IMAGE)), "linux.swsusp_swaparea", "--pid", "108")
+    printed = [line.rstrip() for line in result.stdout.splitlines()[1:]]  # after the banner line
+    assert [line.rstrip() for line in block.group(1).splitlines()] == printed[1:]
