@@ -366,7 +366,7 @@ class _Kernel:
         for i, (pid, comm, kthread) in enumerate(specs):
             t = bytearray(K.TASK_SIZE)
 
-            def put(name: str, data: bytes) -> None:
+            def put(name: str, data: bytes, t: bytearray = t) -> None:
                 t[T[name]:T[name] + len(data)] = data
 
             put("__state", struct.pack("<I", 0 if pid in (0, main_pid) else 1))
@@ -525,7 +525,7 @@ def restore_hazards(img: _Kernel, boot: _Kernel, S: set, U: set, order: str = "m
                     assert ie & K.ADDR_MASK == be & K.ADDR_MASK, \
                         f"shared {level} table {f:#x} leads to different tables (slot {i})"
             continue
-        for key, index, b, i, pa, size in entries:
+        for _key, index, b, i, pa, size in entries:
             if not isinstance(i, int) or i == b:
                 continue                     # image entry absent / a leaf / the boot's own table
             if _restored_before(i, f, S, U, order):

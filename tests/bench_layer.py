@@ -118,6 +118,7 @@ def bare_decompress(path):
 def bench_read(real):
     from volatility3.framework import contexts
     from volatility3.framework.layers import physical
+
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
     path = real.image("lzo")
@@ -178,9 +179,10 @@ class SyntheticImages:
 
 def bench_open(images, gib):
     path, facts = images.get(gib)
-    run = lambda arg: json.loads(
-        subprocess.run([sys.executable, "-c", OPEN_CHILD, str(REPO), arg], capture_output=True, text=True, check=True).stdout
-    )
+    def run(arg):
+        child = [sys.executable, "-c", OPEN_CHILD, str(REPO), arg]
+        return json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout)
+
     base, opened = run("-"), run(str(path))
     return opened, base, facts.seconds_to_write, os.path.getsize(path)
 
@@ -239,6 +241,7 @@ def bench_random(images, gib, raw, reads):
     FileLayer on the raw dump of the same memory (the same pages, in the same order)."""
     from volatility3.framework import contexts
     from volatility3.framework.layers import physical
+
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
     path, _facts = images.get(gib)
@@ -343,6 +346,7 @@ def open_layer(path, ctx=None, name="swsusp"):
     """A SwsuspLayer over `path` in a fresh context, its image opened afresh (empty caches)."""
     from volatility3.framework import contexts
     from volatility3.framework.layers import physical
+
     from volatility3.plugins.swsusp.vol.layer import IMAGES, SwsuspLayer
 
     IMAGES.clear()

@@ -2,11 +2,11 @@
 ~/.cache/swsusp-safepgt (never into the repository), and their truth files parsed."""
 
 import csv
-import struct
 import hashlib
 import lzma
 import os
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path

@@ -149,7 +149,7 @@ def exercise(data: bytes, scan: str, *, iterate: bool = True, skip_location=None
         lo, hi = image.min_pfn, image.max_pfn
         pfns = sorted({lo, hi, (lo + hi) // 2, hi + 1, lo + 1})
         for pfn in pfns:
-            got = _attempt(data, lambda: image.read(pfn * PAGE, PAGE))
+            got = _attempt(data, lambda pfn=pfn: image.read(pfn * PAGE, PAGE))
             assert got is None or len(got) == PAGE
         # across a page boundary, missing pages as zeros
         got = _attempt(data, lambda: image.read(lo * PAGE + 100, 2 * PAGE, pad=True))
@@ -239,7 +239,7 @@ class Base:
             return None
         return (page - self.stream_base) // UNC_PAGES
 
-    @functools.lru_cache(maxsize=None)
+    @functools.lru_cache(maxsize=None)  # noqa: B019 - a handful of module-lifetime bases
     def decompressed(self, j: int) -> bytes:
         blk = self.facts.blocks[j]
         first = self.facts.stream_blocks[blk["first_entry"]]

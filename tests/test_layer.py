@@ -4,11 +4,11 @@ memory, holes are invalid, the layer rebuilds from config, stock plugins see the
 import json
 
 import pytest
+from volatility3.framework import contexts, exceptions
+from volatility3.framework.layers import physical
 
 from samples import swsusp_gen
 from tests import realsamples
-from volatility3.framework import contexts, exceptions
-from volatility3.framework.layers import physical
 from volatility3.plugins.swsusp.vol import layer as swsusp_layer
 
 

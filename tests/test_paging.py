@@ -21,19 +21,18 @@ from tests import realsamples
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.paging import entries as E
 from volatility3.plugins.swsusp.paging.directmap import FIXED_BASES, direct_map_slots, find_direct_map
+from volatility3.plugins.swsusp.paging.errors import NonCanonicalAddress
 from volatility3.plugins.swsusp.paging.scan import find_cr3
 from volatility3.plugins.swsusp.paging.walk import (
     CR3_ADDR_MASK,
     PTI_USER_BIT,
-    NonCanonicalAddress,
     Paging,
     detect_levels,
     detect_sme_bit,
     kernel_paging,
-    paging_levels,
     pti_kernel_root,
-    translate,
 )
+from volatility3.plugins.swsusp.vol import physical
 
 GIB, MIB2 = 1 << 30, 1 << 21
 
@@ -222,8 +221,7 @@ def test_leaves_skip_non_present_subtrees():
 def test_five_level_machine():
     m = machine("la57")
     assert detect_levels(m.read, m.cr3, m.jump_address, m.jump_address_phys) == 5
-    assert paging_levels(m.read, m.cr3, m.jump_address, m.jump_address_phys) == 5
-    assert translate(m.read, m.cr3, m.jump_address, 5) == m.jump_address_phys
+    assert Paging(m.read, m.cr3, 5).translate(m.jump_address) == m.jump_address_phys
     steps = Paging(m.read, m.cr3, 5).walk(m.page_offset + 0x1000)
     assert [s.level.name for s in steps][:2] == ["PGD/PML5", "P4D/PML4"]
     other = machine("era-6.1-lzo")
@@ -407,7 +405,7 @@ def test_real_image_cr3_is_a_table_of_the_dump_before_hibernation(real, real_pag
     (the record's cr3) among its kernel top-level tables, with the same direct map."""
     layer = _elf_layer(real, "prehib-lzo.elf")
     image, _paging, dm, _ = real_paging["lzo"]
-    found = find_cr3(layer.read, 0x10000000)
+    found = find_cr3(physical.reader(layer), 0x10000000)
     assert image.info.record.cr3 in {c.pa for c in found}
     assert {c.direct_map.base for c in found} == {dm.base}
 
@@ -429,7 +427,7 @@ def test_resume_time_boot_kernel_cr3(real, system_map, real_paging):
     layer = _elf_layer(real, "resume-bootkernel-b.elf")
     log = (real.folder / "lzo-b-resume.serial.log").read_text(errors="replace")
     t0 = time.perf_counter()
-    found = find_cr3(layer.read, _usable_ram_end(log))
+    found = find_cr3(physical.reader(layer), _usable_ram_end(log))
     elapsed = time.perf_counter() - t0
     best = found[0]
     print(f"resume dump: {len(found)} tables in {elapsed:.2f} s; first {best.pa:#x}: {best.direct_map}")
@@ -443,5 +441,5 @@ def test_resume_time_boot_kernel_cr3(real, system_map, real_paging):
     assert best.direct_map.ranges == ((0, _usable_ram_end(log)),)
     # the boot kernel is not the image kernel: its own KASLR layout
     assert base != real_paging["lzo-b"][2].base
-    paging = Paging(layer.read, cpu_cr3s[0])
+    paging = Paging(physical.reader(layer), cpu_cr3s[0])
     assert paging.translate(best.text_va) == best.text_pa

@@ -24,11 +24,13 @@ from typing import Dict, List, Optional, Tuple
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.paging import analysis, directmap, walk
-from volatility3.plugins.swsusp.paging.entries import ADDR_MASK, reserved_bits
 
 from samples import swsusp_gen, synthkernel
+from volatility3.plugins.swsusp.analysis import kernel_tables, safepgt
+from volatility3.plugins.swsusp.analysis.errors import NoDirectMap, RecordCr3Unusable
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+from volatility3.plugins.swsusp.paging import directmap, walk
+from volatility3.plugins.swsusp.paging.entries import ADDR_MASK, reserved_bits
 
 PAGE = 4096
 GIB, MIB2 = 1 << 30, 1 << 21
@@ -161,7 +163,7 @@ def cases(t: Tables) -> Dict[str, Case]:
     }
 
 
-def reported(kt: analysis.KernelTables) -> set:
+def reported(kt: kernel_tables.KernelTables) -> set:
     """(kind, entry pa, frame) of every problem the engine reports, slots and kernel half."""
     out = {(s.problem, s.entry_pa, s.target) for s in kt.slots if s.problem}
     shown = {s.entry_pa for s in kt.slots if s.problem}
@@ -172,14 +174,14 @@ def run_engine(path: str, cr3: Optional[int] = None):
     image = SwsuspImage.open(path)
     start = time.perf_counter()
     if cr3 is None:
-        kt = analysis.kernel_from_image(image)
+        kt = kernel_tables.kernel_from_image(image)
     else:
-        kt = analysis.kernel_from_dump(image.read, (image.max_pfn + 1) * PAGE, "image", cr3)
-    result = analysis.analyse(kt, image, None, rebuild=True)
+        kt = kernel_tables.kernel_from_dump(image.read, (image.max_pfn + 1) * PAGE, "image", cr3)
+    result = safepgt.analyse(kt, image, None, rebuild=True)
     return kt, result, time.perf_counter() - start
 
 
-def still_translates(t: Tables, kt: analysis.KernelTables, skip: Tuple[int, int] = (0, 0)) -> None:
+def still_translates(t: Tables, kt: kernel_tables.KernelTables, skip: Tuple[int, int] = (0, 0)) -> None:
     """The direct map outside the edited 2 MiB still maps every sampled page to itself."""
     assert kt.direct_map.base == t.m.page_offset
     for pfn in sorted(t.m.pages)[::7]:
@@ -246,7 +248,7 @@ def _pgd_of_direct_map_edit(t: Tables, value: int) -> Edits:
 def test_no_direct_map_is_one_error_naming_the_entry(t, tmp_path, what, value, words):
     """The direct map's own PML4 entry broken: no direct map; the error says which entry."""
     path = write(edited(t.m, _pgd_of_direct_map_edit(t, value(t))), tmp_path, what)
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(NoDirectMap) as err:
         run_engine(path)
     message = str(err.value)
     assert words in message and f"entry @ {t.root + 8 * t.pgd_index:#x}" in message
@@ -276,7 +278,7 @@ def garbage_image(t, tmp_path_factory):
 def test_cr3_naming_garbage_is_one_clean_error(t, garbage_image, name):
     cr3, words = GARBAGE_CR3[name](t)
     start = time.perf_counter()
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(NoDirectMap) as err:
         run_engine(garbage_image, cr3)
     assert time.perf_counter() - start < TIME_LIMIT
     assert words in str(err.value) and f"cr3 {cr3:#x}" in str(err.value)
@@ -289,7 +291,7 @@ def test_cr3_naming_garbage_is_one_clean_error(t, garbage_image, name):
 def test_restore_record_cr3_naming_garbage_is_one_clean_error(t, tmp_path, cr3, words):
     """The image's own record names garbage: the error says where the jump_address walk ends."""
     m = dataclasses.replace(edited(t.m, [], {0x9100: b"\xff" * PAGE}), cr3_record=cr3)
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(RecordCr3Unusable) as err:
         run_engine(write(m, tmp_path, "record-cr3"))
     assert f"restore record cr3 {cr3:#x} does not translate jump_address" in str(err.value)
     assert words in str(err.value)
@@ -553,8 +555,8 @@ def test_walk_contract_on_mutated_tables(hypo_machine, data):
             assert paging.translate(va) == steps[-1].pa
     dm = directmap.find_direct_map(paging)
     if dm is not None:
-        kt = analysis._with_slots(analysis.KernelTables("image", read, paging, dm, "mutated"))
-        result = analysis.analyse(kt, None, None, rebuild=True)
+        kt = kernel_tables.with_slots(kernel_tables.KernelTables("image", read, paging, dm, "mutated"))
+        result = safepgt.analyse(kt, None, None, rebuild=True)
         assert {s.problem for s in kt.slots} <= {None, *directmap.SLOT_PROBLEMS}
         for slot in kt.slots:
             if slot.problem:

@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
+
+from samples import swsusp_gen
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.readahead import TRIGGER, Pacer, ReadAhead
-
-from samples import swsusp_gen
 
 PAGE = 4096
 DEPTH = 4

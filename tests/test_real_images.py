@@ -19,7 +19,10 @@ def _text_pfns(image):
     """PFN range of the kernel's _text.._etext, located through jump_address_phys."""
     rec = image.info.record
     start, end = realsamples.KERNEL_TEXT
-    to_pfn = lambda va: (rec.jump_address_phys + va - realsamples.RESTORE_REGISTERS) >> 12
+
+    def to_pfn(va):
+        return (rec.jump_address_phys + va - realsamples.RESTORE_REGISTERS) >> 12
+
     return to_pfn(start), to_pfn(end)
 
 
@@ -40,7 +43,7 @@ def test_crc32_matches_header(images, run):
 def test_facts_match_independent_decoder(images, real):
     """facts.txt was written by an independent decoder."""
     facts = (real.folder / "facts.txt").read_text()
-    for run, image in images.items():
+    for image in images.values():
         rec = image.info.record
         assert f"jump_address={rec.jump_address:#x} jump_address_phys={rec.jump_address_phys:#x} cr3={rec.cr3:#x}" in facts
         assert f"image_pages={image.info.image_pages} pages={image.info.pages}" in facts
@@ -136,7 +139,10 @@ def test_stock_lsmod_on_image(real, vol, image_name, truth):
     assert result.returncode == 0, result.stderr[-2000:]
     listed = realsamples.parse_csv_output(result.stdout)
     truth = real.truth_csv(f"prehib-{truth}.lsmod.csv")
-    key = lambda rows: sorted((r["Module Name"], r["Code Size"]) for r in rows)
+
+    def key(rows):
+        return sorted((r["Module Name"], r["Code Size"]) for r in rows)
+
     assert listed and key(listed) == key(truth)
 
 

@@ -10,9 +10,9 @@ the data-page number of each sorted position.
 """
 
 import operator
-from bisect import bisect_left
 import sys
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 from itertools import islice
 from typing import Optional, Union

@@ -47,10 +47,8 @@ class _Acc:
 
     def add(self, pa: int, size: int) -> None:
         self.mapped += size
-        if pa < self.min_pa:
-            self.min_pa = pa
-        if pa + size > self.max_end:
-            self.max_end = pa + size
+        self.min_pa = min(self.min_pa, pa)
+        self.max_end = max(self.max_end, pa + size)
         key = size_text(size)
         self.counts[key] = self.counts.get(key, 0) + 1
         ranges = self.ranges
@@ -100,7 +98,8 @@ class DirectMap:
 
     @property
     def max_pa(self) -> int:
-        return self.end - self.base
+        """The physical address just past the highest mapped byte (pa = va - base)."""
+        return self.extent
 
     def va(self, pa: int) -> int:
         return (self.base + pa) & U64
@@ -238,6 +237,11 @@ class SlotRecord:
         """A table pointer the walk goes below."""
         return self.entry is not None and self.entry.present and not self.entry.is_leaf and self.problem is None
 
+    @property
+    def next_table(self) -> Optional[int]:
+        """The table the walk goes below this entry to, or None (see `follow`)."""
+        return self.target if self.follow else None
+
 
 def _level_named(paging: Paging, linux: str) -> int:
     return next(i for i, lv in enumerate(paging.levels) if lv.linux == linux)
@@ -301,37 +305,41 @@ def direct_map_slots(paging: Paging, dm: DirectMap, va_end: Optional[int] = None
     listed: Dict[int, int] = {}  # table pa -> entry_pa of the entry it was listed under
     va = dm.base & ~(GIB - 1)
     while va < end:
-        table_pa, path, upper = paging.root, (paging.root,), None
+        table_pa, upper = paging.root, None
+        path: Tuple[int, ...] = (paging.root,)
         for depth in range(pud):  # PGD (and P4D): one record when the walk stops here
             span = paging.levels[depth].span
             rec = _listed_once(_record(paging, dm.base, depth, max(va & ~(span - 1), dm.base), table_pa, path,
                                        max_pa), listed)
-            if not rec.follow:
+            below = rec.next_table
+            if below is None:
                 upper = rec
                 break
-            table_pa, path = rec.target, path + (rec.target,)
+            table_pa, path = below, path + (below,)
         if upper is not None:
             yield upper
             va = (va & ~(upper.level.span - 1)) + upper.level.span
             continue
         rec = _listed_once(_record(paging, dm.base, pud, va, table_pa, path, max_pa), listed)
         yield rec
-        if rec.follow:
+        pmd_table = rec.next_table
+        if pmd_table is not None:
             stop = min(va + GIB, -(-end // pmd_span) * pmd_span)
-            sub, below = va, path + (rec.target,)
+            sub, pmd_path = va, path + (pmd_table,)
             while sub < stop:
-                yield _listed_once(_record(paging, dm.base, pud + 1, sub, rec.target, below, max_pa), listed)
+                yield _listed_once(_record(paging, dm.base, pud + 1, sub, pmd_table, pmd_path, max_pa), listed)
                 sub += pmd_span
         va += GIB
 
 
 def _listed_once(rec: SlotRecord, listed: Dict[int, int]) -> SlotRecord:
     """`rec`, or `rec` marked shared when its table was already reached through another entry."""
-    if not rec.follow:
+    table = rec.next_table
+    if table is None:
         return rec
-    first_entry_pa = listed.setdefault(rec.target, rec.entry_pa)
+    first_entry_pa = listed.setdefault(table, rec.entry_pa)
     if first_entry_pa == rec.entry_pa:
         return rec
     return dataclasses.replace(rec, problem=SHARED, problem_text=(
-        f"the table at {rec.target:#x} is also under the entry at {first_entry_pa:#x} (listed there once); "
+        f"the table at {table:#x} is also under the entry at {first_entry_pa:#x} (listed there once); "
         "a direct map never shares tables"))

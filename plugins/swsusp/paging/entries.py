@@ -7,6 +7,8 @@ the reports and the teaching output all read that record and never re-derive a m
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from .errors import UnsupportedLevels
+
 # ---- entry bits (arch/x86/include/asm/pgtable_types.h, Intel SDM vol. 3 §4.5) -------------
 P, RW, US, PWT, PCD, A, D, PS, G = 0x1, 0x2, 0x4, 0x8, 0x10, 0x20, 0x40, 0x80, 0x100
 PAT_4K = 0x80           # bit 7 of a 4 KiB PTE is PAT (there is no PS in a PTE)
@@ -59,7 +61,7 @@ LEVELS = {4: (PML4_AS_PGD, PDPT, PD, PT), 5: (PML5, PML4_AS_P4D, PDPT, PD, PT)}
 
 def levels_for(n: int) -> Tuple[Level, ...]:
     if n not in LEVELS:
-        raise ValueError(f"x86-64 paging has 4 or 5 levels, not {n}")
+        raise UnsupportedLevels(f"x86-64 paging has 4 or 5 levels, not {n}")
     return LEVELS[n]
 
 
@@ -200,8 +202,3 @@ def decode(value: int, level: Level, sme_mask: int = 0) -> PageTableEntry:
         value & sme_mask != 0,
         reserved_bits(value, level),
     )
-
-
-def leaf_frame(value: int, level: Level, sme_mask: int = 0) -> int:
-    """Page frame of a present leaf value without building a record (hot loops)."""
-    return value & ADDR_MASK & ~sme_mask & ~(level.span - 1)

@@ -19,10 +19,10 @@ first.
 import dataclasses
 from array import array
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from .directmap import DirectMap, find_direct_map
-from .entries import ADDR_MASK, G, P, PS, TABLE_SIZE
+from .entries import ADDR_MASK, PS, TABLE_SIZE, G, P
 from .walk import Paging, ReadPhys, table_entries
 
 CHUNK = 1 << 20  # bytes read at a time while scanning
@@ -81,6 +81,8 @@ def _text_mapping(paging: Paging) -> Optional[tuple]:
     if pmd is None or pmd.entry is None:
         return None
     table = paging.table(pmd.table_pa)
+    if table is None:  # not reached: the walk read it
+        return None
     leaves = [(i, v) for i, v in enumerate(table) if v & P and v & PS and v & G]
     if len(leaves) < MIN_TEXT_LEAVES:
         return None
@@ -100,16 +102,13 @@ def _pages_in(read: ReadPhys, first: int, max_pa: int) -> Iterator[tuple]:
         size = min(CHUNK, max_pa - chunk_pa)
         try:
             data = read(chunk_pa, size)
-            if len(data) != size:
-                raise ValueError
-        except Exception:  # a hole in the chunk: page by page
+        except KeyError:  # a hole in the chunk (the ReadPhys contract): page by page
             for pa in range(chunk_pa, chunk_pa + size, TABLE_SIZE):
                 try:
                     page = read(pa, TABLE_SIZE)
-                except Exception:
+                except KeyError:
                     continue
-                if len(page) == TABLE_SIZE:
-                    yield pa, page
+                yield pa, page
             continue
         view = memoryview(data)
         for off in range(0, size, TABLE_SIZE):
@@ -120,7 +119,7 @@ def cr3_candidates(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int =
                    ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[Cr3Candidate]:
     """Every verified kernel top-level table (PML4, or PML5 with `levels` 5) below `max_pa`
     (inside `ranges` when given), ascending."""
-    by_kernel_half = {}  # identical kernel halves (every process PGD) share one direct map
+    by_kernel_half: Dict[bytes, Optional[DirectMap]] = {}  # identical kernel halves (every process PGD) share one direct map
     for pa, page in _pages(read, max_pa, ranges):
         last = int.from_bytes(page[0xFF8:0x1000], "little")
         if not _plausible_pointer(last, max_pa, sme_mask):  # cheap reject: slot 511 must be a table pointer

@@ -1,5 +1,10 @@
 """Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (spec §9.1, §9.3, §9.4).
 
+The read function (`ReadPhys`) returns exactly `length` bytes, or raises KeyError when any of
+them is not in memory: `errors.MissingMemory` from the Volatility adapters, the format's
+PageNotInImage (and PageDamaged) from a hibernation image, a dict's KeyError from a table of
+pages.  It never returns a short read or None; any other exception is a bug and propagates.
+
 4 and 5 levels are the same code: one loop (or one recursion) over the `Level` records of
 `entries.py`.  A table page that cannot be read (absent from a hibernation image, outside a
 dump) is "unreadable", never "not present"; a table that points back to itself or to an
@@ -17,44 +22,55 @@ level, and the enumerations with `shared=False` read every table page at most on
 import sys
 from array import array
 from dataclasses import dataclass
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from .entries import (
     ADDR_MASK,
-    LARGE_LEAF_RESERVED_LOW,
     ENTRIES,
-    P,
+    LARGE_LEAF_RESERVED_LOW,
     PS,
     TABLE_SIZE,
     Level,
+    P,
     PageTableEntry,
     decode,
     levels_for,
     reserved_bits,
 )
+from .errors import NonCanonicalAddress
 
 __all__ = [
-    "ADDR_MASK", "CR3_ADDR_MASK", "PTI_USER_BIT", "ReadPhys", "Paging", "Step", "Leaf",
-    "TableRef", "Problem", "NonCanonicalAddress", "translate", "paging_levels", "detect_levels",
-    "detect_sme_bit", "pti_kernel_root", "kernel_paging", "levels_for", "table_entries",
+    "ADDR_MASK",
+    "CR3_ADDR_MASK",
+    "PTI_USER_BIT",
+    "Leaf",
+    "Paging",
+    "Problem",
+    "ReadPhys",
+    "Step",
+    "TableRef",
+    "detect_levels",
+    "detect_sme_bit",
+    "kernel_paging",
+    "levels_for",
+    "pti_kernel_root",
+    "read_table",
+    "table_entries",
 ]
 
 CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spec §9.3)
 PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above the kernel half
 U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
+_NOT_CACHED: Any = object()  # (None is cached too: an unreadable table)
 
-ReadPhys = Callable[[int, int], bytes]
+ReadPhys = Callable[[int, int], bytes]  # read(pa, n): n bytes, or KeyError (see the module docstring)
 
 # Step.status / what ended a walk
 TABLE, LEAF, NOT_PRESENT, UNREADABLE, RESERVED = "table", "leaf", "not present", "unreadable", "reserved"
 # Problem.kind: what an enumeration refused to follow
 LOOP = "loop"
 PROBLEM_KINDS = (LOOP, UNREADABLE, RESERVED)
-
-
-class NonCanonicalAddress(ValueError):
-    """A virtual address whose top bits are not the sign extension of bit 47 (or 56)."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +92,15 @@ class Step:
     @property
     def pa(self) -> Optional[int]:
         """The translation, on the leaf step."""
-        if self.status != LEAF:
+        if self.status != LEAF or self.entry is None:
             return None
-        return self.entry.frame | (self.va & (self.entry.page_size - 1))
+        return self.entry.frame | (self.va & (self.level.span - 1))
 
     def __str__(self) -> str:
         where = f"{self.level.linux:3} {self.level.intel:4}[{self.index:3}] @ {self.entry_pa:#x}"
-        if self.status == UNREADABLE:
-            return f"{where}: table page {self.table_pa:#x} unreadable"
         e = self.entry
+        if self.status == UNREADABLE or e is None:
+            return f"{where}: table page {self.table_pa:#x} unreadable"
         if self.status == NOT_PRESENT:
             return f"{where} = {e.value:#018x}: not present"
         if self.status == RESERVED:
@@ -162,6 +178,14 @@ def table_entries(raw) -> array:
     return table
 
 
+def read_table(read: ReadPhys, pa: int) -> Optional[array]:
+    """The 512 entries of the table page at `pa`, or None when memory is missing there."""
+    try:
+        return table_entries(read(pa, TABLE_SIZE))
+    except KeyError:  # the ReadPhys contract: no memory there
+        return None
+
+
 class Paging:
     """The page tables under one CR3.
 
@@ -217,34 +241,18 @@ class Paging:
             return va & ((1 << self.va_bits) - 1)
         return self._half  # in the hole: both a start and an end clamp to the upper half's start
 
-    def indices(self, va: int) -> Tuple[int, ...]:
-        """Table index of `va` at every level, top first."""
-        return tuple(level.index(va) for level in self.levels)
-
     # ---- tables -------------------------------------------------------------------------------
     def table(self, pa: int) -> Optional[array]:
         """The 512 entries of the table page at `pa`, or None when it cannot be read."""
-        try:
-            return self._tables[pa]
-        except KeyError:
-            pass
+        cached = self._tables.get(pa, _NOT_CACHED)
+        if cached is not _NOT_CACHED:
+            return cached
         self.table_reads += 1
-        try:
-            raw = self.read(pa, TABLE_SIZE)
-            entries = table_entries(raw) if raw is not None and len(raw) == TABLE_SIZE else None
-        except Exception:  # any reader: PageNotInImage, InvalidAddressException, OSError ...
-            entries = None
+        entries = read_table(self.read, pa)
         if len(self._tables) >= TABLE_CACHE_MAX:
             self._tables.clear()
         self._tables[pa] = entries
         return entries
-
-    def clear_cache(self) -> None:
-        self._tables.clear()
-
-    def entry(self, table_pa: int, index: int, level: Level) -> Optional[PageTableEntry]:
-        table = self.table(table_pa)
-        return None if table is None else decode(table[index], level, self.sme_mask)
 
     # ---- one address ------------------------------------------------------------------------
     def walk(self, va: int) -> List[Step]:
@@ -400,31 +408,13 @@ class Paging:
         return problems
 
 
-# ---- module-level helpers (kept for vol/kernel.py) ---------------------------------------------
-def translate(read: ReadPhys, root: int, va: int, levels: int = 4) -> Optional[int]:
-    """Physical address of `va`, or None when not mapped or a table cannot be read."""
-    return Paging(read, root, levels).translate(va)
-
-
+# ---- the kernel's tables from a restore record (spec §10) ---------------------------------------
 def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0) -> Optional[int]:
     """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
     for levels in (4, 5):
         if Paging(read, cr3, levels, sme_mask).translate(va) == pa:
             return levels
     return None
-
-
-def paging_levels(read: ReadPhys, cr3: int, va: int, pa: int) -> Optional[int]:
-    """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
-    return detect_levels(read, cr3, va, pa)
-
-
-def _read_table(read: ReadPhys, pa: int) -> Optional[array]:
-    try:
-        raw = read(pa, TABLE_SIZE)
-    except Exception:
-        return None
-    return table_entries(raw) if raw is not None and len(raw) == TABLE_SIZE else None
 
 
 def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> int:
@@ -435,9 +425,9 @@ def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> in
     (at least two), is the only such bit, clearing it makes cr3 readable, and (given
     `max_pa`, the end of physical memory) it lies above every real frame."""
     root = cr3 & CR3_ADDR_MASK
-    high = [b for b in range(32, 52) if root >> b & 1]
+    high: List[Optional[int]] = [b for b in range(32, 52) if root >> b & 1]
     for bit in high or [None]:  # cr3 carries the C-bit when SME is on; else look at the entries
-        table = _read_table(read, root & ~(1 << bit) if bit is not None else root)
+        table = read_table(read, root & ~(1 << bit) if bit is not None else root)
         if table is None:
             continue
         present = [v for v in table if v & P]
@@ -457,13 +447,17 @@ def pti_kernel_root(read: ReadPhys, root: int) -> int:
     half: the page 4 KiB below has more present entries in slots 256-511 (spec §9.3)."""
     if not root & PTI_USER_BIT:
         return root
-    mine, below = _read_table(read, root), _read_table(read, root & ~PTI_USER_BIT)
+    mine, below = read_table(read, root), read_table(read, root & ~PTI_USER_BIT)
     if below is None:
         return root
-    kernel = lambda t: sum(1 for v in t[256:] if v & P)  # noqa: E731
-    if mine is None or kernel(below) > kernel(mine):
+    if mine is None or _kernel_entries(below) > _kernel_entries(mine):
         return root & ~PTI_USER_BIT
     return root
+
+
+def _kernel_entries(table: array) -> int:
+    """Present entries in the kernel half (slots 256-511) of a top-level table."""
+    return sum(1 for v in table[256:] if v & P)
 
 
 def kernel_paging(

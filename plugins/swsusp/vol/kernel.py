@@ -16,6 +16,7 @@ from volatility3.framework.layers import intel
 from volatility3.framework.symbols import linux
 
 from volatility3.plugins.swsusp.paging import walk
+from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, user_option
 
 vollog = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         context.config[interfaces.configuration.path_join(name, "base_layer")] = layer_name
         try:
             safe = SafeTablesLayer(context, name, name)
-        except ValueError as exc:
+        except PagingError as exc:  # no direct map, no safe frame left ...
             vollog.warning(f"Cannot rebuild safe page tables: {exc}")
             return None, None
         context.add_layer(safe)

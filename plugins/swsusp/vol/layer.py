@@ -20,10 +20,10 @@ from volatility3.framework.configuration import requirements
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
-from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
+from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 
 vollog = logging.getLogger(__name__)
 

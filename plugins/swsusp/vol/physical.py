@@ -1,16 +1,21 @@
 """Physical memory of any input Volatility reads (our hibernation layer, ELF, LiME, QEMU,
 raw ...), stacked with the format stackers only: no kernel stacker, no symbols needed."""
 
+import logging
+import os
 import sys
 import urllib.parse
 import urllib.request
-import os
 from typing import List, Tuple
 
 from volatility3 import framework
-from volatility3.framework import exceptions, interfaces
+from volatility3.framework import constants, exceptions, interfaces
 from volatility3.framework.layers import physical
 
+from volatility3.plugins.swsusp.paging.errors import MissingMemory
+from volatility3.plugins.swsusp.paging.walk import ReadPhys
+
+vollog = logging.getLogger(__name__)
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
 
 
@@ -41,7 +46,8 @@ def physical_layer(context, url: str, name: str, progress_callback=None) -> str:
         for stacker in stackers:
             try:
                 layer = stacker.stack(context, top, progress_callback)
-            except Exception:  # a stacker that does not recognise the input
+            except Exception as exc:  # noqa: BLE001 - any plugin's stacker, as Volatility's LayerStacker does
+                vollog.log(constants.LOGLEVEL_VVV, f"{stacker.__name__} does not stack on {top}: {exc}")
                 layer = None
             if layer is not None:
                 context.add_layer(layer)
@@ -64,3 +70,16 @@ def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
         else:
             out.append([offset, offset + length])
     return [(a, b) for a, b in out]
+
+
+def reader(layer) -> ReadPhys:
+    """`layer.read` as the paging room's read function: an address the layer cannot map
+    raises MissingMemory (a KeyError), as `walk.ReadPhys` says, not Volatility's exception."""
+
+    def read(pa: int, n: int) -> bytes:
+        try:
+            return layer.read(pa, n)
+        except exceptions.InvalidAddressException as exc:
+            raise MissingMemory(pa, n, str(exc)) from None
+
+    return read

@@ -4,20 +4,22 @@ comparison found, hazards and moved tables marked.  Needs matplotlib (the `plot`
 imports every module under plugins/ at start-up, and a missing optional package must not
 show up in every `vol -h`.)"""
 
+from volatility3.plugins.swsusp.analysis.compare import MERGED, MOVED, ONLY_IMAGE, ONLY_RESUME, SAME, SPLIT
+
 COLOURS = {
-    "same": "#9ecae1",
-    "moved": "#e6550d",
-    "split": "#fdae6b",
-    "merged": "#a1d99b",
-    "only in image": "#756bb1",
-    "only in resume": "#bcbddc",
+    SAME: "#9ecae1",
+    MOVED: "#e6550d",
+    SPLIT: "#fdae6b",
+    MERGED: "#a1d99b",
+    ONLY_IMAGE: "#756bb1",
+    ONLY_RESUME: "#bcbddc",
     None: "#d9d9d9",
 }
 MIB = 1 << 20
 
 
 def draw(result, out) -> None:
-    """Write a PNG of `result` (an analysis.Analysis) to the binary file object `out`."""
+    """Write a PNG of `result` (an analysis.safepgt.Analysis) to the binary file object `out`."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display

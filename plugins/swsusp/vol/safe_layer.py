@@ -3,34 +3,37 @@ that no restore could have broken (`-e swsusp.safe_tables=true` with any plugin)
 
 The rebuilt table pages live in frames the image does not contain, so they are added to the
 image's physical memory without hiding any of it.  The layer is rebuilt from its config
-(the image layer below it); the tables are recomputed deterministically and cached."""
+(the image layer below it); the tables are computed once per opened image, kept while the
+image is (layer.IMAGES holds the opened images)."""
 
 import logging
 import threading
-from typing import Dict, List, Tuple
+import weakref
+from typing import List
 
 from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.paging import analysis, safe_tables
+from volatility3.plugins.swsusp.analysis import kernel_tables, safe_tables
+from volatility3.plugins.swsusp.analysis.image import HibernationImage
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, SwsuspLayer
 
 vollog = logging.getLogger(__name__)
 PAGE = 4096
-_CACHE: Dict[int, Tuple[object, safe_tables.SafeTables]] = {}
+_TABLES: "weakref.WeakKeyDictionary[HibernationImage, safe_tables.SafeTables]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def safe_tables_for(image) -> safe_tables.SafeTables:
-    """The image kernel's tables rebuilt in frames the image does not list (cached)."""
+def safe_tables_for(image: HibernationImage) -> safe_tables.SafeTables:
+    """The image kernel's tables rebuilt in frames the image does not list (once per image).
+    A PagingError when they cannot be (no restore record, no direct map, no safe frame)."""
     with _LOCK:
-        hit = _CACHE.get(id(image))
-        if hit and hit[0] is image:
-            return hit[1]
-    paging, dm = analysis.image_paging(image)
-    tables = safe_tables.rebuild(paging, dm, image.has_pfn, (0x100, image.max_pfn + 1))
-    with _LOCK:
-        _CACHE[id(image)] = (image, tables)
+        tables = _TABLES.get(image)
+    if tables is None:
+        paging, dm = kernel_tables.image_paging(image)
+        tables = safe_tables.rebuild(paging, dm, image.has_pfn, (0x100, image.max_pfn + 1))
+        with _LOCK:
+            tables = _TABLES.setdefault(image, tables)
     return tables
 
 

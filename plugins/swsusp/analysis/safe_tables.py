@@ -13,7 +13,10 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .entries import ADDR_MASK
+from ..paging.entries import ADDR_MASK
+from ..paging.errors import MissingMemory
+from ..paging.walk import Paging
+from .errors import MappingConflict, NoSafeFrame
 
 PAGE = 4096
 PMD_SIZE = 1 << 21
@@ -37,16 +40,13 @@ class SafeTables:
     def frames(self) -> List[int]:
         return sorted(self.pages)
 
-    def read(self, pa: int, length: int) -> Optional[bytes]:
+    def read(self, pa: int, length: int) -> bytes:
+        """A `walk.ReadPhys` over the rebuilt pages alone (MissingMemory anywhere else)."""
         pfn, off = divmod(pa, PAGE)
         page = self.pages.get(pfn)
         if page is None or off + length > PAGE:
-            return None
+            raise MissingMemory(pa, length, "not inside one rebuilt table page")
         return bytes(page[off : off + length])
-
-
-class NoSafeFrame(ValueError):
-    """Every frame of the allocation range is unsafe: the tables cannot be rebuilt there."""
 
 
 class FrameAllocator:
@@ -94,9 +94,9 @@ class _Builder:
                 entry = self._new_table() * PAGE | _KERNPG_TABLE
                 self._set(table, index, entry)
             elif entry & 0x80:
-                raise ValueError(f"VA {va:#x} is already inside a large page")
+                raise MappingConflict(f"VA {va:#x} is already inside a large page")
             table = entry & ADDR_MASK
-        raise ValueError(f"cannot map a {size:#x}-byte page")
+        raise MappingConflict(f"cannot map a {size:#x}-byte page")
 
 
 def _spans(ranges: Iterable[Tuple[int, int]], align: int) -> List[Tuple[int, int]]:
@@ -194,8 +194,6 @@ def verify(safe: SafeTables, paging, direct_map, limit: int = 32) -> Verificatio
     The rebuilt tables use only 2 MiB/1 GiB leaves, linear inside, so checking each original
     leaf at every 2 MiB boundary it crosses covers all of its 4 KiB pages.  A table reached
     through several entries is checked once (a direct map never shares tables; bounded work)."""
-    from .walk import Paging  # local: walk imports nothing from here
-
     rebuilt = Paging(safe.read, safe.root, safe.levels)
     result = Verification()
     for va, pa, size, _value, _entry_pa in paging.raw_leaves(direct_map.base, direct_map.end, shared=False):

@@ -15,7 +15,8 @@ such pair the finding is:
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Tuple
 
-from .directmap import SlotRecord
+from ..paging.directmap import SlotRecord
+from ..paging.entries import PageTableEntry
 
 SAME, MOVED, SPLIT, MERGED, ONLY_IMAGE, ONLY_RESUME = (
     "same", "moved", "split", "merged", "only in image", "only in resume",
@@ -33,26 +34,26 @@ class SlotPair:
     finding: Optional[str]  # None when neither maps the region
 
 
-def _present(slot: Optional[SlotRecord]) -> bool:
-    return slot is not None and slot.entry is not None and slot.entry.present
+def _present(slot: Optional[SlotRecord]) -> Optional[PageTableEntry]:
+    """The slot's entry when it is present (it then points to `entry.frame`, the slot's target)."""
+    return slot.entry if slot is not None and slot.entry is not None and slot.entry.present else None
 
 
 def classify(image: Optional[SlotRecord], resume: Optional[SlotRecord]) -> Optional[str]:
     a, b = _present(image), _present(resume)
-    if not a and not b:
+    if a is None and b is None:
         return None
-    if not b:
+    if b is None:
         return ONLY_IMAGE
-    if not a:
+    if a is None:
         return ONLY_RESUME
-    leaf_a, leaf_b = image.entry.is_leaf, resume.entry.is_leaf
-    if leaf_a and leaf_b:
-        return SAME if image.target == resume.target else MOVED
-    if leaf_a:
+    if a.is_leaf and b.is_leaf:
+        return SAME if a.frame == b.frame else MOVED
+    if a.is_leaf:
         return SPLIT
-    if leaf_b:
+    if b.is_leaf:
         return MERGED
-    return SAME if image.target == resume.target else MOVED
+    return SAME if a.frame == b.frame else MOVED
 
 
 def _key(slot: SlotRecord) -> Tuple[str, int]:
@@ -68,11 +69,12 @@ def compare_slots(image_slots: Iterable[SlotRecord], resume_slots: Iterable[Slot
     """Pair slots by (level, physical start) and classify each pair, in physical order."""
     images: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in image_slots if _listed(s)}
     resumes: Dict[Tuple[str, int], SlotRecord] = {_key(s): s for s in resume_slots if _listed(s)}
-    pairs, large = [], set()  # GiBs that one kernel maps with a single 1 GiB page
+    pairs: List[SlotPair] = []
+    large = set()  # GiBs that one kernel maps with a single 1 GiB page
     order = {"PGD": 0, "P4D": 1, "PUD": 2, "PMD": 3}
     for key in sorted(set(images) | set(resumes), key=lambda k: (k[1], order[k[0]])):
         image, resume = images.get(key), resumes.get(key)
-        some = image or resume
+        some = image or resumes[key]
         finding = classify(image, resume)
         if key[0] == "PUD" and finding in (SPLIT, MERGED):
             large.add(some.pa_start)

@@ -15,14 +15,17 @@ Modern kernels are immune: they copy on temporary tables in frames the image doe
 """
 
 import bisect
+import functools
 from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
-from .walk import Paging
+from ..paging.directmap import SlotRecord
+from ..paging.walk import Paging
 
 PAGE = 4096
 IN_PLACE = 0  # restored while loading, before the copy loop
+PAGINGS_KEPT = 256  # moments of the copy loop whose tables simulate_hazards keeps
 
 
 class RestoreOrder:
@@ -135,14 +138,11 @@ def simulate_hazards(
     kernel itself had (checked at every moment a frame on the translation path is restored)."""
     state = StateAt(boot_read, image_read, order)
     pristine = Paging(boot_read, boot_root, levels, sme_mask)
-    pagings: Dict[int, Paging] = {}
 
+    @functools.lru_cache(maxsize=PAGINGS_KEPT)
     def at(t: int) -> Paging:
-        if t not in pagings:
-            if len(pagings) > 256:
-                pagings.clear()
-            pagings[t] = Paging(state.reader(t), boot_root, levels, sme_mask)
-        return pagings[t]
+        """The boot kernel's tables as memory stands after copy #t (their table pages cached)."""
+        return Paging(state.reader(t), boot_root, levels, sme_mask)
 
     hazards = []
     for pa_start, pa_end in regions:
@@ -208,7 +208,7 @@ def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
     return "translation differs"
 
 
-def order_exposure(image_slots, order: RestoreOrder) -> List[Tuple[object, int, Optional[int]]]:
+def order_exposure(image_slots: Iterable[SlotRecord], order: RestoreOrder) -> List[Tuple[SlotRecord, int, Optional[int]]]:
     """Without the boot kernel's memory: image table entries whose target table is restored
     after the frame holding the entry (or never).  (slot, t(entry frame), t(target))."""
     out = []
@@ -216,7 +216,7 @@ def order_exposure(image_slots, order: RestoreOrder) -> List[Tuple[object, int, 
         entry = slot.entry
         if entry is None or not entry.present or entry.is_leaf:
             continue
-        t_entry, t_target = order.time(slot.entry_pa // PAGE), order.time(slot.target // PAGE)
+        t_entry, t_target = order.time(slot.entry_pa // PAGE), order.time(entry.frame // PAGE)
         if t_entry is None:
             continue
         if t_target is None or t_target > t_entry:

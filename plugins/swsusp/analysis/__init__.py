@@ -1,0 +1,14 @@
+"""The hibernation analysis (spec §8, §10): what a resume does to the hibernated kernel's page
+tables.  Plain read functions (`paging.walk.ReadPhys`) and a declared image interface; no
+Volatility import.  Paging proper is in `paging/`.
+
+  image          HibernationImage: what the analysis reads of an image (a Protocol)
+  errors         AnalysisError and its kinds (PagingErrors: an adapter catches one base)
+  kernel_tables  one kernel's tables and direct map, from an image's restore record or a dump
+  safepgt        the safepgt flow: findings, restore replay, safe tables rebuilt and verified
+  hung_resume    a resume that hung after copy #N, read through native and rebuilt tables
+  compare        two kernels' direct maps paired by physical region
+  restore        the copy loop of a resume replayed (the 2005 hang)
+  safe_tables    set_up_temporary_mappings() offline: tables in frames the image does not list
+  report         linux.swsusp_safepgt's columns, rows and texts, as plain values
+"""
