@@ -7,11 +7,11 @@ data of freed slots, zeros), the image takes the slots after them.  The machine 
 (:func:`write_swap_state`, a step of ``build_machine(swap=...)``):
 
 * user processes (``SWAP_TASKS``) with VMAs (``mm->mmap`` list) whose PTEs are present,
-  none, or swap entries as the kernel writes them (one of them for a page zswap kept in RAM:
-  its slot's bit is set in ``frontswap_map`` and the slot still holds stale data) (``swp_pte``: the L1TF-inverted layout of
+  none, or swap entries as the kernel writes them (``swp_pte``: the L1TF-inverted layout of
   4.18+ or the 4.8..4.17 layout, decided by the kernel: ``KERNELS``): entries of our area,
-  of a second swap area the input does not hold, with a slot beyond our area, and a
-  non-swap (migration) entry;
+  of a second swap area the input does not hold, with a slot beyond our area, a non-swap
+  (migration) entry, and one for a page zswap kept in RAM (its slot's bit is set in
+  ``frontswap_map``; the slot still holds stale data);
 * the kernel's swap state: ``nr_swapfiles``, ``swap_info[]`` (our area, type 0, with its
   ``swap_map`` counts and its swap extents -- several for a scattered swap file -- and the
   second area, type 1), as mm/swapfile.c keeps them.
@@ -31,8 +31,10 @@ from .synth_layout import (
     BANNER,
     MM,
     MM_CONTEXT,
+    NX,
     PAGE,
     RELEASE,
+    RW,
     SWAP_EXTENT,
     SWAP_EXTENT_SIZE,
     SWAP_INFO,
@@ -42,18 +44,16 @@ from .synth_layout import (
     SWP_WRITEOK,
     SZ_4K,
     TASK,
+    US,
     USER_TABLE,
     VM_EXEC,
     VM_READ,
     VM_WRITE,
     VMA,
     VMA_SIZE,
-    NX,
     A,
     D,
     P,
-    RW,
-    US,
 )
 
 U64 = (1 << 64) - 1
@@ -176,7 +176,7 @@ class SwapPlan:
 
     def facts(self) -> dict[str, object]:
         procs: dict[int, dict[str, int]] = {}
-        for pid, va, kind in process_pages():
+        for pid, _va, kind in process_pages():
             p = procs.setdefault(pid, {"resident": 0, "recovered": 0, "elsewhere": 0, "unreadable": 0,
                                        "special": 0, "none": 0})
             key = {"swapped": "recovered", "beyond": "unreadable", "zswap": "unreadable"}.get(kind, kind)

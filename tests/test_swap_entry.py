@@ -157,7 +157,9 @@ def test_single_entry_in_the_root():
 
 
 def test_classify_slots():
-    page = lambda b: bytes([b]) * 4096
+    def page(b):
+        return bytes([b]) * 4096
+
     content = {s: page(0) for s in range(40)}
     content.update({3: page(1), 4: page(2), 5: page(3), 9: page(4), 10: page(5), 30: page(6)})
 
@@ -172,7 +174,8 @@ def test_classify_slots():
                                        lambda s: swap_map.get(s, 0), read)
     expect = {0: accounting.HEADER, 3: accounting.PROCESS, 4: accounting.SHMEM, 5: accounting.IN_USE,
               6: accounting.IN_USE, 7: accounting.BAD, 9: accounting.STALE, 10: accounting.STALE,
-              13: accounting.UNREFERENCED, 20: accounting.IMAGE_MAP, 21: accounting.IMAGE_DATA, 22: accounting.IMAGE_DATA,
+              13: accounting.UNREFERENCED, 20: accounting.IMAGE_MAP,
+              21: accounting.IMAGE_DATA, 22: accounting.IMAGE_DATA,
               30: accounting.STALE, 38: accounting.UNREADABLE, 39: accounting.UNREADABLE}
     assert {s: c for s, c in enumerate(owners.codes) if c != accounting.FREE_ZERO} == expect
     assert accounting.stale_runs(owners) == [(9, 10), (30, 30)]

@@ -106,8 +106,8 @@ def facts(real):
 
 def test_swaparea_processes(swaparea, real):
     """Swapped pages per process equal the independent decoder's count of swap PTEs."""
-    expect = {int(pid): int(n) for pid, n in re.findall(r"pid (\d+) \S+: VMA pages \d+: present \d+, swap entries (\d+)",
-                                                         facts(real))}
+    swap_ptes = r"pid (\d+) \S+: VMA pages \d+: present \d+, swap entries (\d+)"
+    expect = {int(pid): int(n) for pid, n in re.findall(swap_ptes, facts(real))}
     present = {int(pid): int(n) for pid, n in re.findall(r"pid (\d+) \S+: VMA pages \d+: present (\d+)", facts(real))}
     rows = {r["PID"]: r for r in swaparea if r["Part"] == "process" and r["Recovered"]}
     assert {pid: r["Recovered"] for pid, r in rows.items()} == expect

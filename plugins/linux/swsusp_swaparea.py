@@ -6,8 +6,8 @@ from typing import Dict, List, Optional, Tuple
 
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
-
 from volatility3.plugins.linux import pslist
+
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, Row
 from volatility3.plugins.swsusp.vol import swap_census
@@ -36,10 +36,12 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         return [
             requirements.ModuleRequirement(name="kernel", description="Linux kernel", architectures=["Intel64"]),
             requirements.VersionRequirement(name="pslist", component=pslist.PsList, version=(4, 0, 0)),
-            requirements.ListRequirement(name="pid", element_type=int, optional=True,
-                                         description="Process rows for these PIDs only (slot rows count every process)"),
-            requirements.BooleanRequirement(name="dump", optional=True, default=False,
-                                            description="Write each run of stale slots into -o (raw pages, for carving)"),
+            requirements.ListRequirement(
+                name="pid", element_type=int, optional=True,
+                description="Process rows for these PIDs only (slot rows count every process)"),
+            requirements.BooleanRequirement(
+                name="dump", optional=True, default=False,
+                description="Write each run of stale slots into -o (raw pages, for carving)"),
         ]
 
     # -- gathering ----------------------------------------------------------------------------

@@ -15,7 +15,8 @@ SWAP_MAP_BAD = 0x3F  # mm/swapfile.c: a bad slot (from the mkswap bad-page list)
 READ_CHUNK = 256  # slots per read when looking at free slots
 
 # owner codes, in the order rows are reported
-FREE_ZERO, HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, IN_USE, BAD, STALE, UNREFERENCED, UNREADABLE, ZSWAP = range(12)
+(FREE_ZERO, HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, IN_USE, BAD, STALE, UNREFERENCED, UNREADABLE,
+ ZSWAP) = range(12)
 OWNER_NAMES = {
     HEADER: "swap header",
     IMAGE_MAP: "image: swap_map pages",
@@ -30,7 +31,8 @@ OWNER_NAMES = {
     FREE_ZERO: "free, zero",
     UNREADABLE: "not in the input",
 }
-REPORT_ORDER = (HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, ZSWAP, IN_USE, BAD, STALE, UNREFERENCED, FREE_ZERO, UNREADABLE)
+REPORT_ORDER = (HEADER, IMAGE_MAP, IMAGE_DATA, PROCESS, SHMEM, ZSWAP, IN_USE, BAD, STALE, UNREFERENCED, FREE_ZERO,
+                UNREADABLE)
 
 # read_slots(first, count) -> bytes of those slots, shorter where the input ends, None where
 # the area has no file offset for them

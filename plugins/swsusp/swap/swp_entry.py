@@ -107,7 +107,8 @@ def banner_version(banner) -> Optional[Version]:
     return tuple(int(g or 0) for g in found.groups()) if found else None  # type: ignore[return-value]
 
 
-def pte_layout_for(version: Optional[Version], has_symbol: Callable[[str], bool]) -> Tuple[Optional[SwapPteLayout], str]:
+def pte_layout_for(version: Optional[Version],
+                   has_symbol: Callable[[str], bool]) -> Tuple[Optional[SwapPteLayout], str]:
     """The swap PTE layout of a kernel, and why (see the module docstring)."""
     if has_symbol("l1tf_mitigation"):
         return L1TF_INVERTED, "the kernel has l1tf_mitigation (L1TF series: inverted swap offset)"

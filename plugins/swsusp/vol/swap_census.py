@@ -115,7 +115,8 @@ def _list(k: KernelReader, head: int, link_offset: int, limit: int) -> Iterator[
         node = k.u64(node)
 
 
-def value_encoding(k: KernelReader) -> Tuple[Optional[swp_entry.ValueEntryEncoding], Optional[page_cache.TreeKind], str]:
+def value_encoding(
+        k: KernelReader) -> Tuple[Optional[swp_entry.ValueEntryEncoding], Optional[page_cache.TreeKind], str]:
     """How this kernel's page caches hold swap entries, decided from its types."""
     if k.has_type("xa_node"):
         return swp_entry.XA_VALUE, page_cache.XARRAY, "XArray value entries (4.20+)"

@@ -30,7 +30,11 @@ from volatility3.plugins.swsusp.swap import swp_entry
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
 from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import (
-    EvidencePhysicalLayer, SwsuspFormatException, SwsuspLayer, open_image, user_option,
+    EvidencePhysicalLayer,
+    SwsuspFormatException,
+    SwsuspLayer,
+    open_image,
+    user_option,
 )
 
 vollog = logging.getLogger(__name__)
@@ -52,6 +56,10 @@ def parse_extents(text: str) -> List[SwapExtent]:
         start_page, nr_pages, start_block = (int(x) for x in part.split(":"))
         out.append(SwapExtent(start_page, nr_pages, start_block))
     return out
+
+
+def _not_in_input(address: int) -> str:
+    return f"Swap slot {address // PAGE} is not in the input"
 
 
 class SwapSlotLayer(EvidencePhysicalLayer):
@@ -114,7 +122,7 @@ class SwapSlotLayer(EvidencePhysicalLayer):
             data = self.area.source.read(file_offset, n) if file_offset is not None else b""
             if len(data) != n:
                 if not pad:
-                    raise exceptions.InvalidAddressException(self.name, address, f"Swap slot {address // PAGE} is not in the input")
+                    raise exceptions.InvalidAddressException(self.name, address, _not_in_input(address))
                 data = data + bytes(n - len(data))
             out.append(data)
         return b"".join(out)
@@ -123,7 +131,7 @@ class SwapSlotLayer(EvidencePhysicalLayer):
         for address, n, file_offset in self._runs(offset, length):
             if file_offset is None:
                 if not ignore_errors:
-                    raise exceptions.InvalidAddressException(self.name, address, f"Swap slot {address // PAGE} is not in the input")
+                    raise exceptions.InvalidAddressException(self.name, address, _not_in_input(address))
                 continue
             yield address, n, file_offset, n, self._base_layer
 
@@ -281,7 +289,8 @@ def _read_area(k: KernelReader, i: int, address: int) -> KernelSwapArea:
     )
 
 
-def choose_area(areas: List[KernelSwapArea], image, forced: Optional[int] = None) -> Tuple[Optional[KernelSwapArea], str]:
+def choose_area(areas: List[KernelSwapArea], image,
+                forced: Optional[int] = None) -> Tuple[Optional[KernelSwapArea], str]:
     """The area the input holds: its first extent starts at the header's block and its size
     is the mkswap header's (the kernel takes max = last_page + 1)."""
     if forced is not None:
@@ -368,7 +377,8 @@ class SwapCounters:
             first = not entries
             entries.add(entry)
         if first and kind != EntryKind.OURS:
-            vollog.info(f"Swap entry type {entry.type} slot {entry.offset}: {kind} (entries of this kind read as unmapped)")
+            vollog.info(f"Swap entry type {entry.type} slot {entry.offset}: {kind} "
+                        "(entries of this kind read as unmapped)")
 
     def count(self, kind: str) -> int:
         return len(self.seen.get(kind, ()))
@@ -474,7 +484,8 @@ class SwapResolvingMixin:
             return entry.offset * PAGE + (offset & (PAGE - 1)), PAGE, self._swap_layer  # type: ignore[return-value]
 
 
-    def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterator[Tuple[int, int, int, int, str]]:
+    def mapping(self, offset: int, length: int,
+                ignore_errors: bool = False) -> Iterator[Tuple[int, int, int, int, str]]:
         """Intel.mapping, except that each swapped page is a chunk of its own.
 
         Neighbouring pages are often in neighbouring slots; merged, a run of them is only
@@ -544,7 +555,8 @@ def resolving_kernel(context, kernel, table_name: str, image_layer_name: str, ba
         return kernel
     context.add_layer(kernel)  # read swap_info[] through it, then hand it back unregistered
     try:
-        found = discover(context, table_name, kernel.name, kernel.config["kernel_virtual_offset"], image_layer.image, banner)
+        shift = kernel.config["kernel_virtual_offset"]
+        found = discover(context, table_name, kernel.name, shift, image_layer.image, banner)
     except (exceptions.InvalidAddressException, exceptions.SymbolError, KeyError) as exc:
         vollog.warning(f"Swapped-out pages not resolved: the kernel's swap_info[] is unreadable ({exc})")
         return kernel
