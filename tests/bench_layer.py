@@ -27,16 +27,22 @@ Every figure is a ratio against a baseline measured in the same run:
       of 5 rounds, and a pure-Python control that holds the GIL;
   (j) a whole-image walk in stream order (the CRC32 of iter_stream_chunks) with read-ahead
       vs without, on the --gib image;
-  (l) swapped-out memory: stock `vol -r csv linux.vmayarascan --pid 108` for the holder's heap
-      marker on the real "swapped" image with swap resolution vs on its pre-hibernation ELF
-      dump (18844 rows each, checked); and resolution on vs off (`-e swsusp.swap=false`) for a
-      string that is nowhere, so both runs do the same work (with the heap marker, "off" finds
-      nothing and renders no rows: that pair is shown too, but it compares different work);
   (k) the access pattern of linux plugins: every physical-layer read a stock plugin
       (linux.pslist, linux.psaux, linux.lsof) makes on the real LZO image, recorded through
       `vol` and replayed against our layer vs Volatility's ELF layer on the pre-hibernation
       dump -- cold (fresh layers, empty caches) and warm (the same layers again); cold also
-      vs its lower bound (a bare decompression of each block the replay touched).
+      vs its lower bound (a bare decompression of each block the replay touched);
+  (l) no symbols at hand: `vol linux.pslist` on the real LZO image with no ISF for its kernel
+      (the ISF is built from BTF, stored and used) vs stock `vol linux.pslist` with the
+      dwarf2json ISF ready; the second run (ISF from the store) vs the same baseline; peak
+      RSS of the generating run vs the baseline run; and the same first run on the
+      pre-hibernation ELF dump (pakunoda reads the whole dump file) vs stock on that dump.
+      Every run starts from a copy of one warmed Volatility cache (identifier cache filled).
+  (m) swapped-out memory: stock `vol -r csv linux.vmayarascan --pid 108` for the holder's heap
+      marker on the real "swapped" image with swap resolution vs on its pre-hibernation ELF
+      dump (18844 rows each, checked); and resolution on vs off (`-e swsusp.swap=false`) for a
+      string that is nowhere, so both runs do the same work (with the heap marker, "off" finds
+      nothing and renders no rows: that pair is shown too, but it compares different work);
 
 (c) and (e)-(h), (j) use synthetic images (samples/swsusp_gen.write_large_image, which carry
 the synthetic kernel's task list) written once into one temporary directory under /tmp.
@@ -555,7 +561,7 @@ def bench_trace(real, plugin, cache, rounds=5):
 
 
 def bench_swap(real, cache):
-    """(l) median wall seconds of vmayarascan for the holder's heap marker: image with swap
+    """(m) median wall seconds of vmayarascan for the holder's heap marker: image with swap
     resolution, the prehib ELF dump, image without resolution."""
     env = dict(os.environ, XDG_CACHE_HOME=str(cache))
     base = [realsamples.vol_command(), "-q", "-r", "csv", "-p", str(REPO / "plugins"), "-s",
@@ -572,7 +578,7 @@ def bench_swap(real, cache):
         out = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
         rows = len(realsamples.parse_csv_output(out))
         if rows != expect[name]:
-            raise SystemExit(f"(l) vmayarascan ({name}) gave {rows} rows, expected {expect[name]}")
+            raise SystemExit(f"(m) vmayarascan ({name}) gave {rows} rows, expected {expect[name]}")
     times = {name: [] for name in cmds}
     for _ in range(3):
         for name, cmd in cmds.items():
@@ -580,8 +586,51 @@ def bench_swap(real, cache):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def timed_rss(cmd, env):
+    """(wall seconds, peak RSS in KiB) of one child process."""
+    t = time.perf_counter()
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _pid, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode:
+        raise SystemExit(f"(l) failed: {' '.join(cmd)}")
+    return time.perf_counter() - t, usage.ru_maxrss
+
+
+def bench_nosym(real, tmp: Path, runs: int = 3):
+    """(l): medians of wall time and peak RSS, per case."""
+    vol = [realsamples.vol_command(), "-q", "-p", str(REPO / "plugins")]
+    no_isf = vol + ["-s", str(REPO / "symbols")]
+    with_isf = vol + ["-s", f"{REPO / 'symbols'};{real.symbols}"]
+    warm = tmp / "warm"
+    subprocess.run(no_isf + ["-f", str(real.image("lzo")), "banners.Banners"], check=True,
+                   env=dict(os.environ, XDG_CACHE_HOME=str(warm)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def fresh(name):
+        home = tmp / name
+        shutil.rmtree(home, ignore_errors=True)
+        shutil.copytree(warm, home)
+        return dict(os.environ, XDG_CACHE_HOME=str(home))
+
+    out = {}
+    for label, path in (("image", real.image("lzo")), ("elf", real.path("prehib-lzo.elf"))):
+        stock_env = fresh(f"stock-{label}")
+        timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env)  # validates the dwarf2json ISF once
+        stock, first, cached = [], [], []
+        for i in range(runs if label == "image" else 1):  # interleaved: the machine's load hits all three alike
+            env = fresh(f"first-{label}-{i}")
+            stock.append(timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env))
+            first.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
+            cached.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
+            stock.append(timed_rss(with_isf + ["-f", str(path), "linux.pslist"], stock_env))
+            cached.append(timed_rss(no_isf + ["-f", str(path), "linux.pslist"], env))
+        out[label] = {name: (statistics.median(t for t, _ in v), statistics.median(r for _, r in v))
+                      for name, v in (("stock", stock), ("first", first), ("cached", cached))}
+    return out
+
+
 SKIPS = ["pslist", "read", "open", "safepgt", "first-answer", "export", "export-sink", "random", "rss", "gil", "walk",
-         "trace", "swap"]
+         "trace", "nosym", "swap"]
 TRACE_PLUGINS = ["linux.pslist", "linux.psaux", "linux.lsof"]
 
 
@@ -610,12 +659,12 @@ def main():
         if "swap" not in args.skip:
             with tempfile.TemporaryDirectory() as cache:
                 t = bench_swap(real, Path(cache))
-            rows.append(("(l) vmayarascan --pid 108: swapped image (swap on) / ELF dump",
+            rows.append(("(m) vmayarascan --pid 108: swapped image (swap on) / ELF dump",
                          f"{t['on']:.2f} s / {t['elf']:.2f} s", t["on"] / t["elf"], "<= 1.5"))
-            rows.append(("(l)   swapped image, a string found nowhere: swap resolution on / off",
+            rows.append(("(m)   swapped image, a string found nowhere: swap resolution on / off",
                          f"{t['on nowhere']:.2f} s / {t['off nowhere']:.2f} s", t["on nowhere"] / t["off nowhere"],
                          "<= 1.2"))
-            rows.append(("(l)   swapped image, heap marker: on (18844 rows) / off (0 rows)",
+            rows.append(("(m)   swapped image, heap marker: on (18844 rows) / off (0 rows)",
                          f"{t['on']:.2f} s / {t['off']:.2f} s", t["on"] / t["off"], "(different work)"))
         if "read" not in args.skip:
             ours, bare = bench_read(real)
@@ -636,6 +685,19 @@ def main():
                              f"{r['ours warm'] * 1e3:.1f} / {r['elf warm'] * 1e3:.1f} ms", r["ours warm"] / r["elf warm"], "<= 2.0"))
                 rows.append(("(k)   cold, layer / its floor (decompressing those blocks)",
                              f"{r['ours cold'] * 1e3:.1f} / {r['bound'] * 1e3:.1f} ms", r["ours cold"] / r["bound"], ""))
+    if real is not None and "nosym" not in args.skip:
+        with tempfile.TemporaryDirectory(prefix="bench-nosym-", dir="/tmp") as tmp:
+            r = bench_nosym(real, Path(tmp))
+        i, e = r["image"], r["elf"]
+        rows.append(("(l) no ISF: first vol linux.pslist (ISF built from BTF) / stock with the ISF",
+                     f"{i['first'][0]:.2f} s / {i['stock'][0]:.2f} s", i["first"][0] / i["stock"][0], "<= 2.0"))
+        rows.append(("(l)   second run (ISF from the store) / stock with the ISF",
+                     f"{i['cached'][0]:.2f} s / {i['stock'][0]:.2f} s", i["cached"][0] / i["stock"][0], "<= 1.05"))
+        rows.append(("(l)   peak RSS: generating run / stock run",
+                     f"{i['first'][1] / 1024:.0f} / {i['stock'][1] / 1024:.0f} MiB", i["first"][1] / i["stock"][1], ""))
+        rows.append(("(l)   ELF dump, first run / stock with the ISF (1 run each)",
+                     f"{e['first'][0]:.2f} s / {e['stock'][0]:.2f} s", e["first"][0] / e["stock"][0],
+                     f"(peak RSS {e['first'][1] / 1024:.0f} / {e['stock'][1] / 1024:.0f} MiB)"))
     with tempfile.TemporaryDirectory(prefix="bench-layer-", dir="/tmp") as tmp:
         images = SyntheticImages(tmp)
         cache = Path(tmp, "cache")

@@ -111,16 +111,21 @@ class VolRunner:
     def __init__(self, cache_home: Path) -> None:
         self.cache_home = cache_home
 
+    def home(self, symbols: Optional[Path] = None) -> Path:
+        """The XDG_CACHE_HOME of runs with this symbol path: one identifier cache (and one
+        record of validated ISFs) per symbol-path set, shared by the session."""
+        sym = [str(REPO / "symbols")] + ([str(symbols)] if symbols else [])
+        home = self.cache_home / hashlib.sha256(";".join(sym).encode()).hexdigest()[:8]
+        home.mkdir(exist_ok=True)
+        return home
+
     def __call__(self, *args: str, symbols: Optional[Path] = None, timeout: int = 600, plugins: bool = True):
         sym = [str(REPO / "symbols")] + ([str(symbols)] if symbols else [])
         cmd = [vol_command(), "-q"]
         if plugins:
             cmd += ["-p", str(REPO / "plugins"), "-s", ";".join(sym)]
         cmd += list(args)
-        # One identifier cache per symbol-path set: runs with different sets share none.
-        home = self.cache_home / hashlib.sha256(";".join(sym).encode()).hexdigest()[:8]
-        home.mkdir(exist_ok=True)
-        env = dict(os.environ, XDG_CACHE_HOME=str(home))
+        env = dict(os.environ, XDG_CACHE_HOME=str(self.home(symbols)))
         return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
 
 

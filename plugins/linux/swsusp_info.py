@@ -7,6 +7,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format import describe
+from volatility3.plugins.swsusp.vol import nosym
 from volatility3.plugins.swsusp.vol.inputs import open_input
 
 vollog = logging.getLogger(__name__)
@@ -47,7 +48,11 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         yield from describe.info_rows(image)
         yield from describe.memory_rows(image)
         self._progress_callback(0, "Looking for the kernel banner")
-        yield from describe.banner_rows(image)
+        banners = image.find_banners()
+        yield from describe.banner_rows(banners)
+        # which ISF matches, BTF present or not, the next step
+        yield from nosym.info_rows(self.context, image, banners,
+                                   lambda section, field, value, offset: describe.Row(section, field, str(value), offset))
 
     def _generator(self, image):
         na = renderers.NotApplicableValue()

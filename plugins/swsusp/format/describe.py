@@ -5,7 +5,7 @@ hex editor shows the field.
 """
 
 from dataclasses import dataclass
-from typing import Callable, Iterator, List, Optional
+from typing import Callable, Iterator, List, Optional, Tuple
 
 from .header import decode_flags
 from .image import SwsuspImage
@@ -203,8 +203,8 @@ def memory_rows(image: SwsuspImage) -> Iterator[Row]:
     yield Row("memory", "index bytes", str(image.index_nbytes()))
 
 
-def banner_rows(image: SwsuspImage) -> Iterator[Row]:
-    banners = image.find_banners()
+def banner_rows(banners: List[Tuple[int, bytes]]) -> Iterator[Row]:
+    """The kernel banners `SwsuspImage.find_banners()` found, with their physical addresses."""
     if not banners:
         yield Row("kernel", "banner", "not found")
     for address, banner in banners:

@@ -17,6 +17,7 @@ from volatility3.framework.symbols import linux
 
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.paging.errors import PagingError
+from volatility3.plugins.swsusp.vol import nosym
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, user_option
 
 vollog = logging.getLogger(__name__)
@@ -57,11 +58,9 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         banners = symbol_cache.load_cache_manager().get_identifier_dictionary(operating_system="linux")
         match = cls._find_banner(image, banners)
         if match is None:
-            vollog.warning(
-                "No symbol table (ISF) matches the kernel banner in this hibernation image; "
-                "put the kernel's ISF on the symbol path (-s)"
-            )
-            return None
+            match = cls._isf_from_btf(context, image, progress_callback)
+            if match is None:
+                return None
         banner, isf_url = match
         table_name = context.symbol_space.free_table_name("SwsuspKernel")
         table = linux.LinuxKernelIntermedSymbols(context, "temporary." + table_name, name=table_name, isf_url=isf_url)
@@ -113,13 +112,24 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
 
     @staticmethod
     def _find_banner(image, banners) -> Optional[Tuple[bytes, str]]:
+        """(identifier, ISF URL) for a banner of the kernel image (all memory when it has
+        none); the same choice as the symbol finder's when several ISFs match."""
         if not banners:
             return None
-        for _address, banner in image.iter_banners():  # stops at the first known banner
+        for _address, banner in image.find_banners():
             for known, url in banners.items():
                 if known and banner.startswith(known.rstrip(b"\0")):
-                    return known, url
+                    return known, nosym.choose_isf(banner, warn=False) or url
         return None
+
+    @staticmethod
+    def _isf_from_btf(context, image, progress_callback) -> Optional[Tuple[bytes, str]]:
+        """No ISF matches: build one from the kernel's BTF and kallsyms (vol/nosym.py)."""
+        found = image.find_banners(limit=1)
+        if not found:
+            vollog.warning("No kernel banner in this hibernation image: no ISF can be matched or built")
+            return None
+        return nosym.image_kernel_isf(context, image, found[0][1], progress_callback)
 
     @staticmethod
     def _virtual_shift(context, table, table_name, layer_name, record, progress_callback) -> int:

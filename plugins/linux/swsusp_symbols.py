@@ -1,0 +1,139 @@
+"""linux.swsusp_symbols: the ISF of the kernel in a hibernation image or RAM dump, built from
+its own BTF and kallsyms, written into -o to reuse (-s) or share."""
+
+import gzip
+import json
+import logging
+import os
+
+from volatility3.framework import exceptions, interfaces, renderers
+from volatility3.framework.configuration import requirements
+from volatility3.framework.renderers import format_hints
+from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
+from volatility3.plugins.swsusp.isf import core, coverage, engine, hints
+from volatility3.plugins.swsusp.vol import nosym, physical, ramdump
+from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
+from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException, SwsuspLayer
+
+vollog = logging.getLogger(__name__)
+
+
+class NoSymbolsException(exceptions.LayerException):
+    """No ISF can be built: one message naming the kernel, what is missing and what to do."""
+
+    def __init__(self, error: engine.NoSymbolsError) -> None:
+        self.error = error
+        super().__init__(f"kernel {error.kernel}: no ISF from BTF - a property of this kernel or memory, "
+                         "not a fault of Volatility", f"{error.detail}. {error.next_step}")
+
+
+class SwsuspSymbols(interfaces.plugins.PluginInterface):
+    """Builds the kernel's ISF from its own BTF and kallsyms and writes it into -o.
+
+    Works on a hibernation image (only the kernel image's pages are handed to the BTF
+    reader) and on a raw, LiME or ELF RAM dump.  Rows say what was found: the banner, where
+    the BTF is and its size, how many kallsyms, the KASLR shift, the paging, and whether the
+    structures the common plugins read are complete.  Use the file with `vol -s DIR ...`.
+    Any plugin that needs symbols does the same by itself when no ISF matches (and stores
+    the ISF per user); this plugin is for keeping or sharing it.
+    """
+
+    _required_framework_version = (2, 0, 0)
+    _version = (1, 0, 0)
+
+    @classmethod
+    def get_requirements(cls):
+        return [
+            requirements.IntRequirement(
+                name="timeout", optional=True, default=int(engine.DEFAULT_TIMEOUT),
+                description="Seconds the BTF reader may take before it gives up",
+            ),
+        ]
+
+    def _input(self) -> str:
+        location = self.context.config.get(SINGLE_LOCATION, None)
+        if not location:
+            raise exceptions.LayerException("input", "No input: give the image or dump with -f FILE")
+        try:
+            return physical.physical_layer(self.context, location, "swsusp_symbols", self._progress_callback)
+        except SwsuspFormatError as exc:
+            raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
+
+    def _build(self, layer_name: str):
+        """(built, what was read) for the input's kernel."""
+        layer = self.context.layers[layer_name]
+        timeout = float(self.config.get("timeout", engine.DEFAULT_TIMEOUT))
+        try:
+            if isinstance(layer, SwsuspLayer):
+                image = layer.image
+                found = image.find_banners(limit=1)
+                if not found:
+                    raise exceptions.LayerException(layer_name, "No kernel banner in this hibernation image")
+                banner = found[0][1]
+                if image.info.record is None:
+                    raise exceptions.LayerException(
+                        layer_name, f"kernel {hints.release_of(banner)}: the image has no restore record, so its "
+                        f"kernel image cannot be found for the BTF reader. {hints.next_step(banner)}")
+                with core.scratch_file() as (f, path):
+                    size, btf_hint = nosym.export_kernel_core(image, f, self._progress_callback)
+                    built = engine.build_isf(path, banner=banner, timeout=timeout, btf_hint=btf_hint,
+                                             progress=nosym.progress_span(self._progress_callback, 5, 90))
+                return built, f"kernel image of the hibernation image ({size >> 20} MiB)"
+            path = ramdump.dump_file(self.context, layer_name)
+            if path is None:
+                raise exceptions.LayerException(
+                    layer_name, "The BTF reader reads raw, LiME and ELF dumps only: convert this input with "
+                    "`vol -f INPUT -o DIR layerwriter` and run on the file written")
+            built = engine.build_isf(path, banner=b"", timeout=timeout,
+                                     progress=nosym.progress_span(self._progress_callback, 0, 95))
+            return built, path
+        except engine.NoSymbolsError as exc:
+            raise NoSymbolsException(exc) from None
+        except ValueError as exc:
+            raise exceptions.LayerException(layer_name, str(exc)) from None
+
+    def _write(self, built) -> str:
+        name = os.path.basename(nosym.store().path_for(built.banner))
+        data = gzip.compress(json.dumps(built.isf, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
+        with self.open(name) as f:
+            f.write(data)
+        return getattr(f, "preferred_filename", name)
+
+    def _rows(self, built, source, written, existing):
+        na = renderers.NotApplicableValue()
+
+        def row(section, field, value, address=None):
+            return 0, (section, field, str(value), format_hints.Hex(address) if address is not None else na)
+
+        isf = built.isf
+        yield row("kernel", "banner", hints.short_banner(built.banner), built.banner_address)
+        yield row("kernel", "release", hints.release_of(built.banner))
+        yield row("input", "read", source)
+        if built.btf_address is not None:
+            yield row("BTF", "location (physical)", f"{built.btf_address:#x}", built.btf_address)
+            yield row("BTF", "size", f"{built.btf_size} bytes")
+        yield row("kallsyms", "symbols", built.kallsyms_count if built.kallsyms_count is not None else "unknown")
+        yield row("KASLR", "virtual shift", f"{built.kaslr_shift:#x}" if built.kaslr_shift is not None else "unknown")
+        if built.paging_levels:
+            yield row("paging", "levels", built.paging_levels)
+        if built.paging_root is not None:
+            yield row("paging", "top-level table (physical)", f"{built.paging_root:#x}", built.paging_root)
+        yield row("ISF", "user types / enums / symbols",
+                  f"{len(isf.get('user_types', {}))} / {len(isf.get('enums', {}))} / {len(isf.get('symbols', {}))}")
+        yield row("ISF", "built by", f"{built.library} in {built.seconds:.1f} s")
+        yield row("ISF", "written", written)
+        for location in existing:
+            yield row("ISF", "already on the symbol path", location)
+        for plugin, what, state in coverage.plugin_coverage(isf):
+            yield row(plugin, what, state)
+
+    def run(self):
+        layer_name = self._input()
+        built, source = self._build(layer_name)
+        self._progress_callback(97, "Writing the ISF")
+        written = self._write(built)
+        existing = nosym.matching_isfs(built.banner) if built.banner else []
+        return renderers.TreeGrid(
+            [("Section", str), ("Field", str), ("Value", str), ("Address", format_hints.Hex)],
+            self._rows(built, source, written, existing),
+        )

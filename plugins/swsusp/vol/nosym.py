@@ -1,0 +1,302 @@
+"""No symbols at hand: when no ISF matches the kernel, build one from its BTF and kallsyms.
+
+The Volatility side of `swsusp/isf/`: which plugins need a kernel symbol table (an
+automagic that reads the requirement tree before the stackers run), the per-user store
+under Volatility's cache symbol folder, registering a new ISF in the identifier cache of
+this run (and its schema validation, which pakunoda already did, in Volatility's hash
+cache), and one deterministic choice when two ISFs match one banner.
+
+Switch it off with `-e swsusp.btf=false`; `-e swsusp.btf_timeout=SECONDS` bounds a build.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pathlib
+import sqlite3
+from collections.abc import Callable
+
+from volatility3.framework import constants, interfaces
+from volatility3.framework.automagic import symbol_cache
+from volatility3.framework.configuration import requirements
+from volatility3.plugins.swsusp.isf import core, engine, hints, report
+from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
+from volatility3.plugins.swsusp.vol.layer import USER_OPTIONS
+
+vollog = logging.getLogger(__name__)
+
+SWITCH = "btf"  # -e swsusp.btf=false: never build an ISF
+TIMEOUT = "btf_timeout"  # -e swsusp.btf_timeout=SECONDS
+NEEDED = "kernel_symbols_needed"  # set by KernelSymbolsNeeded for the stackers of this run
+BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
+SYMBOL_CLASS = "volatility3.framework.symbols.linux.LinuxKernelIntermedSymbols"
+
+
+def _option(context, name: str, default=None):
+    return context.config.get(interfaces.configuration.path_join(USER_OPTIONS, name), default)
+
+
+def btf_enabled(context) -> bool:
+    value = _option(context, SWITCH, True)
+    return value not in (False, 0, "false", "False", "0", "no", "off")
+
+
+def build_timeout(context) -> float:
+    try:
+        return float(_option(context, TIMEOUT, engine.DEFAULT_TIMEOUT))
+    except (TypeError, ValueError):
+        return engine.DEFAULT_TIMEOUT
+
+
+def symbols_needed(context) -> bool:
+    """Whether the running plugin needs a kernel symbol table (True when nobody said)."""
+    return bool(_option(context, NEEDED, True))
+
+
+class KernelSymbolsNeeded(interfaces.automagic.AutomagicInterface):
+    """Notes for the kernel stackers whether the plugin needs a kernel symbol table, so a
+    missing ISF is built (or warned about) only for plugins that would use it: not for
+    banners, yarascan, layerwriter or the swsusp plugins."""
+
+    priority = 5  # after the identifier cache is refreshed (0), before the stackers (10)
+    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+
+    def __call__(self, context, config_path, requirement, progress_callback=None):
+        unsatisfied = self.find_requirements(context, config_path, requirement, requirements.SymbolTableRequirement)
+        context.config[interfaces.configuration.path_join(USER_OPTIONS, NEEDED)] = bool(unsatisfied)
+
+
+# -- the store and the identifier cache ----------------------------------------------------
+
+def store() -> IsfStore:
+    """The per-user store, under Volatility's cache symbol folder (on every run's symbol path)."""
+    import volatility3.symbols
+
+    root = os.path.abspath(os.path.join(constants.CACHE_PATH, "symbols"))
+    if root not in (os.path.abspath(p) for p in volatility3.symbols.__path__):
+        volatility3.symbols.__path__.append(root)  # --cache-path moved it: searched in this run
+    return IsfStore(root)
+
+
+def _linux_locations(cache) -> dict[bytes, list[str]]:
+    """Identifier -> every location the identifier cache holds for it (the dictionary
+    Volatility's stackers use keeps only one per identifier)."""
+    rows: list[tuple[bytes, str]] = []
+    database = getattr(cache, "_database", None)
+    try:
+        if database is None:
+            raise sqlite3.Error("no database handle")
+        rows = [(r[0], r[1]) for r in database.execute(
+            "SELECT identifier, location FROM cache WHERE operating_system = 'linux'")]
+    except sqlite3.Error:
+        rows = [(cache.get_identifier(loc), loc) for loc in cache.get_local_locations()]
+    out: dict[bytes, list[str]] = {}
+    for identifier, location in rows:
+        if identifier and location:
+            out.setdefault(bytes(identifier), []).append(location)
+    return out
+
+
+def matching_isfs(banner: bytes, cache=None) -> list[str]:
+    """Locations of every ISF whose identifier is the start of `banner` (as in memory)."""
+    cache = cache or symbol_cache.load_cache_manager()
+    out: list[str] = []
+    for identifier, locations in _linux_locations(cache).items():
+        if banner.startswith(identifier.rstrip(b"\0")):
+            out.extend(locations)
+    return out
+
+
+def choose_isf(banner: bytes, cache=None, warn: bool = True) -> str | None:
+    """The ISF to use for `banner` (report.choose), saying so when several match."""
+    locations = matching_isfs(banner, cache)
+    chosen, others = report.choose(locations, built_from_btf)
+    if others and warn:
+        vollog.warning(f"{len(locations)} ISFs match kernel {hints.release_of(banner)}: using {chosen} "
+                       f"(one built from DWARF before one built from BTF, then the first by name); "
+                       f"not {', '.join(others)}")
+    return chosen
+
+
+def _seed_validation(url: str, built: engine.Built, cache) -> bool:
+    """Record pakunoda's schema check in Volatility's hash cache, so the first use does not
+    validate again (~40 s): only when pakunoda checked it against the very schema
+    Volatility would use."""
+    from volatility3 import schemas
+
+    fmt = built.isf.get("metadata", {}).get("format", "")
+    schema_path = os.path.join(os.path.dirname(os.path.abspath(schemas.__file__)), f"schema-{fmt}.json")
+    if not built.schema_checked or not os.path.exists(schema_path):
+        return False
+    with open(schema_path) as f:
+        if json.load(f) != engine.library_schema():
+            return False
+    digest = cache.get_hash(url)
+    if not digest:
+        return False
+    schemas.cached_validations.add(digest)
+    schemas.record_cached_validations(schemas.cached_validations)
+    return True
+
+
+def register(path: str, built: engine.Built) -> str:
+    """Make a stored ISF known to this run's identifier cache; returns its URL."""
+    url = pathlib.Path(path).resolve().as_uri()
+    cache = symbol_cache.load_cache_manager()
+    cache.update()  # reads the new file once: its banner and its hash
+    if not _seed_validation(url, built, cache):
+        vollog.info("Volatility will validate the new ISF against its schema on first use")
+    return url
+
+
+# -- building --------------------------------------------------------------------------------
+
+def progress_span(callback, start: float, span: float) -> Callable[[float, str], None]:
+    def report_progress(pct: float, text: str) -> None:
+        if callback is not None:
+            callback(start + span * pct / 100.0, text)
+    return report_progress
+
+
+def _built_line(built: engine.Built, path: str, source: str) -> str:
+    return (f"No ISF matched kernel {hints.release_of(built.banner)}: built one from its BTF and kallsyms in "
+            f"{source} ({built.seconds:.0f} s, {built.library}) and stored it as {path}; later runs use it "
+            f"(-e swsusp.btf=false turns this off)")
+
+
+def build_from_memory(memory_path: str, banner: bytes, source: str, progress_callback=None,
+                      timeout: float = engine.DEFAULT_TIMEOUT,
+                      btf_hint: tuple[int, int] | None = None) -> tuple[engine.Built, str]:
+    """Build, store and register the ISF of the kernel in the memory file at `memory_path`;
+    (built, URL).  Raises engine.NoSymbolsError."""
+    built = engine.build_isf(memory_path, banner=banner, timeout=timeout, btf_hint=btf_hint,
+                             progress=progress_span(progress_callback, 5, 90))
+    if progress_callback:
+        progress_callback(96, "Storing the ISF built from BTF")
+    path = store().write(built.isf, built.banner)
+    url = register(path, built)
+    vollog.warning(_built_line(built, path, source))
+    return built, url
+
+
+def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int, int] | None]:
+    """Write the kernel-image core of a hibernation image to `f`: (its size, the BTF header
+    btf.py saw in it, if any)."""
+    from volatility3.plugins.swsusp.isf import btf
+    from volatility3.plugins.swsusp.paging import walk
+
+    record = image.info.record
+    if progress_callback:
+        progress_callback(0, "Finding the kernel image through the restore record's page tables")
+    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
+                                (image.max_pfn + 1) * core.PAGE_SIZE)
+    if paging is None:
+        raise ValueError(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
+    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
+    if progress_callback:
+        progress_callback(2, f"Writing the kernel image ({sum(n for _, n in runs)} pages) for the BTF reader")
+    found: list[tuple[int, int]] = []
+
+    def look_for_btf(address: int, data: bytes) -> None:
+        hit = btf.scan_chunk(address, data, lambda a, n: image.read(a, n, pad=True))
+        if hit:
+            found.append(hit)
+
+    size = core.write_elf_core(f, runs, image.read, look_for_btf)
+    return size, max(found, key=lambda hit: hit[1]) if found else None
+
+
+def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> tuple[bytes, str] | None:
+    """(identifier, URL) of an ISF for the hibernated kernel of `banner`, built now; None
+    (after one warning naming the kernel and the next step) when it cannot or should not be."""
+    release = hints.release_of(banner)
+    if not symbols_needed(context):
+        vollog.info(f"No ISF matches kernel {release}; this plugin needs none")
+        return None
+    if not btf_enabled(context):
+        vollog.warning(f"No ISF on the symbol path matches kernel {release}. "
+                       f"{hints.next_step(banner, btf_switched_off=True)}")
+        return None
+    if image.info.record is None:
+        vollog.warning(f"No ISF on the symbol path matches kernel {release}, and an image without a restore "
+                       f"record gives no page tables to find its BTF. {hints.next_step(banner)}")
+        return None
+    try:
+        with core.scratch_file() as (f, path):
+            _size, btf_hint = export_kernel_core(image, f, progress_callback)
+            built, url = build_from_memory(path, banner, "the hibernation image", progress_callback,
+                                           build_timeout(context), btf_hint)
+    except engine.NoSymbolsError as exc:
+        vollog.warning(exc.message)
+        return None
+    except (OSError, ValueError) as exc:
+        vollog.warning(f"No ISF for kernel {release}: building one from BTF failed ({exc}). {hints.next_step(banner)}")
+        return None
+    return built.banner, url
+
+
+class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
+    """When several ISFs match the stacked kernel's banner, fill the kernel symbol table
+    with the one `report.choose` picks, instead of whichever Volatility's identifier cache
+    happens to list last."""
+
+    priority = 39  # after the stackers (10), before LinuxSymbolFinder (40)
+    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+
+    def __call__(self, context, config_path, requirement, progress_callback=None):
+        found = self.find_requirements(context, config_path, requirement,
+                                       (requirements.TranslationLayerRequirement, requirements.SymbolTableRequirement),
+                                       shortcut=False)
+        join, parent = interfaces.configuration.path_join, interfaces.configuration.parent_path
+        for sub_path, req in found:
+            if not isinstance(req, requirements.SymbolTableRequirement) or not req.unsatisfied(context, parent(sub_path)):
+                continue
+            layer_name = next((context.config.get(p) for p, r in found if isinstance(
+                r, requirements.TranslationLayerRequirement) and parent(p) == parent(sub_path)), None)
+            if not layer_name or layer_name not in context.layers:
+                continue
+            layer = context.layers[layer_name]
+            banner = layer.config.get(BANNER_CONFIG_KEY, None)
+            if not banner:
+                continue
+            banner_bytes = bytes(banner, "latin-1")
+            if len(matching_isfs(banner_bytes)) < 2:
+                continue  # the stock symbol finder picks the only one
+            chosen = choose_isf(banner_bytes)
+            context.config[join(parent(sub_path), req.name, "class")] = SYMBOL_CLASS
+            context.config[join(parent(sub_path), req.name, "isf_url")] = chosen
+            context.config[join(parent(sub_path), req.name, "symbol_mask")] = layer.address_mask
+            req.construct(context, parent(sub_path))
+
+
+def info_rows(context, image, banners, row):
+    """swsusp_info's "symbols" section (report.symbol_rows) as the plugin's rows."""
+    from volatility3.plugins.swsusp.isf import btf
+
+    cache = symbol_cache.load_cache_manager()
+    where, known = None, image.info.record is not None
+    if known:
+        with_pages = _kernel_pages(image)
+        where = btf.find_btf(with_pages, lambda a, n: image.read(a, n, pad=True)) if with_pages is not None else None
+        known = with_pages is not None
+    the_store = store()
+    for field, value, address in report.symbol_rows(
+            banners, lambda b: matching_isfs(b, cache), built_from_btf, where, known, the_store.folder,
+            btf_enabled(context)):
+        yield row("symbols", field, value, address)
+
+
+def _kernel_pages(image):
+    """(physical address, bytes) of each run of the kernel image's pages, or None when the
+    record's page tables do not map it."""
+    from volatility3.plugins.swsusp.paging import walk
+
+    record = image.info.record
+    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
+                                (image.max_pfn + 1) * core.PAGE_SIZE)
+    if paging is None:
+        return None
+    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
+    return ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
+            for first, count in runs)
