@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 from .containers import (
     CONTAINERS,
+    SwapArea,
+    SwapLayout,
     assemble,
     fill_other_users,
     mkswap_page,
@@ -95,6 +97,7 @@ class Facts:
     machine: dict[str, object]     # summary: levels, cr3, page_offset, ...
     uswsusp: dict[str, object] = field(default_factory=dict)
     options: dict[str, object] = field(default_factory=dict)
+    swap: dict[str, object] = field(default_factory=dict)   # swapped-out memory (synth_swap)
 
 
 def machine_summary(m: Machine) -> dict[str, object]:
@@ -181,7 +184,8 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: str | N
                 stale: bool = False,
                 pfn_order: str = "ascending", swap_type: int = 1, slack_blocks: int = 24,
                 fragmented: bool = False, checksum: bool = True, seed: int = 0,
-                variant: str | None = None) -> Facts:
+                variant: str | None = None,
+                swap_area: tuple[SwapLayout, SwapArea] | None = None) -> Facts:
     """Write one hibernation image of ``machine`` to ``path`` and return its :class:`Facts`.
 
     era        kernel generation (see ERAS): header layout, PFN-list form, arch record, flags.
@@ -198,6 +202,8 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: str | N
     pfn_order  "ascending" (bitmap walk) | "shuffled".
     fragmented swap allocator hands out every other block (others hold junk): many extents.
     checksum   uswsusp only: IMAGE_CHECKSUM with the MD5 of the stream (default on).
+    swap_area  (layout, area) planned by the caller, slots before ``map_start`` already filled
+               (:func:`samples.synth_swap.plan_swap`): the image goes after them.
     """
     e = era_of(era)
     codec, record = _check_options(e, codec, container, map_start, scatter, uswsusp, record)
@@ -208,6 +214,10 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: str | N
                "checksum": checksum, "seed": seed}
     if uswsusp and (hw_sig is not None or stale):
         raise ValueError("hw_sig/stale are kernel-header fields")
+    if swap_area is not None:
+        if uswsusp or scatter or fragmented:
+            raise ValueError("a planned swap area takes a plain kernel image")
+        options["swap_area"] = "planned"
     rng = _image_rng(options, machine)
 
     # the stream, as stored (s2disk takes the whole /dev/snapshot stream and compresses it
@@ -225,10 +235,15 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: str | N
 
     # the swap area (block numbers relative to the partition) and its other users' pages
     stride = 2 if fragmented else 1
-    layout, area, others = plan_swap_area(container, map_start,
-                                          _slots_needed(len(on_disk), uswsusp) * stride,
-                                          slack_blocks, stride, scatter, rng)
-    fill_other_users(area, others, rng)
+    needed = _slots_needed(len(on_disk), uswsusp) * stride
+    if swap_area is None:
+        layout, area, others = plan_swap_area(container, map_start, needed, slack_blocks, stride, scatter, rng)
+        fill_other_users(area, others, rng)
+    else:
+        layout, area = swap_area
+        if layout.last_page + 1 - map_start < needed:
+            raise ValueError(f"the planned swap area has {layout.last_page + 1 - map_start} slots after "
+                             f"map_start, the image needs {needed}")
 
     # the writer's pages and the header page (mkswap's, marked)
     hdr = mkswap_page(layout.last_page, rng, b"synthswap")

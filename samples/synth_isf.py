@@ -19,10 +19,19 @@ from .synth_layout import (
     KOFF,
     LINK_TEXT_VA,
     MM,
+    MM_CONTEXT,
+    MM_CONTEXT_SIZE,
     MM_SIZE,
+    RB_NODE,
     RELEASE,
+    SWAP_EXTENT,
+    SWAP_EXTENT_SIZE,
+    SWAP_INFO,
+    SWAP_INFO_SIZE,
     TASK,
     TASK_SIZE,
+    VMA,
+    VMA_SIZE,
 )
 
 
@@ -86,12 +95,58 @@ def task_struct() -> dict:
 
 
 def mm_struct() -> dict:
-    fields = {"pgd": {"kind": "pointer", "subtype": base("long unsigned int")},
-              "map_count": base("int")}
+    fields = {"mmap": ptr("vm_area_struct"),
+              "pgd": {"kind": "pointer", "subtype": base("long unsigned int")},
+              "map_count": base("int"), "context": st("mm_context_t")}
     for k in ("start_code", "end_code", "start_data", "end_data", "start_brk", "brk",
               "start_stack"):
         fields[k] = base("long unsigned int")
     return struct_type(MM_SIZE, MM, fields)
+
+
+def mm_context_t() -> dict:
+    return struct_type(MM_CONTEXT_SIZE, MM_CONTEXT, {"vdso": {"kind": "pointer", "subtype": base("void")}})
+
+
+def vm_area_struct() -> dict:
+    ul = base("long unsigned int")
+    return struct_type(VMA_SIZE, VMA, {
+        "vm_start": ul, "vm_end": ul, "vm_next": ptr("vm_area_struct"), "vm_prev": ptr("vm_area_struct"),
+        "vm_mm": ptr("mm_struct"), "vm_flags": ul, "vm_pgoff": ul, "vm_file": ptr("file")})
+
+
+def file() -> dict:
+    """struct file down to f_path: stock linux.proc.Maps follows vma->vm_file->f_path.dentry
+    (the synthetic VMAs are anonymous: vm_file NULL)."""
+    return struct_type(0x100, {"f_path": 0x10}, {"f_path": st("path")})
+
+
+def path() -> dict:
+    return struct_type(16, {"mnt": 0, "dentry": 8}, {"mnt": ptr("vfsmount"), "dentry": ptr("dentry")})
+
+
+def rb_node() -> dict:
+    return struct_type(24, RB_NODE, {"__rb_parent_color": base("long unsigned int"),
+                                     "rb_right": ptr("rb_node"), "rb_left": ptr("rb_node")})
+
+
+def rb_root() -> dict:
+    return struct_type(8, {"rb_node": 0}, {"rb_node": ptr("rb_node")})
+
+
+def swap_extent() -> dict:
+    return struct_type(SWAP_EXTENT_SIZE, SWAP_EXTENT, {
+        "rb_node": st("rb_node"), "start_page": base("long unsigned int"),
+        "nr_pages": base("long unsigned int"), "start_block": base("long long unsigned int")})
+
+
+def swap_info_struct() -> dict:
+    return struct_type(SWAP_INFO_SIZE, SWAP_INFO, {
+        "flags": base("long unsigned int"), "prio": base("short int"), "type": base("char"),
+        "max": base("unsigned int"), "swap_map": ptr("unsigned char", "base"),
+        "pages": base("unsigned int"), "inuse_pages": base("unsigned int"),
+        "swap_extent_root": st("rb_root"), "bdev": ptr("block_device"), "swap_file": ptr("file"),
+        "frontswap_map": ptr("long unsigned int", "base")})
 
 
 def files_struct() -> dict:
@@ -112,11 +167,14 @@ def cred() -> dict:
 
 
 STRUCTS = {"list_head": list_head, "task_struct": task_struct, "mm_struct": mm_struct,
-           "files_struct": files_struct, "kuid_t": kuid_t, "kgid_t": kuid_t, "cred": cred}
+           "files_struct": files_struct, "kuid_t": kuid_t, "kgid_t": kuid_t, "cred": cred,
+           "mm_context_t": mm_context_t, "vm_area_struct": vm_area_struct, "rb_node": rb_node,
+           "rb_root": rb_root, "swap_extent": swap_extent, "swap_info_struct": swap_info_struct,
+           "file": file, "path": path}
 # types Volatility's linux plugins name but the synthetic kernel does not fill: empty stubs
-STUBS = ("file", "hlist_head", "super_block", "vm_area_struct", "qstr", "dentry",
+STUBS = ("hlist_head", "super_block", "qstr", "dentry",
          "fs_struct", "kobject", "inode", "idr", "address_space", "page", "vfsmount",
-         "net", "socket", "sock", "inet_sock", "unix_sock")
+         "net", "socket", "sock", "inet_sock", "unix_sock", "block_device")
 
 
 def user_types() -> dict:
@@ -138,15 +196,20 @@ def symbol_types(banner: bytes) -> dict[str, dict]:
             "__pgtable_l5_enabled": base("unsigned int"), "pgdir_shift": base("unsigned int"),
             "ptrs_per_p4d": base("unsigned int"),
             "linux_banner": array(len(banner), base("char")),
-            "init_top_pgt": array(512, base("long unsigned int"))}
+            "init_top_pgt": array(512, base("long unsigned int")),
+            "nr_swapfiles": base("unsigned int"), "l1tf_mitigation": base("unsigned int"),
+            "swap_info": array(32, ptr("swap_info_struct"))}
 
 
-def symbols(banner: bytes) -> dict[str, dict]:
+def symbols(banner: bytes, l1tf: bool = True) -> dict[str, dict]:
     """Every KOFF symbol at its link-time address, swapper_pg_dir = init_top_pgt, and the
-    banner's bytes as constant_data (Volatility's banner check)."""
+    banner's bytes as constant_data (Volatility's banner check).  ``l1tf``: the kernel has the
+    L1TF mitigation (l1tf_mitigation; with it the inverted swap PTE layout)."""
     types = symbol_types(banner)
     out: dict[str, dict] = {}
     for name, off in KOFF.items():
+        if name == "l1tf_mitigation" and not l1tf:
+            continue
         s: dict[str, object] = {"address": LINK_TEXT_VA + off}
         if name in types:
             s["type"] = types[name]
@@ -156,14 +219,14 @@ def symbols(banner: bytes) -> dict[str, dict]:
     return out
 
 
-def isf_dict(release: str = RELEASE, banner: bytes = BANNER) -> dict:
+def isf_dict(release: str = RELEASE, banner: bytes = BANNER, l1tf: bool = True) -> dict:
     """Volatility3 ISF (format 6.2.0) for the synthetic kernel (link-time addresses)."""
     return {
         "metadata": {"format": "6.2.0",
                      "producer": {"name": "swsusp-safepgt-synthkernel", "version": "1.0.0"},
                      "linux": {"symbols": [], "types": []}},
         "base_types": base_types(), "user_types": user_types(), "enums": {},
-        "symbols": symbols(banner),
+        "symbols": symbols(banner, l1tf),
     }
 
 
@@ -171,9 +234,9 @@ def isf_filename(release: str = RELEASE) -> str:
     return f"swsusp-synthetic-{release}.json.xz"
 
 
-def write_isf(path: str, release: str = RELEASE, banner: bytes = BANNER) -> str:
+def write_isf(path: str, release: str = RELEASE, banner: bytes = BANNER, l1tf: bool = True) -> str:
     """Write the ISF as xz-compressed JSON (deterministic bytes)."""
-    data = json.dumps(isf_dict(release, banner), indent=1, sort_keys=True).encode()
+    data = json.dumps(isf_dict(release, banner, l1tf), indent=1, sort_keys=True).encode()
     with open(path, "wb") as f:
         f.write(lzma.compress(data, preset=6))
     return path

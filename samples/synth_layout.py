@@ -56,6 +56,11 @@ KOFF = {
     "pgdir_shift": 0x1415754,
     "ptrs_per_p4d": 0x1415758,
     "vmemmap_base": 0x1415760,
+    # swap (issue 10): not System.map's places but the saved page of the variables above, so a
+    # machine without swap reads nr_swapfiles = 0 and its image stays byte for byte the same
+    "nr_swapfiles": 0x1415780,
+    "l1tf_mitigation": 0x1415784,
+    "swap_info": 0x14157A0,                # struct swap_info_struct *swap_info[MAX_SWAPFILES]
     "_sdata": 0x1A00000,
     "init_top_pgt": 0x1A10000,
     "level4_kernel_pgt": 0x1A14000,
@@ -81,9 +86,25 @@ TASK = {"__state": 0x18, "stack": 0x20, "flags": 0x2C, "tasks": 0x4A0, "mm": 0x4
         "group_leader": 0x600, "start_time": 0x6E0, "start_boottime": 0x6E8, "real_cred": 0x740,
         "cred": 0x748, "comm": 0x758, "files": 0x770}
 MM_SIZE = 0x400
-MM = {"pgd": 0x50, "map_count": 0x60, "start_code": 0x100, "end_code": 0x108,
+MM = {"mmap": 0x0, "pgd": 0x50, "map_count": 0x60, "start_code": 0x100, "end_code": 0x108,
       "start_data": 0x110, "end_data": 0x118, "start_brk": 0x120, "brk": 0x128,
-      "start_stack": 0x130}
+      "start_stack": 0x130, "context": 0x300}
+MM_CONTEXT_SIZE = 0x40
+MM_CONTEXT = {"vdso": 0x28}
+# vm_area_struct as before 6.1's maple tree: the mm's VMAs in a list from mm->mmap
+VMA_SIZE = 0xB8
+VMA = {"vm_start": 0x0, "vm_end": 0x8, "vm_next": 0x10, "vm_prev": 0x18, "vm_mm": 0x40,
+       "vm_flags": 0x50, "vm_pgoff": 0x98, "vm_file": 0xA0}
+VM_READ, VM_WRITE, VM_EXEC = 0x1, 0x2, 0x4
+# mm/swapfile.c structures, at 6.1's offsets
+SWAP_INFO_SIZE = 0x120
+SWAP_INFO = {"flags": 0x10, "prio": 0x18, "type": 0x48, "max": 0x4C, "swap_map": 0x50,
+             "pages": 0x78, "inuse_pages": 0x7C, "swap_extent_root": 0x98, "bdev": 0xA0,
+             "swap_file": 0xA8, "frontswap_map": 0xD8}
+SWP_USED, SWP_WRITEOK, SWP_BLKDEV = 0x1, 0x2, 0x40
+RB_NODE = {"__rb_parent_color": 0x0, "rb_right": 0x8, "rb_left": 0x10}
+SWAP_EXTENT_SIZE = 0x30
+SWAP_EXTENT = {"rb_node": 0x0, "start_page": 0x18, "nr_pages": 0x20, "start_block": 0x28}
 FILES_SIZE = 0x80
 CRED_SIZE = 0xB0
 CRED = {"usage": 0x0, "uid": 0x4, "gid": 0x8, "suid": 0xC, "sgid": 0x10, "euid": 0x14, "egid": 0x18}

@@ -105,6 +105,27 @@ class PageTables:
                     on_new(child, epa, new)
                 table = new
 
+    def set_pte(self, root: int, va: int, value: int, alloc: Callable[[int, int], int],
+                table_flags: int = KERNPG_TABLE) -> None:
+        """Write a raw last-level entry (a non-present swap PTE, say) for ``va``, building the
+        tables above it as :meth:`map` does."""
+        table = root
+        for i, sh in enumerate(self.shifts):
+            epa = table + 8 * ((va >> sh) & 511)
+            if sh == 12:
+                assert self.mem.read_u64(epa) == 0, hex(va)
+                self.mem.write_u64(epa, value)
+                return
+            e = self.mem.read_u64(epa)
+            if e & P:
+                table = e & ADDR_MASK & ~self.cbit
+            else:
+                new = alloc(self.shifts[i + 1], va)
+                self.mem.page(new >> 12)
+                self.tables.append(new)
+                self.mem.write_u64(epa, new | table_flags | self.cbit)
+                table = new
+
     def translate(self, root: int, va: int) -> int | None:
         """Reference walk (used only as a self-check inside the generator)."""
         table = root & ADDR_MASK & ~self.cbit

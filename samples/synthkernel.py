@@ -89,6 +89,7 @@ from .synth_pages import (
     struct_page,
     text_page,
 )
+from .synth_swap import SwapPlan, write_swap_state
 from .synth_tasks import (
     HIBERNATING_PID,
     TASK_SPECS,
@@ -623,8 +624,11 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
                   page_offset: int | None = None, page_offset_base: int | None = None,
                   saved: str = "small",
                   incompressible: bool = False, seed: int = 1, cpus: int = 2,
-                  release: str = RELEASE, banner: bytes = BANNER) -> Machine:
-    """Build a synthetic machine.  All choices come from ``random.Random(seed)``."""
+                  release: str = RELEASE, banner: bytes = BANNER,
+                  swap: SwapPlan | None = None) -> Machine:
+    """Build a synthetic machine.  All choices come from ``random.Random(seed)``.  ``swap``
+    (:func:`samples.synth_swap.plan_swap`): processes with swapped-out pages and the kernel's
+    swap state, as planned for the swap area the image will be written to."""
     assert levels in (4, 5) and ram_mib >= 256
     opts: dict[str, object] = {"levels": levels, "kaslr": kaslr, "pti": pti, "sme_bit": sme_bit, "ram_mib": ram_mib,
             "gib_pages": gib_pages, "page_offset": page_offset,
@@ -652,6 +656,9 @@ def build_machine(*, levels: int = 4, kaslr: bool = True, pti: bool = False,
     write_kernel_variables(mem, lay, max_pfn)
     tasks = write_tasks(mem, pt, lay, frames, pgd, proc_pgd)
     write_data_pages(mem, rng, frames, ram_pfns, max_pfn, saved, incompressible)
+    if swap is not None:
+        opts["swap"] = swap.pte_layout
+        write_swap_state(mem, pt, lay, frames, tasks, swap)
     check_translations(mem, pt, lay, pgd, proc_pgd, frames, ram_pfns, low_end, max_pfn)
 
     pages = {pfn: bytes(pg) for pfn, pg in sorted(mem.pages.items())}

@@ -9,8 +9,9 @@ A variant is a set of options: those in :data:`MACHINE_OPTS` build the machine
 from __future__ import annotations
 
 import os
+import random
 
-from . import resume_scenarios
+from . import resume_scenarios, synth_swap
 from .image_writer import Facts, write_image
 from .synth_layout import PAGE_OFFSET_2_6_16, PAGE_OFFSET_2_6_27
 from .synthkernel import Machine, build_machine
@@ -90,6 +91,10 @@ VARIANTS: dict[str, dict] = {
     "uswsusp-6.6-zero": {"era": "6.6", "uswsusp": True, "codec": "none", "checksum": False,
                          "platform": False},
     "fragmented-lzo": {"era": "6.1", "fragmented": True},
+    # swapped-out process pages in the image's own swap area (samples/synth_swap.py)
+    "swapped": {"era": "6.1", "swapped": "l1tf"},
+    "swapped-swapfile": {"era": "6.1", "swapped": "l1tf", "container": "swapfile"},
+    "swapped-4.14": {"era": "4.12", "swapped": "type-above-protnone", "page_offset_base": PAGE_OFFSET_2_6_27},
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -151,6 +156,11 @@ DESCRIPTIONS: dict[str, str] = {
     "uswsusp-consumed": "s2disk image after reset_signature (sig = SWAPSPACE2)",
     "uswsusp-6.6-zero": "s2disk carrying a 6.6 stream with zero-page entries; no MD5, no platform",
     "fragmented-lzo": "kernel image with every other block used (non-contiguous entries)",
+    "swapped": "6.1 (L1TF swap PTEs): processes with pages swapped into slots 1..47 of the swap "
+               "partition before the image, entries of a second swap area, a slot beyond the area",
+    "swapped-swapfile": "same in a scattered swap file: the kernel's swap extents (many) map slots to blocks",
+    "swapped-4.14": "4.14 kernel (no L1TF: type in PTE bits 9..13, offset from bit 14); its ISF "
+                    "comes from synth_isf.write_isf(..., *synth_swap.KERNELS['type-above-protnone'])",
 }
 
 _MACHINES: dict[tuple, Machine] = {}
@@ -174,6 +184,8 @@ def make_variant(name: str, directory: str) -> tuple[Machine, Facts, str]:
     """Write variant ``name`` into ``directory`` as ``<name>.img`` (machines are cached)."""
     if name not in VARIANTS:
         raise KeyError(f"unknown variant {name!r}")
+    if "swapped" in VARIANTS[name]:
+        return _make_swapped(name, directory)
     mo, io = split_options(VARIANTS[name])
     m = get_machine(**mo)
     path = os.path.join(directory, f"{name}.img")
@@ -183,6 +195,31 @@ def make_variant(name: str, directory: str) -> tuple[Machine, Facts, str]:
         return m, hit, path
     facts = write_image(m, path, variant=name, **io)
     _VARIANT_CACHE[key] = facts
+    return m, facts, path
+
+
+_SWAPPED: dict[tuple, tuple[Machine, Facts]] = {}
+
+
+def _make_swapped(name: str, directory: str) -> tuple[Machine, Facts, str]:
+    """A swapped variant: the swap area is planned first (slots before the image hold process
+    pages), the machine is built with those swap entries and its kernel's swap_info[], then
+    the image is written after them."""
+    opts = dict(VARIANTS[name])
+    pte_layout = opts.pop("swapped")
+    path = os.path.join(directory, f"{name}.img")
+    key = (name, os.path.abspath(path))
+    hit = _SWAPPED.get(key)
+    if hit and os.path.exists(path) and os.path.getsize(path) == hit[1].file_size:
+        return hit[0], hit[1], path
+    mo, io = split_options(opts)
+    plan = synth_swap.plan_swap(pte_layout, io.get("container", "partition"), random.Random(f"swsusp-swapped:{name}"))
+    release, banner, _l1tf = synth_swap.KERNELS[pte_layout]
+    m = build_machine(**mo, release=release, banner=banner, swap=plan)
+    facts = write_image(m, path, variant=name, map_start=synth_swap.FIRST_IMAGE_SLOT,
+                        swap_area=(plan.layout, plan.area), **io)
+    facts.swap = plan.facts()
+    _SWAPPED[key] = (m, facts)
     return m, facts, path
 
 

@@ -88,6 +88,9 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         layer_class = intel.LinuxIntel32e if levels == 4 else LinuxIntel32eLA57
         kernel = layer_class(context, config_path=config_path, name=new_name, metadata={"os": "Linux"})
         kernel.config["kernel_virtual_offset"] = shift
+        from volatility3.plugins.swsusp.vol import swap_layer  # it imports this module
+
+        kernel = swap_layer.resolving_kernel(context, kernel, table_name, layer.name, banner)
         vollog.debug(f"Hibernation image: cr3 {dtb:#x}, {levels}-level paging, KASLR virtual shift {shift:#x}")
         return kernel
 
