@@ -1006,7 +1006,8 @@ def _la57() -> Design:
                    specs=BOOT_SPECS, main_pid=98, comm="resume-helper", ram_mib=ram_mib,
                    max_pfn=ram_pfns[-1][1], extra_data=[(T_img_m >> 12, "code")])
     story = f"""\
-5-level paging (LA57) in both kernels, KASLR: direct map at {img.page_offset:#x} (image) and {boot.page_offset:#x} (boot),
+5-level paging (LA57) in both kernels, KASLR: direct map at {img.page_offset:#x} (image) and \
+{boot.page_offset:#x} (boot),
 kernels at {img.text_pa:#x} and {boot.text_pa:#x}, 2 GiB of RAM.  Each kernel's P4D, PUD, the PMD
 table of GiB 0 and the first PTE table are in its .brk (PUD row of GiB 0: moved; PMD row 0:
 moved).  The PMD table of GiB 1 came from memblock top-down and is the same frame F1 = {F1:#x}

@@ -335,7 +335,8 @@ def system_map(real):
 
 def _usable_ram_end(log_text):
     """End of the highest usable range of the firmware memory map on the serial console."""
-    ends = [int(m.group(2), 16) + 1 for m in re.finditer(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable", log_text)]
+    ends = [int(m.group(2), 16) + 1
+            for m in re.finditer(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable", log_text)]
     return max(ends)
 
 

@@ -67,7 +67,8 @@ def _no_direct_map(paging: walk.Paging, what: str) -> NoDirectMap:
     for _ in paging.tables(paging.kernel_half, problems=problems, shared=False):
         pass
     if not problems:
-        return NoDirectMap(f"{what}: no page in its kernel half maps at a 1 GiB-aligned offset from its physical address")
+        return NoDirectMap(f"{what}: no page in its kernel half maps at a 1 GiB-aligned offset "
+                           "from its physical address")
     named = "; ".join(str(p) for p in problems[:PROBLEMS_NAMED])
     more = f" (and {len(problems) - PROBLEMS_NAMED} more)" if len(problems) > PROBLEMS_NAMED else ""
     return NoDirectMap(f"{what}; page-table problems: {named}{more}")

@@ -126,7 +126,8 @@ def analyse(kt: KernelTables, image: Optional[HibernationImage] = None, resume: 
 
 
 def rebuild_safe(kt: KernelTables, image: Optional[HibernationImage], resume: Optional[KernelTables],
-                 alloc_range: Optional[Tuple[int, int]] = None) -> Tuple[safe_tables.SafeTables, safe_tables.Verification]:
+                 alloc_range: Optional[Tuple[int, int]] = None
+                 ) -> Tuple[safe_tables.SafeTables, safe_tables.Verification]:
     """Safe tables for `kt` in frames the image does not contain and, with a resume-time dump,
     that are RAM there, all-zero (free) and not among that kernel's own tables."""
     boot_tables = set(resume.table_frames()) if resume is not None else set()

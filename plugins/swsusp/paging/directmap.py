@@ -70,7 +70,8 @@ class Candidate:
 
     def __str__(self) -> str:
         counts = " ".join(f"{n}x{k}" for k, n in sorted(self.leaf_counts.items()))
-        return f"{self.delta:#018x}: {self.mapped_bytes >> 20} MiB mapped, pa {self.min_pa:#x}-{self.max_pa:#x} ({counts})"
+        return (f"{self.delta:#018x}: {self.mapped_bytes >> 20} MiB mapped, "
+                f"pa {self.min_pa:#x}-{self.max_pa:#x} ({counts})")
 
 
 @dataclass(frozen=True)
@@ -284,7 +285,8 @@ def _record(paging: Paging, base: int, depth: int, va: int, table_pa: int, path:
     readable = paging.table(entry.frame) is not None
     kind = f"{child.linux} table at frame {entry.frame:#x}" + ("" if readable else " (unreadable)")
     if not readable:
-        where = f", beyond the end of physical memory {max_pa:#x}" if max_pa is not None and entry.frame >= max_pa else ""
+        where = (f", beyond the end of physical memory {max_pa:#x}"
+                 if max_pa is not None and entry.frame >= max_pa else "")
         return record(kind, entry.frame, False, UNREADABLE_TABLE,
                       f"the {child.linux} table at {entry.frame:#x} cannot be read{where}")
     return record(kind, entry.frame, True)

@@ -174,7 +174,8 @@ def decode(value: int, level: Level, sme_mask: int = 0) -> PageTableEntry:
     """Decode the raw 64-bit `value` of an entry at `level` (spec §9.2).  `sme_mask` is the
     AMD SME C-bit (e.g. 1 << 47), removed from the address (spec §9.4)."""
     if not value & P:
-        return _record(value, level, False, False, False, False, False, False, False, False, False, False, False, 0, 0, False)
+        return _record(value, level, False, False, False, False, False, False, False, False, False, False, False,
+                       0, 0, False)
     large = level.large_ok and value & PS != 0
     leaf = level.last or large
     if large:

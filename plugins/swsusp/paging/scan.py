@@ -119,7 +119,8 @@ def cr3_candidates(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int =
                    ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[Cr3Candidate]:
     """Every verified kernel top-level table (PML4, or PML5 with `levels` 5) below `max_pa`
     (inside `ranges` when given), ascending."""
-    by_kernel_half: Dict[bytes, Optional[DirectMap]] = {}  # identical kernel halves (every process PGD) share one direct map
+    # identical kernel halves (every process PGD) share one direct map
+    by_kernel_half: Dict[bytes, Optional[DirectMap]] = {}
     for pa, page in _pages(read, max_pa, ranges):
         last = int.from_bytes(page[0xFF8:0x1000], "little")
         if not _plausible_pointer(last, max_pa, sme_mask):  # cheap reject: slot 511 must be a table pointer

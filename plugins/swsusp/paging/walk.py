@@ -78,7 +78,8 @@ class Step:
     """One level of a walk: the entry at `entry_pa` (index `index` of the table at `table_pa`).
     `status` says what it led to: 'table' (next step follows), 'leaf' (the walk ends with a
     translation), 'not present', 'unreadable' (the table page could not be read; `entry`
-    is None) or 'reserved' (reserved bits set: the MMU faults, the walk ends).  `revisit` marks a table pointer back to a table already on this walk."""
+    is None) or 'reserved' (reserved bits set: the MMU faults, the walk ends).
+    `revisit` marks a table pointer back to a table already on this walk."""
 
     va: int
     level: Level
@@ -124,7 +125,8 @@ class Leaf:
     path: Tuple[int, ...]
 
     def __str__(self) -> str:
-        return f"{self.va:#x} -> {self.pa:#x} {self.entry.kind} [{self.entry.flags_text()}] ({self.entry.level.linux} @ {self.entry_pa:#x})"
+        return (f"{self.va:#x} -> {self.pa:#x} {self.entry.kind} [{self.entry.flags_text()}] "
+                f"({self.entry.level.linux} @ {self.entry_pa:#x})")
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,12 @@ class Problem:
     def __str__(self) -> str:
         by = f" (entry @ {self.entry_pa:#x})" if self.entry_pa is not None else " (root)"
         if self.kind == LOOP:
-            return f"{self.level.linux} entry for {self.va:#x} points back to table {self.table_pa:#x}{by}: not followed"
+            return (f"{self.level.linux} entry for {self.va:#x} points back to table "
+                    f"{self.table_pa:#x}{by}: not followed")
         if self.kind == RESERVED:
             bits = reserved_bits(self.value or 0, self.level)
-            return f"{self.level.linux} entry for {self.va:#x} has reserved bits {bits:#x} set{by}: the MMU faults, not followed"
+            return (f"{self.level.linux} entry for {self.va:#x} has reserved bits {bits:#x} set{by}: "
+                    "the MMU faults, not followed")
         return f"table {self.table_pa:#x} for {self.va:#x} cannot be read{by}"
 
 
@@ -311,7 +315,8 @@ class Paging:
 
     # ---- ranges ---------------------------------------------------------------------------
     def _enumerate(
-        self, va_start: int, va_end: int, want_tables: bool, want_leaves: bool, problems: List[Problem], shared: bool = True
+        self, va_start: int, va_end: int, want_tables: bool, want_leaves: bool, problems: List[Problem],
+        shared: bool = True
     ):
         """Depth-first, ascending-VA visit of [va_start, va_end).  Yields
         ('table', TableRef) and ('leaf', (linear_va, value, level, entry_pa, path)).
@@ -376,7 +381,8 @@ class Paging:
         entries is enumerated only the first time."""
         problems = self._problems(problems)
         sme, canonical = self.sme_mask, self.canonical
-        for _kind, (va, value, level, entry_pa, path) in self._enumerate(va_start, va_end, False, True, problems, shared):
+        visits = self._enumerate(va_start, va_end, False, True, problems, shared)
+        for _kind, (va, value, level, entry_pa, path) in visits:
             entry = decode(value, level, sme)
             yield Leaf(canonical(va), entry.frame, level.span, entry, entry_pa, path)
 
@@ -388,7 +394,8 @@ class Paging:
         enumerates a table reached through several entries only the first time."""
         problems = self._problems(problems)
         sme, canonical = self.sme_mask, self.canonical
-        for _kind, (va, value, level, entry_pa, _path) in self._enumerate(va_start, va_end, False, True, problems, shared):
+        visits = self._enumerate(va_start, va_end, False, True, problems, shared)
+        for _kind, (va, value, level, entry_pa, _path) in visits:
             span = level.span
             yield canonical(va), value & ADDR_MASK & ~sme & ~(span - 1), span, value, entry_pa
 
