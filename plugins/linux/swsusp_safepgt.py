@@ -1,5 +1,5 @@
 """linux.swsusp_safepgt: the direct map of a hibernated kernel, what a resume does to it, and
-safe page tables rebuilt offline (the 2005 x86-64 resume hang, spec §8)."""
+safe page tables rebuilt offline (the 2005 x86-64 resume hang, docs/format.md §8)."""
 
 import io
 import json

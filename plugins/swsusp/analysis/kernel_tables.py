@@ -1,4 +1,4 @@
-"""One kernel's page tables and direct map, found from what the analysis is given (spec §10):
+"""One kernel's page tables and direct map, found from what the analysis is given (docs/format.md §10):
 a hibernation image's restore record, or a RAM dump with its cr3 given or found by scanning.
 Every failure is an AnalysisError naming the first problem met."""
 
@@ -82,7 +82,7 @@ def _record(image: HibernationImage) -> RestoreRecord:
 
 
 def image_paging(image: HibernationImage) -> Tuple[walk.Paging, directmap.DirectMap]:
-    """The hibernated kernel's tables (restore-record cr3; spec §10 steps 1-2) and direct map."""
+    """The hibernated kernel's tables (restore-record cr3; docs/format.md §10 steps 1-2) and direct map."""
     record = _record(image)
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * PAGE)

@@ -1,4 +1,4 @@
-"""The restore, modelled as the kernel performs it (spec §8.2-8.3), to show why resumes hung.
+"""The restore, modelled as the kernel performs it (docs/format.md §8.2-8.3), to show why resumes hung.
 
 Load: for each PFN in image-list order, the page is read straight into its frame when the
 boot kernel has that frame free; otherwise into a safe page, with a PBE prepended to

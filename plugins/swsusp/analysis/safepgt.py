@@ -51,7 +51,7 @@ def _in_ranges(ranges: List[Tuple[int, int]]) -> Callable[[int], bool]:
 
 def restore_order(image: HibernationImage, image_kt: KernelTables,
                   boot: Optional[KernelTables]) -> Tuple[restore.RestoreOrder, str]:
-    """The copy order of spec §8.3 under the free-frame model said in the returned text."""
+    """The copy order of docs/format.md §8.3 under the free-frame model said in the returned text."""
     model = boot or image_kt
     tables = set(model.table_frames())
     text = _in_ranges(model.text_frames())

@@ -1,6 +1,6 @@
-"""The direct map (virtual = base + physical) found from the page tables alone (spec §10).
+"""The direct map (virtual = base + physical) found from the page tables alone (docs/format.md §10).
 
-1. Quick test of the fixed PAGE_OFFSET of each era (spec §9.5): the base is right when
+1. Quick test of the fixed PAGE_OFFSET of each era (docs/format.md §9.5): the base is right when
    `translate(base + X) == X` for X = 0 and a few sample physical addresses.
 2. Otherwise (KASLR since 4.8: a random 1 GiB-aligned base) the general method: enumerate
    every leaf in the kernel half except the last top-level slot (kernel text, modules,
@@ -23,7 +23,7 @@ from .walk import NOT_PRESENT, UNREADABLE, Paging
 U64 = (1 << 64) - 1
 GIB = 1 << 30
 
-# (paging levels, PAGE_OFFSET, end of its region = the era's vmalloc start, era)   spec §9.5
+# (paging levels, PAGE_OFFSET, end of its region = the era's vmalloc start, era)   docs/format.md §9.5
 FIXED_BASES = (
     (4, 0xFFFF810000000000, 0xFFFFC20000000000, "2.6.11-2.6.26"),
     (4, 0xFFFF880000000000, 0xFFFFC80000000000, "2.6.27-4.19"),
@@ -147,7 +147,7 @@ def _sample_pas(present_pfns: Optional[Iterable[int]]) -> List[int]:
 
 def quick_fixed_base(paging: Paging, present_pfns: Optional[Iterable[int]] = None) -> Optional[Tuple[int, int, str]]:
     """(base, region end, era) of the first fixed PAGE_OFFSET under which 0 and the sample
-    physical addresses translate to themselves (spec §10 step 3), else None."""
+    physical addresses translate to themselves (docs/format.md §10 step 3), else None."""
     samples = [0] + _sample_pas(present_pfns)
     for levels, base, region_end, era in FIXED_BASES:
         if levels != paging.n_levels:
@@ -173,7 +173,7 @@ def _make(paging: Paging, base: int, acc: _Acc, how: str, candidates=()) -> Dire
 
 
 def find_direct_map(paging: Paging, present_pfns: Optional[Iterable[int]] = None) -> Optional[DirectMap]:
-    """The direct map of `paging` (spec §10), or None when nothing qualifies.
+    """The direct map of `paging` (docs/format.md §10), or None when nothing qualifies.
 
     `present_pfns` (e.g. the image's PFN list) supplies sample addresses for the quick test."""
     quick = quick_fixed_base(paging, present_pfns)

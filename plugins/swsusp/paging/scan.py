@@ -8,7 +8,7 @@ A page is a kernel top-level table (4-level; PML4) when
   holding 2 MiB kernel-text leaves (present, PS, global);
 * besides slot 511 the kernel half (256-510) has at least one more present entry (the direct
   map);
-and it is verified when a direct map (spec §10) found under it maps physical 0 and maps the
+and it is verified when a direct map (docs/format.md §10) found under it maps physical 0 and maps the
 table itself at base + its own address (every page table lives in the direct map).
 
 Every process has such a table (its kernel half mirrors `init_top_pgt`), so there are many
@@ -27,7 +27,7 @@ from .walk import Paging, ReadPhys, table_entries
 
 CHUNK = 1 << 20  # bytes read at a time while scanning
 RESERVED_HIGH = 0x7FF0000000000000  # bits 52..62: ignored/pkey bits, never set in Linux table pointers
-START_KERNEL_MAP = 0xFFFFFFFF80000000  # top slot 511, PUD 510 (spec §9.5)
+START_KERNEL_MAP = 0xFFFFFFFF80000000  # top slot 511, PUD 510 (docs/format.md §9.5)
 MIN_TEXT_LEAVES = 2
 
 

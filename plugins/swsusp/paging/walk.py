@@ -1,4 +1,4 @@
-"""Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (spec §9.1, §9.3, §9.4).
+"""Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (docs/format.md §9.1, §9.3, §9.4).
 
 The read function (`ReadPhys`) returns exactly `length` bytes, or raises KeyError when any of
 them is not in memory: `errors.MissingMemory` from the Volatility adapters, the format's
@@ -58,7 +58,7 @@ __all__ = [
     "table_entries",
 ]
 
-CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spec §9.3)
+CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (docs/format.md §9.3)
 PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above the kernel half
 U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
@@ -195,7 +195,7 @@ class Paging:
 
     `root` is `cr3` with the PCID bits (0-11), bit 63 and the SME C-bit (`sme_mask`) cleared,
     and with bit 12 cleared when `pti` says the value may be the user half of a PTI pair
-    (spec §9.3).  Table pages are read once and cached (by physical address)."""
+    (docs/format.md §9.3).  Table pages are read once and cached (by physical address)."""
 
     def __init__(self, read: ReadPhys, cr3: int, levels: int = 4, sme_mask: int = 0, pti: bool = False) -> None:
         self.read = read
@@ -415,9 +415,9 @@ class Paging:
         return problems
 
 
-# ---- the kernel's tables from a restore record (spec §10) ---------------------------------------
+# ---- the kernel's tables from a restore record (docs/format.md §10) -----------------------------
 def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0) -> Optional[int]:
-    """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
+    """4 or 5: the depth under which `va` translates to `pa` (docs/format.md §10 step 2)."""
     for levels in (4, 5):
         if Paging(read, cr3, levels, sme_mask).translate(va) == pa:
             return levels
@@ -425,7 +425,7 @@ def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0)
 
 
 def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> int:
-    """The AMD SME C-bit mask (e.g. 1 << 47) or 0 (spec §9.4, heuristic).
+    """The AMD SME C-bit mask (e.g. 1 << 47) or 0 (docs/format.md §9.4, heuristic).
 
     With SME active, cr3 and every present entry of the top-level table carry the C-bit, a
     single bit in 51..32.  A bit qualifies when it is set in every present top-level entry
@@ -451,7 +451,7 @@ def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> in
 
 def pti_kernel_root(read: ReadPhys, root: int) -> int:
     """`root`, or the kernel half of its PTI pair when `root` (bit 12 set) looks like the user
-    half: the page 4 KiB below has more present entries in slots 256-511 (spec §9.3)."""
+    half: the page 4 KiB below has more present entries in slots 256-511 (docs/format.md §9.3)."""
     if not root & PTI_USER_BIT:
         return root
     mine, below = read_table(read, root), read_table(read, root & ~PTI_USER_BIT)
@@ -474,7 +474,7 @@ def kernel_paging(
     jump_address_phys: Optional[int] = None,
     max_pa: Optional[int] = None,
 ) -> Optional[Paging]:
-    """The kernel's page tables from a restore record (spec §10 steps 1-2): the SME C-bit
+    """The kernel's page tables from a restore record (docs/format.md §10 steps 1-2): the SME C-bit
     detected and cleared, the PTI kernel half chosen, and 4 or 5 levels decided by the walk
     that takes `jump_address` to `jump_address_phys` (4 when the record has no
     jump_address_phys: before 5-level support).  None when no choice translates it."""
