@@ -1,8 +1,8 @@
 """What each kernel generation writes: the on-disk constants and the table of eras.
 
 Constants carry the kernel's names (kernel/power/swap.c, kernel/power/power.h,
-include/linux/swap.h, arch/x86/power/hibernate.c); the eras follow spec §2.1, §2.3, §4, §5
-and §7 of ``shared/docs/swsusp-format.md``.  Pure data, no I/O.
+include/linux/swap.h, arch/x86/power/hibernate.c); the eras follow docs/format.md §2.1, §2.3, §4, §5
+and §7.  Pure data, no I/O.
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The kernel's image stream (spec §4, §5): swsusp_info page, PFN list pages, data pages, and
+"""The kernel's image stream (docs/format.md §4, §5): swsusp_info page, PFN list pages, data pages, and
 their compressed on-disk form (32-page blocks) with the CRC32 of the uncompressed stream.
 
 kernel/power/snapshot.c makes the stream (init_header, pack_pfns, snapshot_read_next);
@@ -54,7 +54,7 @@ class StreamFacts:
 
 
 def crc32_le(seed: int, data: bytes) -> int:
-    """Kernel crc32_le(seed, data): reflected 0xEDB88320, no pre/post inversion (spec §5.3)."""
+    """Kernel crc32_le(seed, data): reflected 0xEDB88320, no pre/post inversion (docs/format.md §5.3)."""
     return zlib.crc32(data, seed ^ 0xFFFFFFFF) ^ 0xFFFFFFFF
 
 
@@ -193,7 +193,7 @@ def build_stream(m: Machine, era: Era, record: str | None, pfn_order: str,
 
 def compress_stream(unc: list[bytes], codec: str,
                     rng: random.Random) -> tuple[list[bytes], list[dict[str, int]]]:
-    """Kernel compressed layout (spec §5.2): 32-page blocks, u64 cmp_len + data, padded with
+    """Kernel compressed layout (docs/format.md §5.2): 32-page blocks, u64 cmp_len + data, padded with
     garbage to a page.  Returns (stored pages, block descriptions)."""
     comp = lzo_compress if codec == "lzo" else lz4_compress
     out: list[bytes] = []

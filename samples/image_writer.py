@@ -193,8 +193,8 @@ def write_image(machine: Machine, path: str, *, era: str = "6.1", codec: str | N
     container  "partition" | "swapfile" | "mbr" | "gpt" | "swapfile-copy".
     map_start  swap block of the first map page; blocks 1..map_start-1 hold swapped-out junk.
     scatter    allocate map and stream blocks in a shuffled (non-ascending) order.
-    consumed   reset sig to orig_sig (SWAPSPACE2) as a resume attempt does (spec §2.4).
-    uswsusp    write an s2disk image (ULSUSPEND, spec §11) instead; codec "none" | "lzo".
+    consumed   reset sig to orig_sig (SWAPSPACE2) as a resume attempt does (docs/format.md §2.4).
+    uswsusp    write an s2disk image (ULSUSPEND, docs/format.md §11) instead; codec "none" | "lzo".
     record     arch record "cdef"|"def0"|"f01"|"f02"|None(=uts form); "auto" = era default.
     hw_sig     ACPI FACS signature (5.17+): sets SF_HW_SIG.
     platform   SF_PLATFORM_MODE (kernel; default off) / PLATFORM_SUSPEND (uswsusp; default on).

@@ -10,7 +10,7 @@ page tables, KASLR, the task list of :mod:`samples.synth_tasks`), so stock
 
 Layout as the kernel writes a swap partition: mkswap page with header layout A, a contiguous
 map chain from block 1 (map pages at 1, 513, 1025, ...), entry 0 = info page with an F02
-record, the PFN list, then 32-page compressed blocks or plain pages; CRC32 per spec §5.3.
+record, the PFN list, then 32-page compressed blocks or plain pages; CRC32 per docs/format.md §5.3.
 """
 from __future__ import annotations
 
@@ -562,7 +562,7 @@ def write_large_image(path: str, *, gib: float = 2.0, codec: str = "lzo",
     Layout as the kernel writes a swap partition: mkswap page with header layout A, map chain
     from block 1 (map pages at 1, 513, 1025, ...), entry 0 = info page with an F02 record,
     PFN list, then 32-page compressed blocks (u64 length + data + stale padding to a page) or
-    plain pages; CRC32 per spec 5.3.  Memory stays bounded: one block at a time plus the PFN
+    plain pages; CRC32 per docs/format.md §5.3.  Memory stays bounded: one block at a time plus the PFN
     list (8 bytes per page).
 
     The machine is the synthetic kernel of symbols/linux/ (banner, page tables, KASLR shift

@@ -10,7 +10,7 @@ A scenario is two synthetic kernels on one machine:
 Each kernel has its own direct map (its own base) built from an explicit *plan*: per 1 GiB
 slot a 1 GiB leaf or a PMD table at a chosen frame, per 2 MiB slot a 2 MiB leaf or a PTE table
 at a chosen frame.  Comparing the plans by physical region gives the expected findings of
-``linux.swsusp_safepgt``; the plans and the two page sets give the restore hazards (spec §8).
+``linux.swsusp_safepgt``; the plans and the two page sets give the restore hazards (docs/format.md §8).
 Nothing here walks page tables: the expected lists come from the plans, and the tests check
 them with their own walker.  Imports nothing from ``plugins/``.
 
@@ -30,7 +30,7 @@ where *both* kernels have a PMD table (finding ``same`` or ``moved``).  Kinds: `
 
 Restore hazards (``Scenario.hazards``): a restore that copies the image over the boot kernel
 while still translating through the boot kernel's live tables (before the 2005 fix).  Copy
-order of spec §8.3: every image page whose frame the boot kernel does not use is loaded in
+order of docs/format.md §8.3: every image page whose frame the boot kernel does not use is loaded in
 place first; the others are copied in descending PFN order.  When the copy reaches a boot
 direct-map table frame F that is in the image, F takes the image kernel's content.  Each
 present non-leaf image entry of F then points to the image kernel's next table T_img; if that
@@ -494,7 +494,7 @@ def _restored_before(t: int, f: int, S: set, U: set, order: str) -> bool:
 
 
 def restore_hazards(img: _Kernel, boot: _Kernel, S: set, U: set, order: str = "modern") -> List[dict]:
-    """Spec §8.3 (order "modern") or 2005 (order "2005") restore on the boot kernel's live
+    """docs/format.md §8.3 (order "modern") or 2005 (order "2005") restore on the boot kernel's live
     tables; see the module docstring.  Also checks the scenario invariant."""
     out: List[dict] = []
     for f, role in sorted(boot.path_tables().items()):
@@ -819,7 +819,7 @@ different frames:
   Y = [{RY << 21:#x}, +2 MiB): image {T_img_Y:#x} (below F),     boot {T_boot_Y:#x} (F + 200 MiB + 4 KiB).
 The boot kernel runs on its live tables (cr3 = init_top_pgt {boot.root:#x}).  F, {T_img_X:#x} and
 {T_img_Y:#x} are in the image and in use by the boot kernel (F as its PMD table, the other two hold
-boot-kernel data), so the restore copies them in descending PFN order (spec §8.3): {T_img_X:#x},
+boot-kernel data), so the restore copies them in descending PFN order (docs/format.md §8.3): {T_img_X:#x},
 then F, ..., then {T_img_Y:#x}.  From the copy of F until that of {T_img_Y:#x}, the PMD entry of Y
 points at the image's PTE table frame while it still holds boot data: translations of Y fail -- the
 seed's hang.  That is the hazard ("copied later").  X is safe under today's order: its image table
@@ -1006,7 +1006,8 @@ def _la57() -> Design:
                    specs=BOOT_SPECS, main_pid=98, comm="resume-helper", ram_mib=ram_mib,
                    max_pfn=ram_pfns[-1][1], extra_data=[(T_img_m >> 12, "code")])
     story = f"""\
-5-level paging (LA57) in both kernels, KASLR: direct map at {img.page_offset:#x} (image) and {boot.page_offset:#x} (boot),
+5-level paging (LA57) in both kernels, KASLR: direct map at {img.page_offset:#x} (image) and \
+{boot.page_offset:#x} (boot),
 kernels at {img.text_pa:#x} and {boot.text_pa:#x}, 2 GiB of RAM.  Each kernel's P4D, PUD, the PMD
 table of GiB 0 and the first PTE table are in its .brk (PUD row of GiB 0: moved; PMD row 0:
 moved).  The PMD table of GiB 1 came from memblock top-down and is the same frame F1 = {F1:#x}
@@ -1155,7 +1156,7 @@ class Scenario:
         return any(a <= pfn < b for a, b in self.boot_free_pfns)
 
     def copy_order(self) -> List[int]:
-        """PFNs copied by the final loop (spec §8.3): image PFNs the boot kernel uses, descending."""
+        """PFNs copied by the final loop (docs/format.md §8.3): image PFNs the boot kernel uses, descending."""
         used = set(self.resume_machine.pages.used)
         return sorted((p for p in self.image_machine.pages if p in used), reverse=True)
 

@@ -1,6 +1,6 @@
 """The kernel's swap writer (kernel/power/swap.c): the swap_map_page chain that lists where each
-stream page went (spec §3), and the swsusp_header that mark_swapfiles() writes into the mkswap
-page (spec §2).  Blocks come from a :class:`~samples.containers.SwapArea`.
+stream page went (docs/format.md §3), and the swsusp_header that mark_swapfiles() writes into the mkswap
+page (docs/format.md §2).  Blocks come from a :class:`~samples.containers.SwapArea`.
 """
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ def write_swap_map_chain(area, stream: list[bytes], alloc) -> tuple[int, list[in
 
 def swsusp_header_flags(era: Era, codec: str, platform: bool | None, hw_sig: int | None,
                         stream_crc: int) -> tuple[int | None, int | None, int | None]:
-    """(flags, crc32, hw_sig) of the header (spec §2.3); flags None before layout A (2.6.23).
+    """(flags, crc32, hw_sig) of the header (docs/format.md §2.3); flags None before layout A (2.6.23).
     ``stream_crc`` is crc32_le(0, U) of the uncompressed stream U (pages 1..), recorded when
     the era checksums compressed images (3.2+)."""
     if era.layout != "A":
@@ -114,5 +114,5 @@ def mark_swapfiles(hdr: bytearray, era: Era, first_map: int, swap_type: int, fla
 
 
 def reset_swap_signature(hdr: bytearray) -> None:
-    """What a resume attempt does (spec §2.4): sig = orig_sig, everything else unchanged."""
+    """What a resume attempt does (docs/format.md §2.4): sig = orig_sig, everything else unchanged."""
     hdr[HDR_SIG:HDR_SIG + 10] = hdr[HDR_ORIG_SIG:HDR_SIG]

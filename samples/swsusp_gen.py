@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Synthetic Linux x86-64 hibernation (swsusp) image generator: the tests' ground truth.
 
-Writes hibernation images of every variant described in ``shared/docs/swsusp-format.md``
+Writes hibernation images of every variant described in ``docs/format.md``
 from a *known* physical memory (:mod:`samples.synthkernel`).  Independent of ``plugins/``;
 deterministic (seeded ``random.Random``); pure Python + lzallright (LZO) + lz4.
 

@@ -1,4 +1,4 @@
-"""The userspace s2disk writer (suspend-utils suspend.c, spec §11): image_header_info page,
+"""The userspace s2disk writer (suspend-utils suspend.c, docs/format.md §11): image_header_info page,
 extents pages (sorted byte ranges of the swap it preallocated), data pages in 32-page buffers
 (LZO-compressed or not), and the 28-byte swsusp_header with ``ULSUSPEND`` (mark_swap).
 The sources are cited in the project notes (uswsusp.md).
@@ -190,7 +190,7 @@ class UswsuspImage:
 
 def write_uswsusp(area, stream: list[bytes], alloc, codec: str, rng: random.Random,
                   checksum: bool = True, platform: bool = True) -> UswsuspImage:
-    """s2disk write_image(): header page, extents pages, data pages (spec §11)."""
+    """s2disk write_image(): header page, extents pages, data pages (docs/format.md §11)."""
     compress = codec == "lzo"
     w = SwapWriter(area, alloc, compress)
     start = w.get_swap_page()                      # image_header_info page

@@ -223,7 +223,8 @@ def export(images, gib, cache, out_dir):
     env = dict(os.environ, XDG_CACHE_HOME=str(cache))
     shutil.rmtree(out_dir, ignore_errors=True)
     os.makedirs(out_dir)
-    cmd = [realsamples.vol_command(), "-q", "-p", str(REPO / "plugins"), "-f", str(path), "-o", str(out_dir), "layerwriter"]
+    cmd = [realsamples.vol_command(), "-q", "-p", str(REPO / "plugins"), "-f", str(path), "-o", str(out_dir),
+           "layerwriter"]
     seconds = wall(cmd, env)
     raws = list(Path(out_dir).glob("*.raw"))
     if len(raws) != 1:
@@ -341,7 +342,8 @@ def bench_rss(images, small_gib, big_gib):
     out = {}
     for gib in (small_gib, big_gib):
         path, facts = images.get(gib)
-        run = subprocess.run([sys.executable, "-c", READ_CHILD, str(REPO), str(path)], capture_output=True, text=True, check=True)
+        run = subprocess.run([sys.executable, "-c", READ_CHILD, str(REPO), str(path)],
+                             capture_output=True, text=True, check=True)
         out[gib] = json.loads(run.stdout)
         if out[gib]["bytes"] != facts.saved_pages * 4096:
             raise SystemExit(f"(h) read {out[gib]['bytes']} bytes of {path}, expected {facts.saved_pages * 4096}")
@@ -650,11 +652,13 @@ def main():
         if "pslist" not in args.skip:
             with tempfile.TemporaryDirectory() as cache:
                 image, elf = bench_pslist(real, Path(cache))
-            rows.append(("(a) vol linux.pslist: image / ELF dump", f"{image:.2f} s / {elf:.2f} s", image / elf, "<= 1.5"))
+            rows.append(("(a) vol linux.pslist: image / ELF dump", f"{image:.2f} s / {elf:.2f} s", image / elf,
+                         "<= 1.5"))
         if "safepgt" not in args.skip:
             with tempfile.TemporaryDirectory() as cache:
                 times = bench_safepgt(real, Path(cache))
-            rows.append(("(d) safepgt --resume-dump --rebuild / pslist", f"{times['safepgt']:.2f} s / {times['pslist']:.2f} s",
+            rows.append(("(d) safepgt --resume-dump --rebuild / pslist",
+                         f"{times['safepgt']:.2f} s / {times['pslist']:.2f} s",
                          times["safepgt"] / times["pslist"], "<= 1.0"))
         if "swap" not in args.skip:
             with tempfile.TemporaryDirectory() as cache:
@@ -668,23 +672,27 @@ def main():
                          f"{t['on']:.2f} s / {t['off']:.2f} s", t["on"] / t["off"], "(different work)"))
         if "read" not in args.skip:
             ours, bare = bench_read(real)
-            rows.append(("(b) read all pages: layer / bare decompress", f"{ours / 1e6:.0f} / {bare / 1e6:.0f} MB/s", ours / bare, ">= 0.6"))
+            rows.append(("(b) read all pages: layer / bare decompress", f"{ours / 1e6:.0f} / {bare / 1e6:.0f} MB/s",
+                         ours / bare, ">= 0.6"))
     if "gil" not in args.skip:
         with tempfile.TemporaryDirectory(prefix="bench-gil-", dir="/tmp") as tmp:
             path = real.image("lzo") if real else SyntheticImages(tmp).get(0.1)[0]
             for codec, r in bench_gil(path).items():
-                rows.append((f"(i) {codec}: 2 threads / 1 thread", f"{r[2] / 1e6:.0f} / {r[1] / 1e6:.0f} MB/s", r[2] / r[1],
-                             f"2.0 = GIL released (CPU/wall {r['cpu']:.2f})"))
+                rows.append((f"(i) {codec}: 2 threads / 1 thread", f"{r[2] / 1e6:.0f} / {r[1] / 1e6:.0f} MB/s",
+                             r[2] / r[1], f"2.0 = GIL released (CPU/wall {r['cpu']:.2f})"))
     if real is not None and "trace" not in args.skip:
         with tempfile.TemporaryDirectory() as cache:
             for plugin in TRACE_PLUGINS:
                 r = bench_trace(real, plugin, Path(cache))
                 rows.append((f"(k) {plugin} reads replayed ({r['reads']}, {r['blocks']} blocks): cold, layer / ELF",
-                             f"{r['ours cold'] * 1e3:.1f} / {r['elf cold'] * 1e3:.1f} ms", r["ours cold"] / r["elf cold"], "<= 2.0"))
+                             f"{r['ours cold'] * 1e3:.1f} / {r['elf cold'] * 1e3:.1f} ms",
+                             r["ours cold"] / r["elf cold"], "<= 2.0"))
                 rows.append(("(k)   warm (caches filled), layer / ELF",
-                             f"{r['ours warm'] * 1e3:.1f} / {r['elf warm'] * 1e3:.1f} ms", r["ours warm"] / r["elf warm"], "<= 2.0"))
+                             f"{r['ours warm'] * 1e3:.1f} / {r['elf warm'] * 1e3:.1f} ms",
+                             r["ours warm"] / r["elf warm"], "<= 2.0"))
                 rows.append(("(k)   cold, layer / its floor (decompressing those blocks)",
-                             f"{r['ours cold'] * 1e3:.1f} / {r['bound'] * 1e3:.1f} ms", r["ours cold"] / r["bound"], ""))
+                             f"{r['ours cold'] * 1e3:.1f} / {r['bound'] * 1e3:.1f} ms",
+                             r["ours cold"] / r["bound"], ""))
     if real is not None and "nosym" not in args.skip:
         with tempfile.TemporaryDirectory(prefix="bench-nosym-", dir="/tmp") as tmp:
             r = bench_nosym(real, Path(tmp))
@@ -706,7 +714,8 @@ def main():
             pages = opened["pages"]
             rows.append((f"(c) open {pages * 4096 / 2**30:.2f} GiB-of-pages image ({size / 2**30:.2f} GiB file)",
                          f"{opened['seconds']:.2f} s", opened["index"] / pages, "index bytes/page"))
-            rows.append(("(c) peak RSS: opened / imports only", f"{opened['rss_kb'] / 1024:.0f} / {base['rss_kb'] / 1024:.0f} MiB",
+            rows.append(("(c) peak RSS: opened / imports only",
+                         f"{opened['rss_kb'] / 1024:.0f} / {base['rss_kb'] / 1024:.0f} MiB",
                          opened["rss_kb"] / base["rss_kb"], f"(+{(opened['rss_kb'] - base['rss_kb']) / 1024:.1f} MiB)"))
         if "first-answer" not in args.skip:
             big, small = bench_first_answer(images, cache, args.big_gib)
@@ -716,7 +725,8 @@ def main():
         if "export" not in args.skip:
             ours, bare, raw_size, page_bytes, write = bench_export(images, args.gib, cache, Path(tmp, "export"))
             raw = next(Path(tmp, "export").glob("*.raw"))
-            rows.append((f"(f) export {page_bytes / 2**30:.2f} GiB of pages ({raw_size / 2**30:.2f} GiB raw): layerwriter / bare",
+            rows.append((f"(f) export {page_bytes / 2**30:.2f} GiB of pages ({raw_size / 2**30:.2f} GiB raw): "
+                         "layerwriter / bare",
                          f"{ours / 1e6:.0f} / {bare / 1e6:.0f} MB/s", ours / bare, ">= 0.7"))
             floor = page_bytes / (page_bytes / bare + write)
             rows.append(("(f)   vs bare decompress + bare write of the raw size",
@@ -725,7 +735,8 @@ def main():
             t, page_bytes = bench_export_sink(images, args.gib)
             for mode in ("off", "on"):
                 rows.append((f"(f2) layerwriter into a discarding handler, read-ahead {mode} / bare",
-                             f"{page_bytes / t[mode] / 1e6:.0f} / {page_bytes / t['bare'] / 1e6:.0f} MB/s", t["bare"] / t[mode],
+                             f"{page_bytes / t[mode] / 1e6:.0f} / {page_bytes / t['bare'] / 1e6:.0f} MB/s",
+                             t["bare"] / t[mode],
                              ">= 0.7" if mode == "off" else f"> 1.0 (CPU/wall {t['cpu on']:.2f})"))
         if "random" not in args.skip:
             if raw is None:
@@ -735,8 +746,8 @@ def main():
                          f"{ours * 1e6:.1f} / {dump * 1e6:.1f} us", ours / dump, "<= 2.0"))
             rows.append(("(g)   layer / its floor: one bare block decompression",
                          f"{ours * 1e6:.1f} / {bound * 1e6:.1f} us", ours / bound, "(worst case)"))
-            rows.append(("(g)   layer with read-ahead / without", f"{ours * 1e6:.1f} / {plain * 1e6:.1f} us", ours / plain,
-                         "1.0 (not slower)"))
+            rows.append(("(g)   layer with read-ahead / without", f"{ours * 1e6:.1f} / {plain * 1e6:.1f} us",
+                         ours / plain, "1.0 (not slower)"))
         if "walk" not in args.skip:
             t, nbytes = bench_walk(images, args.gib)
             rows.append(("(j) CRC32 walk of the stream: read-ahead on / off",
@@ -747,9 +758,11 @@ def main():
         if "rss" not in args.skip:
             big, small = bench_rss(images, 1.0, args.big_gib)
             rows.append((f"(h) peak RSS, open + read all: {args.big_gib:g} GiB / 1 GiB of pages",
-                         f"{big['VmHWM'] / 1024:.0f} / {small['VmHWM'] / 1024:.0f} MiB", big["VmHWM"] / small["VmHWM"], "flat (~1.0)"))
+                         f"{big['VmHWM'] / 1024:.0f} / {small['VmHWM'] / 1024:.0f} MiB",
+                         big["VmHWM"] / small["VmHWM"], "flat (~1.0)"))
             rows.append(("(h)   of which anonymous (RssAnon at the end)",
-                         f"{big['RssAnon'] / 1024:.0f} / {small['RssAnon'] / 1024:.0f} MiB", big["RssAnon"] / small["RssAnon"],
+                         f"{big['RssAnon'] / 1024:.0f} / {small['RssAnon'] / 1024:.0f} MiB",
+                         big["RssAnon"] / small["RssAnon"],
                          f"(file-backed: {big['RssFile'] / 1024:.0f} / {small['RssFile'] / 1024:.0f} MiB)"))
     width = max(len(r[0]) for r in rows) if rows else 0
     for name, raw_figures, ratio, goal in rows:

@@ -78,7 +78,8 @@ def _case(tf, data: bytes):
             muts.append(tf.Truncate(anchor, delta))
         else:  # swsusp_info fields that agree with each other
             pages = fdp.ConsumeIntInRange(0, 2**52 - 1)
-            muts.append(tf.StreamPut(0, 416, tf.u64(fdp.ConsumeIntInRange(0, pages)) + tf.u64(pages) + tf.u64(pages * PAGE)))
+            muts.append(tf.StreamPut(0, 416, tf.u64(fdp.ConsumeIntInRange(0, pages)) + tf.u64(pages)
+                                     + tf.u64(pages * PAGE)))
     return tf.Case(name, muts)
 
 

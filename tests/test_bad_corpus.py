@@ -52,4 +52,5 @@ def test_corpus_inputs_are_never_written(results):
 
 def test_readme_lists_the_corpus():
     text = (REPO / "samples" / "bad" / "README.md").read_text()
-    assert bad.readme_table() in text, "regenerate the table: python -c 'from samples import bad; print(bad.readme_table())'"
+    assert bad.readme_table() in text, (
+        "regenerate the table: python -c 'from samples import bad; print(bad.readme_table())'")

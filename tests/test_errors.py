@@ -75,7 +75,8 @@ def test_map_chain_loop():
 
 
 def test_pointer_beyond_file(made, tmp_path):
-    path, facts = _mutate(made, tmp_path, "quickstart-lzo", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))])
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo",
+                          lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))])
     err = _error(path)
     assert "outside the swap area" in err.message
 
@@ -123,7 +124,8 @@ def test_restore_record_of_another_architecture(made, tmp_path):
 
 def test_crc_mismatch_is_a_warning_not_a_refusal(made, tmp_path):
     """(`vol` on the same defect: samples/bad crc-mismatch, tests/test_bad_corpus.py)"""
-    path, facts = _mutate(made, tmp_path, "quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")])
+    path, facts = _mutate(made, tmp_path, "quickstart-lzo",
+                          lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")])
     image = SwsuspImage.open(path)
     assert image.compute_crc32() == facts.crc32 != image.header.crc32
 

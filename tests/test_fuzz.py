@@ -113,7 +113,8 @@ def check_error(exc: SwsuspFormatError, data: bytes) -> None:
     assert message == exc.message
     if exc.offset is not None:
         # An empty input has no byte inside it: its "too small" error names offset 0.
-        assert 0 <= exc.offset < max(1, len(data)), f"offset {exc.offset:#x} outside the {len(data)}-byte input: {message}"
+        assert 0 <= exc.offset < max(1, len(data)), (
+            f"offset {exc.offset:#x} outside the {len(data)}-byte input: {message}")
 
 
 def _attempt(data: bytes, step) -> Optional[object]:
@@ -742,7 +743,8 @@ def test_pfn_list_without_terminator_stops_at_image_pages(monkeypatch):
     n = b.facts.meta_pages * 512
     lie = StreamPut(0, 416, u64(1) + u64(b.facts.info["pages"]) + u64(b.facts.info["pages"] * PAGE))
     pfns = [StreamPut(1 + i // 512, 8 * (i % 512), u64(i + 1)) for i in range(n)]
-    with pytest.raises(SwsuspFormatError, match=r"PFN list holds at least \d+ data entries but swsusp_info.image_pages is 1 ") as info:
+    with pytest.raises(SwsuspFormatError,
+                       match=r"PFN list holds at least \d+ data entries but swsusp_info.image_pages is 1 ") as info:
         SwsuspImage.open(BytesSource(Case("era-6.1-none", [lie] + pfns).build()))
     assert int(info.value.reason.split()[5]) <= UNC_PAGES * 512  # one chunk of M = 214 pages read
 

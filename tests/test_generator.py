@@ -199,7 +199,7 @@ def test_machine_tables_translate_as_designed(opts):
     assert m.read(m.banner_pa, len(m.banner)) == m.banner
     assert m.banner.startswith(b"Linux version ") and m.banner.endswith(b"\n\x00")
     assert m.banner_pa >> 12 != m.jump_address_phys >> 12
-    # phys_base relation of spec §4.2
+    # phys_base relation of docs/format.md §4.2
     assert (m.jump_address_phys - (m.jump_address - K.START_KERNEL_MAP)) % 2**64 == m.phys_base
     # direct map covers every saved page and the ISA range
     for pfn in list(m.pages)[::7] + [0, 0x9F, 0xA0]:

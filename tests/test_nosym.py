@@ -26,7 +26,8 @@ from volatility3.plugins.swsusp.paging import walk
 
 DEBIAN = (b"Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 (Debian 12.2.0-14+deb12u1) "
           b"12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)\n\0")
-UBUNTU = b"Linux version 6.8.0-45-generic (buildd@lcy02-amd64-075) (x86_64-linux-gnu-gcc-13 (Ubuntu 13.2.0-23ubuntu4) 13.2.0) #45-Ubuntu SMP\n\0"
+UBUNTU = (b"Linux version 6.8.0-45-generic (buildd@lcy02-amd64-075) (x86_64-linux-gnu-gcc-13 (Ubuntu 13.2.0-23ubuntu4) "
+          b"13.2.0) #45-Ubuntu SMP\n\0")
 FEDORA = b"Linux version 6.11.4-301.fc41.x86_64 (mockbuild@) (gcc (GCC) 14.2.1 20240912 (Red Hat 14.2.1-3)) #1 SMP\n\0"
 CUSTOM = b"Linux version 7.2.0-rc1-custom (me@box) (gcc 14) #3 SMP\n\0"
 
@@ -116,7 +117,8 @@ def test_store_writes_atomically(tmp_path):
 
 @pytest.mark.parametrize("banner,release,package,vmlinux", [
     (DEBIAN, "6.1.0-56-amd64", "linux-image-6.1.0-56-amd64-dbg", "/usr/lib/debug/boot/vmlinux-6.1.0-56-amd64"),
-    (UBUNTU, "6.8.0-45-generic", "linux-image-unsigned-6.8.0-45-generic-dbgsym", "/usr/lib/debug/boot/vmlinux-6.8.0-45-generic"),
+    (UBUNTU, "6.8.0-45-generic", "linux-image-unsigned-6.8.0-45-generic-dbgsym",
+     "/usr/lib/debug/boot/vmlinux-6.8.0-45-generic"),
     (FEDORA, "6.11.4-301.fc41.x86_64", "kernel-debuginfo-6.11.4-301.fc41.x86_64",
      "/usr/lib/debug/lib/modules/6.11.4-301.fc41.x86_64/vmlinux"),
     (CUSTOM, "7.2.0-rc1-custom", None, "VMLINUX"),
@@ -139,7 +141,10 @@ def test_btf_header_of_a_written_blob():
     small = btfcraft.kernel_btf(min_size=0)
     assert btf.parse_header(small) is None  # a BPF program's size, not a kernel's
     memory = bytes(0x1234) + blob + bytes(100)  # 0x1234: 4-byte aligned
-    read = lambda a, n: memory[a - 0x10000:a - 0x10000 + n]
+
+    def read(a, n):
+        return memory[a - 0x10000:a - 0x10000 + n]
+
     chunks = [(0x10000 + i, memory[i:i + 4096]) for i in range(0, len(memory), 4096)]
     assert btf.find_btf(chunks, read) == (0x10000 + 0x1234, len(blob))
     broken = bytearray(memory)
@@ -170,7 +175,8 @@ def test_coverage_sees_members_of_anonymous_structs():
             "unnamed_field_0": {"offset": 0, "anonymous": True, "type": {"kind": "struct", "name": "anon"}}}},
         "anon": {"kind": "struct", "size": 64, "fields": {"arg_start": {"offset": 0, "type": {}},
                                                           "arg_end": {"offset": 8, "type": {}}}}}}
-    assert coverage.missing_members(isf, "mm_struct", ["arg_start", "arg_end", "env_start|env_end"]) == ["env_start|env_end"]
+    assert coverage.missing_members(isf, "mm_struct",
+                                    ["arg_start", "arg_end", "env_start|env_end"]) == ["env_start|env_end"]
 
 
 # -- report: the choice among ISFs, the swsusp_info rows ------------------------------------

@@ -32,7 +32,8 @@ def machine_without_isf(kind: str):
     """A synthetic machine whose kernel has no ISF anywhere, with the BTF `kind` says."""
     release = KINDS[kind]
     m = synthkernel.build_machine(release=release, banner=banner_of(release), ram_mib=256, seed=11)
-    blob = {"nobtf": None, "damaged": btfcraft.damaged(btfcraft.kernel_btf()), "nokallsyms": btfcraft.kernel_btf()}[kind]
+    blob = {"nobtf": None, "damaged": btfcraft.damaged(btfcraft.kernel_btf()),
+            "nokallsyms": btfcraft.kernel_btf()}[kind]
     if blob is None:
         return m, None
     pages = dict(m.pages)
@@ -109,7 +110,8 @@ def test_swsusp_info_symbols_section(images, xdg, kind):
         assert f"| xz -c > {KINDS[kind]}.json.xz" in by_field["next step"]["Value"]
     else:  # where the test put it, as big as written
         assert (by_field["BTF"]["Value"], by_field["BTF"]["Offset"]) == (f"present: {btf_at[1]} bytes", btf_at[0])
-        assert by_field["next step"]["Value"].startswith("none needed") and "linux.swsusp_symbols" in by_field["next step"]["Value"]
+        assert (by_field["next step"]["Value"].startswith("none needed")
+                and "linux.swsusp_symbols" in by_field["next step"]["Value"])
 
 
 def test_swsusp_symbols_refuses_with_one_clear_message(images, xdg, tmp_path):

@@ -3,7 +3,7 @@
 * the synthetic generator's machines, whose page tables were built from a known plan
   (direct-map base, mapped ranges, leaf counts by size, PTE tables placed far above their
   PMD page, kernel text and jump addresses);
-* the real 6.1 images: the direct-map bases of the validation log (spec §14), the kernel's own
+* the real 6.1 images: the direct-map bases of the validation log (docs/format.md §14), the kernel's own
   `page_offset_base` variable read at the physical address System.map gives it, the firmware
   memory map printed on the serial console, and restore_registers' physical address;
 * the ELF dump of the boot kernel during a resume: the CR3 of both CPUs recorded by QEMU in
@@ -55,7 +55,7 @@ def machine_paging(m, cr3=None):
 
 # ---- entries -------------------------------------------------------------------------------
 def test_entry_decoding_by_level():
-    """Bit meanings of spec §9.2: bit 7 is PS in PUD/PMD entries and PAT in PTEs; bit 12 is PAT
+    """Bit meanings of docs/format.md §9.2: bit 7 is PS in PUD/PMD entries and PAT in PTEs; bit 12 is PAT
     in large leaves; frames are masked 51..12 / 51..21 / 51..30; G and pkey only in leaves."""
     L4 = E.levels_for(4)
     pgd, pud, pmd, pte = L4
@@ -141,7 +141,7 @@ def test_translations_of_synthetic_machine(name):
     assert [s.level.linux for s in steps][-1] in ("PMD", "PTE") and steps[-1].status == "leaf"
     assert steps[-1].pa == m.jump_address_phys and len(steps) == m.levels - 1  # 2 MiB text page
     assert steps[0].table_pa == m.cr3 and steps[0].entry_pa == m.cr3 + 8 * 511
-    # the kernel's own variable agrees (spec §10 step 5)
+    # the kernel's own variable agrees (docs/format.md §10 step 5)
     assert struct.unpack("<Q", m.read(m.sym_pa("page_offset_base"), 8))[0] == m.page_offset
 
 
@@ -319,7 +319,7 @@ def test_find_cr3_in_synthetic_memory():
 
 
 # ---- real 6.1 images -----------------------------------------------------------------------
-SPEC_BASES = {"lzo": 0xFFFF8E1100000000, "nocompress": 0xFFFF8B9680000000}  # spec §14
+SPEC_BASES = {"lzo": 0xFFFF8E1100000000, "nocompress": 0xFFFF8B9680000000}  # docs/format.md §14
 
 
 @pytest.fixture(scope="module")
@@ -335,7 +335,8 @@ def system_map(real):
 
 def _usable_ram_end(log_text):
     """End of the highest usable range of the firmware memory map on the serial console."""
-    ends = [int(m.group(2), 16) + 1 for m in re.finditer(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable", log_text)]
+    ends = [int(m.group(2), 16) + 1
+            for m in re.finditer(r"BIOS-e820: \[mem (0x[0-9a-f]+)-(0x[0-9a-f]+)\] usable", log_text)]
     return max(ends)
 
 

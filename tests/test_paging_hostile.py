@@ -420,7 +420,8 @@ def test_plugin_with_a_hostile_resume_time_dump(t, combo, vol, tmp_path):
                     "--resume-cr3", str(t.root), "--rebuild", "--copied", "5")
     by_entry = {r["Entry address"]: r for r in rows if r["Level"] == "PMD"}
     beyond = by_entry[t.pmd + 8 * second]
-    assert beyond["Problem"].startswith("resume-time kernel: maps ") and "beyond the end of physical memory" in beyond["Problem"]
+    assert (beyond["Problem"].startswith("resume-time kernel: maps ")
+            and "beyond the end of physical memory" in beyond["Problem"])
     assert beyond["Finding"] == "moved" and beyond["Resume kind"] == "2M"
     summary = {r["Kind"]: r["Finding"] for r in rows if r["Level"] == "summary"}
     assert summary["resume-time page-table problems"].startswith("1 beyond memory, 3 loop, 1 reserved, 1 unreadable")

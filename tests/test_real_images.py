@@ -45,7 +45,8 @@ def test_facts_match_independent_decoder(images, real):
     facts = (real.folder / "facts.txt").read_text()
     for image in images.values():
         rec = image.info.record
-        assert f"jump_address={rec.jump_address:#x} jump_address_phys={rec.jump_address_phys:#x} cr3={rec.cr3:#x}" in facts
+        assert (f"jump_address={rec.jump_address:#x} jump_address_phys={rec.jump_address_phys:#x} "
+                f"cr3={rec.cr3:#x}") in facts
         assert f"image_pages={image.info.image_pages} pages={image.info.pages}" in facts
         assert f"data swap pages listed: {len(image.swap_map)}" in facts
 

@@ -102,7 +102,8 @@ def test_findings_equal_reference_walk(pair, plugin_rows):
     rows, _out = plugin_rows
     expected = reference_findings(reference_slots(image.read, image_root, image_base),
                                   reference_slots(boot_read, boot_root, boot_base))
-    found = {(r["Level"], r["Physical"]): r["Finding"] for r in rows if r["Level"] in ("PUD", "PMD") and r["Finding"] != "-"}
+    found = {(r["Level"], r["Physical"]): r["Finding"]
+             for r in rows if r["Level"] in ("PUD", "PMD") and r["Finding"] != "-"}
     assert found == expected
     moved = sorted(k for k, v in found.items() if v == "moved")
     print("moved slots:", [(lvl, hex(pa)) for lvl, pa in moved])
@@ -120,9 +121,11 @@ def test_live_table_restore_breaks_where_the_boot_kernels_table_is_overwritten(p
     assert pud["Finding"] == "moved"
     assert image.has_pfn(boot_pmd >> 12)
     assert image.read(boot_pmd, 4096) != boot_read(boot_pmd, 4096)
-    broken = [r for r in rows if r["Level"] == "PMD" and f"table frame {boot_pmd:#x} overwritten" in r["Restore hazard"]]
+    broken = [r for r in rows
+              if r["Level"] == "PMD" and f"table frame {boot_pmd:#x} overwritten" in r["Restore hazard"]]
     assert len(broken) >= 64
-    assert all(r["Safe tables"] == "maps correctly" for r in rows if r["Level"] in ("PUD", "PMD") and r["Kind"] != "not present")
+    assert all(r["Safe tables"] == "maps correctly"
+               for r in rows if r["Level"] in ("PUD", "PMD") and r["Kind"] != "not present")
 
 
 @pytest.mark.parametrize("run", ["lzo", "lzo-b", "nocompress"])
@@ -187,5 +190,6 @@ def test_hung_resume_native_tables_fail_rebuilt_tables_decode(real, vol, plugin_
     assert banner["Restore hazard"].startswith("rebuilt safe tables: reads the banner")
     early = vol("-r", "json", "-o", str(tmp_path), "-f", str(real.image("lzo-b")), "linux.swsusp_safepgt",
                 "--resume-dump", str(real.path("resume-bootkernel-b.elf")), "--rebuild", "--copied", "1")
-    banner = next(r for r in json.loads(early.stdout) if r["Level"] == "hung resume" and r["Kind"].startswith("kernel banner"))
+    banner = next(r for r in json.loads(early.stdout)
+                  if r["Level"] == "hung resume" and r["Kind"].startswith("kernel banner"))
     assert banner["Finding"].startswith("boot kernel's tables: reads the banner")  # nothing broken yet

@@ -27,7 +27,8 @@ def test_findings_and_hazards_are_exactly_the_designed_ones(scenario_dir, vol, t
     rows = run(vol, scenario, tmp_path, "--rebuild")
     slots = [r for r in rows if r["Level"] in ("PUD", "PMD") and r["Finding"] != "-"]
     found = {(r["Level"], r["Physical"]): (r["Kind"], r["Resume kind"], r["Finding"]) for r in slots}
-    expected = {(e["level"], e["pa_start"]): (e["image_kind"], e["resume_kind"], e["finding"]) for e in scenario.expected}
+    expected = {(e["level"], e["pa_start"]): (e["image_kind"], e["resume_kind"], e["finding"])
+                for e in scenario.expected}
     assert found == expected
     broken = {(r["Level"], r["Physical"]) for r in slots if r["Restore hazard"].startswith("broken")}
     assert broken == {(h["level"], h["pa_start"]) for h in scenario.hazards}

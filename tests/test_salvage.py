@@ -169,7 +169,8 @@ def test_no_salvage_without_the_pfn_list(made, tmp_path):
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-_SALVAGE = settings(max_examples=max(1, int(60 * float(os.environ.get("SWSUSP_FUZZ_SCALE", "1")))), deadline=None, derandomize=True, database=None,
+_SALVAGE = settings(max_examples=max(1, int(60 * float(os.environ.get("SWSUSP_FUZZ_SCALE", "1")))), deadline=None,
+                    derandomize=True, database=None,
                     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

@@ -5,7 +5,7 @@ plugins/:
 * a deliberately simple page-table walk of the two memories (image_machine.pages,
   resume_machine.pages) -> per-slot kinds -> findings, which must equal `expected`;
 * the restore-hazard rule applied to the walked tables, and a step-by-step simulation of the
-  copy (spec §8.3 order, and the 2005 ascending order) that re-walks the boot kernel's direct
+  copy (docs/format.md §8.3 order, and the 2005 ascending order) that re-walks the boot kernel's direct
   map after every copied page: the regions whose translation breaks must be exactly the
   hazards' regions;
 * the dump files read back through Volatility's own FileLayer/Elf64Layer, and a tiny ELF

@@ -28,10 +28,12 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         return [
             requirements.IntRequirement(
                 name="resume_offset", optional=True,
-                description="The kernel's resume_offset: 4 KiB block of the header in the partition (found by scanning if not given)",
+                description="The kernel's resume_offset: 4 KiB block of the header in the partition "
+                            "(found by scanning if not given)",
             ),
             requirements.IntRequirement(
-                name="partition", optional=True, description="Partition number (1-based) of a whole-disk image to look in",
+                name="partition", optional=True,
+                description="Partition number (1-based) of a whole-disk image to look in",
             ),
             requirements.BooleanRequirement(
                 name="no_crc", optional=True, default=False,
@@ -51,8 +53,9 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
         banners = image.find_banners()
         yield from describe.banner_rows(banners)
         # which ISF matches, BTF present or not, the next step
-        yield from nosym.info_rows(self.context, image, banners,
-                                   lambda section, field, value, offset: describe.Row(section, field, str(value), offset))
+        yield from nosym.info_rows(
+            self.context, image, banners,
+            lambda section, field, value, offset: describe.Row(section, field, str(value), offset))
 
     def _generator(self, image):
         na = renderers.NotApplicableValue()

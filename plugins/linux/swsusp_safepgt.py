@@ -1,5 +1,5 @@
 """linux.swsusp_safepgt: the direct map of a hibernated kernel, what a resume does to it, and
-safe page tables rebuilt offline (the 2005 x86-64 resume hang, spec §8)."""
+safe page tables rebuilt offline (the 2005 x86-64 resume hang, docs/format.md §8)."""
 
 import io
 import json
@@ -52,7 +52,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         return [
             requirements.StringRequirement(
                 name="resume_dump", optional=True,
-                description="RAM dump of the resume-time (boot) kernel, in any format Volatility reads (path or file URL)",
+                description="RAM dump of the resume-time (boot) kernel, in any format Volatility reads "
+                            "(path or file URL)",
             ),
             requirements.IntRequirement(
                 name="cr3", optional=True,
@@ -64,7 +65,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             ),
             requirements.BooleanRequirement(
                 name="rebuild", optional=True, default=False,
-                description="Rebuild safe page tables in frames the image does not contain, verify them, write them to -o",
+                description="Rebuild safe page tables in frames the image does not contain, verify them, "
+                            "write them to -o",
             ),
             requirements.IntRequirement(
                 name="explain", optional=True, description="Show the page walk of this virtual address step by step",
@@ -117,7 +119,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         """A raw input that looks like a hibernation image (or is a LUKS/LVM volume, never a
         RAM dump) but did not stack: say why instead of analysing its bytes as a RAM dump."""
         volume = identify(LayerSource(self.context, name)) or ""
-        if not ("LUKS" in volume or "LVM" in volume) and not SwsuspStacker._worth_trying(self.context, name, warn=False):
+        luks_or_lvm = "LUKS" in volume or "LVM" in volume
+        if not luks_or_lvm and not SwsuspStacker._worth_trying(self.context, name, warn=False):
             return
         try:
             open_image(self.context, name)
@@ -178,7 +181,8 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
 
     def _write_tables(self, result):
         bin_name = self._write("safepgt-tables.bin", report.tables_bytes(result.safe))
-        description = report.tables_description(result.safe, result.verification, result.image.direct_map.base, bin_name)
+        description = report.tables_description(result.safe, result.verification,
+                                                 result.image.direct_map.base, bin_name)
         self._write("safepgt-tables.json", json.dumps(description, indent=2).encode())
 
     def _plot(self, result, name: str):

@@ -1,4 +1,4 @@
-"""The hibernation analysis (spec §8, §10): what a resume does to the hibernated kernel's page
+"""The hibernation analysis (docs/format.md §8, §10): what a resume does to the hibernated kernel's page
 tables.  Plain read functions (`paging.walk.ReadPhys`) and a declared image interface; no
 Volatility import.  Paging proper is in `paging/`.
 

@@ -1,4 +1,4 @@
-"""Two kernels' direct maps side by side, aligned by *physical region* (spec §8.1).
+"""Two kernels' direct maps side by side, aligned by *physical region* (docs/format.md §8.1).
 
 Each kernel has its own random direct-map base, so slot N of one is not slot N of the other;
 what corresponds is the slot that maps the same physical range at the same level.  For each

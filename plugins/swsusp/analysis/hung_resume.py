@@ -1,4 +1,4 @@
-"""A resume that hung: memory as it stood after copy #N of the final loop (spec §8.3), read
+"""A resume that hung: memory as it stood after copy #N of the final loop (docs/format.md §8.3), read
 through the boot kernel's own (live) tables and through the rebuilt safe tables."""
 
 from dataclasses import dataclass
@@ -18,7 +18,7 @@ BANNER = b"Linux version "
 
 @dataclass
 class HungResume:
-    """Memory as it stood after copy #copied of the final loop (spec §8.3), and what the boot
+    """Memory as it stood after copy #copied of the final loop (docs/format.md §8.3), and what the boot
     kernel's own tables and the rebuilt safe tables make of it."""
 
     copied: int

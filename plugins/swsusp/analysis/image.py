@@ -6,7 +6,7 @@ from typing import Optional, Protocol, Sequence, runtime_checkable
 
 
 class RestoreRecord(Protocol):
-    """struct restore_data_record (x86-64, 2.6.24+) as far as the analysis reads it (spec §10)."""
+    """struct restore_data_record (x86-64, 2.6.24+) as far as the analysis reads it (docs/format.md §10)."""
 
     @property
     def cr3(self) -> int: ...
@@ -26,7 +26,7 @@ class ImageInfo(Protocol):
 
 
 class PfnList(Protocol):
-    """The image's PFN list, beside its data pages (spec §4.3)."""
+    """The image's PFN list, beside its data pages (docs/format.md §4.3)."""
 
     @property
     def zero_pfns(self) -> Sequence[int]: ...  # 6.6+ zero pages (no data page), ascending

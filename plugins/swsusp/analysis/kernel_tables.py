@@ -1,4 +1,4 @@
-"""One kernel's page tables and direct map, found from what the analysis is given (spec §10):
+"""One kernel's page tables and direct map, found from what the analysis is given (docs/format.md §10):
 a hibernation image's restore record, or a RAM dump with its cr3 given or found by scanning.
 Every failure is an AnalysisError naming the first problem met."""
 
@@ -67,7 +67,8 @@ def _no_direct_map(paging: walk.Paging, what: str) -> NoDirectMap:
     for _ in paging.tables(paging.kernel_half, problems=problems, shared=False):
         pass
     if not problems:
-        return NoDirectMap(f"{what}: no page in its kernel half maps at a 1 GiB-aligned offset from its physical address")
+        return NoDirectMap(f"{what}: no page in its kernel half maps at a 1 GiB-aligned offset "
+                           "from its physical address")
     named = "; ".join(str(p) for p in problems[:PROBLEMS_NAMED])
     more = f" (and {len(problems) - PROBLEMS_NAMED} more)" if len(problems) > PROBLEMS_NAMED else ""
     return NoDirectMap(f"{what}; page-table problems: {named}{more}")
@@ -81,7 +82,7 @@ def _record(image: HibernationImage) -> RestoreRecord:
 
 
 def image_paging(image: HibernationImage) -> Tuple[walk.Paging, directmap.DirectMap]:
-    """The hibernated kernel's tables (restore-record cr3; spec §10 steps 1-2) and direct map."""
+    """The hibernated kernel's tables (restore-record cr3; docs/format.md §10 steps 1-2) and direct map."""
     record = _record(image)
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * PAGE)

@@ -168,7 +168,8 @@ def summary_rows(result: Analysis, is_image: bool, written: Sequence[str]) -> It
             yield _summary("regions broken on live tables (pre-2005 restore)", len(result.hazards))
             if faults:
                 first = faults[0][1]
-                yield _summary("first faulting copy", f"#{first.fault_copy} (PFN {first.fault_pfn:#x}, region {first.pa_start:#x})")
+                yield _summary("first faulting copy",
+                               f"#{first.fault_copy} (PFN {first.fault_pfn:#x}, region {first.pa_start:#x})")
         else:
             yield _summary("entries live before their table (if the boot kernel's tables differ)", len(result.exposure))
         yield _summary("modern kernels", MODERN_KERNELS)
@@ -176,7 +177,8 @@ def summary_rows(result: Analysis, is_image: bool, written: Sequence[str]) -> It
         yield _summary("rebuilt safe tables", f"not built: {result.rebuild_error}")
     if result.safe is not None:
         frames = ", ".join(f"{p << 12:#x}" for p in result.safe.frames)
-        yield _summary("rebuilt safe tables", f"root {result.safe.root:#x}; frames {frames}; leaves {result.safe.leaf_counts}")
+        yield _summary("rebuilt safe tables",
+                       f"root {result.safe.root:#x}; frames {frames}; leaves {result.safe.leaf_counts}")
         v = result.verification
         if v is not None:
             yield _summary("rebuilt tables verified", f"{v.pages} direct-map pages translate identically"
@@ -248,7 +250,8 @@ def tables_description(safe: SafeTables, verification: Verification, direct_map_
         "root": safe.root,
         "levels": safe.levels,
         "pages": [{"physical_address": pfn << 12, "file_offset": i * PAGE} for i, pfn in enumerate(safe.frames)],
-        "mappings": [{"virtual": va, "physical": pa, "size": size, "what": what} for va, pa, size, what in safe.mappings],
+        "mappings": [{"virtual": va, "physical": pa, "size": size, "what": what}
+                     for va, pa, size, what in safe.mappings],
         "leaf_counts": safe.leaf_counts,
         "verified_pages": verification.pages,
         "mismatches": [list(m) for m in verification.mismatches],

@@ -1,4 +1,4 @@
-"""The restore, modelled as the kernel performs it (spec §8.2-8.3), to show why resumes hung.
+"""The restore, modelled as the kernel performs it (docs/format.md §8.2-8.3), to show why resumes hung.
 
 Load: for each PFN in image-list order, the page is read straight into its frame when the
 boot kernel has that frame free; otherwise into a safe page, with a PBE prepended to
@@ -192,7 +192,8 @@ def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
             continue
         where = f"{new.level.linux} entry at {new.entry_pa:#x}"
         w = order.time(new.table_pa // PAGE)
-        overwritten = f"table frame {new.table_pa:#x} overwritten at copy #{w}" if w else f"table frame {new.table_pa:#x}"
+        overwritten = (f"table frame {new.table_pa:#x} overwritten at copy #{w}" if w
+                       else f"table frame {new.table_pa:#x}")
         if new.entry is None:
             return f"{overwritten}: unreadable"
         was = old.entry.value if old.entry else 0
@@ -208,7 +209,8 @@ def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
     return "translation differs"
 
 
-def order_exposure(image_slots: Iterable[SlotRecord], order: RestoreOrder) -> List[Tuple[SlotRecord, int, Optional[int]]]:
+def order_exposure(image_slots: Iterable[SlotRecord],
+                   order: RestoreOrder) -> List[Tuple[SlotRecord, int, Optional[int]]]:
     """Without the boot kernel's memory: image table entries whose target table is restored
     after the frame holding the entry (or never).  (slot, t(entry frame), t(target))."""
     out = []

@@ -1,5 +1,5 @@
 """Safe page tables, built offline as set_up_temporary_mappings() builds them online
-(arch/x86/power/hibernate_64.c; spec §8.1-8.2).
+(arch/x86/power/hibernate_64.c; docs/format.md §8.1-8.2).
 
 During resume the kernel copies image pages over the memory it runs in.  Page-table pages
 that the copy overwrites change meaning mid-copy (the 2005 hang).  The fix: a private set of

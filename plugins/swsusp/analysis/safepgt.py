@@ -51,7 +51,7 @@ def _in_ranges(ranges: List[Tuple[int, int]]) -> Callable[[int], bool]:
 
 def restore_order(image: HibernationImage, image_kt: KernelTables,
                   boot: Optional[KernelTables]) -> Tuple[restore.RestoreOrder, str]:
-    """The copy order of spec §8.3 under the free-frame model said in the returned text."""
+    """The copy order of docs/format.md §8.3 under the free-frame model said in the returned text."""
     model = boot or image_kt
     tables = set(model.table_frames())
     text = _in_ranges(model.text_frames())
@@ -126,7 +126,8 @@ def analyse(kt: KernelTables, image: Optional[HibernationImage] = None, resume: 
 
 
 def rebuild_safe(kt: KernelTables, image: Optional[HibernationImage], resume: Optional[KernelTables],
-                 alloc_range: Optional[Tuple[int, int]] = None) -> Tuple[safe_tables.SafeTables, safe_tables.Verification]:
+                 alloc_range: Optional[Tuple[int, int]] = None
+                 ) -> Tuple[safe_tables.SafeTables, safe_tables.Verification]:
     """Safe tables for `kt` in frames the image does not contain and, with a resume-time dump,
     that are RAM there, all-zero (free) and not among that kernel's own tables."""
     boot_tables = set(resume.table_frames()) if resume is not None else set()

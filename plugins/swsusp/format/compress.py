@@ -1,4 +1,4 @@
-"""Compressed image blocks (spec §5.2) and the image CRC32 (spec §5.3)."""
+"""Compressed image blocks (docs/format.md §5.2) and the image CRC32 (docs/format.md §5.3)."""
 
 import zlib
 

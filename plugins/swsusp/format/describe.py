@@ -112,7 +112,8 @@ def _md5_rows(image: SwsuspImage, check: bool, warn: Warn, progress: Progress) -
     u = image.uswsusp
     assert u is not None
     stored = u.checksum.hex() if image.md5_valid else "not recorded (no IMAGE_CHECKSUM)"
-    yield Row("stream", "md5 stored", stored, u.offset + IMAGE_HEADER_INFO.offset("checksum") if image.md5_valid else None)
+    yield Row("stream", "md5 stored", stored,
+              u.offset + IMAGE_HEADER_INFO.offset("checksum") if image.md5_valid else None)
     if not check or not image.md5_valid:
         return
     digest = image.compute_md5(progress)

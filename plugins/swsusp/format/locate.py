@@ -1,4 +1,4 @@
-"""Where the swap area and its header page lie inside the input (spec §1, §12.1).
+"""Where the swap area and its header page lie inside the input (docs/format.md §1, §12.1).
 
 Inputs analysts hold:
   * a swap partition image: header at block 0, blocks count from the file start;

@@ -221,8 +221,8 @@ def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Fail
 # -- the whole input ------------------------------------------------------------------------
 
 
-def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_offset: Optional[int] = None, partition: Optional[int] = None,
-               scan: str = "auto", cache_blocks: int = 64) -> ImageParts:
+def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_offset: Optional[int] = None,
+               partition: Optional[int] = None, scan: str = "auto", cache_blocks: int = 64) -> ImageParts:
     """Find and open the image in a swap partition, filesystem or disk image."""
     source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
     if source.size < PAGE_SIZE:

@@ -1,4 +1,4 @@
-"""The metadata pages: which PFN each data page belongs to (spec §4.3, §6.5).
+"""The metadata pages: which PFN each data page belongs to (docs/format.md §4.3, §6.5).
 
     2.6.16-2.6.18  u64 direct-map virtual address (PAGE_OFFSET 0xffff810000000000), 0 ends
     2.6.19-6.5     u64 PFN, BM_END_OF_MAP (~0) ends

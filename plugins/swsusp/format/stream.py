@@ -28,7 +28,8 @@ Progress = Optional[Callable[[float, str], None]]
 Pages = Union[bytes, memoryview]  # a slice of a decompressed block, or bytes read from disk
 
 
-def read_map_blocks(area: SwapArea, swap_map: SwapMap, blocks: Sequence[int], first_entry: Optional[int] = None) -> bytes:
+def read_map_blocks(area: SwapArea, swap_map: SwapMap, blocks: Sequence[int],
+                    first_entry: Optional[int] = None) -> bytes:
     """Read device blocks in order, one read per run of consecutive blocks.  With
     `first_entry` (the map index of blocks[0]) the blocks are checked against the area, and
     a read past the end of the input is named by the map entry pointing there."""

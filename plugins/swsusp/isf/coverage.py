@@ -16,7 +16,8 @@ VOLATILITY_TYPES = ("file", "list_head", "hlist_head", "mm_struct", "super_block
                     "inode", "idr", "address_space", "page", "vfsmount", "net", "socket", "sock",
                     "inet_sock", "unix_sock")
 # what the kernel stackers read: the banner, init_task and its neighbours, the top page table
-ESSENTIAL_SYMBOLS = ("linux_banner", "init_task", "init_files", "init_mm", "init_top_pgt|init_level4_pgt|swapper_pg_dir")
+ESSENTIAL_SYMBOLS = ("linux_banner", "init_task", "init_files", "init_mm",
+                     "init_top_pgt|init_level4_pgt|swapper_pg_dir")
 
 Needs = tuple[Sequence[str], dict[str, Sequence[str]]]  # (typed symbols, {structure: members})
 

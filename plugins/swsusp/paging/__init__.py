@@ -1,4 +1,4 @@
-"""x86-64 paging over any "read physical bytes" function (spec §9, §10).  No Volatility import.
+"""x86-64 paging over any "read physical bytes" function (docs/format.md §9, §10).  No Volatility import.
 
   entries    Level descriptors and decoded entries (PageTableEntry, decode)
   walk       Paging: walk / translate / leaves / tables from a CR3; SME, PTI, 4/5 levels

@@ -1,6 +1,6 @@
-"""The direct map (virtual = base + physical) found from the page tables alone (spec §10).
+"""The direct map (virtual = base + physical) found from the page tables alone (docs/format.md §10).
 
-1. Quick test of the fixed PAGE_OFFSET of each era (spec §9.5): the base is right when
+1. Quick test of the fixed PAGE_OFFSET of each era (docs/format.md §9.5): the base is right when
    `translate(base + X) == X` for X = 0 and a few sample physical addresses.
 2. Otherwise (KASLR since 4.8: a random 1 GiB-aligned base) the general method: enumerate
    every leaf in the kernel half except the last top-level slot (kernel text, modules,
@@ -23,7 +23,7 @@ from .walk import NOT_PRESENT, UNREADABLE, Paging
 U64 = (1 << 64) - 1
 GIB = 1 << 30
 
-# (paging levels, PAGE_OFFSET, end of its region = the era's vmalloc start, era)   spec §9.5
+# (paging levels, PAGE_OFFSET, end of its region = the era's vmalloc start, era)   docs/format.md §9.5
 FIXED_BASES = (
     (4, 0xFFFF810000000000, 0xFFFFC20000000000, "2.6.11-2.6.26"),
     (4, 0xFFFF880000000000, 0xFFFFC80000000000, "2.6.27-4.19"),
@@ -70,7 +70,8 @@ class Candidate:
 
     def __str__(self) -> str:
         counts = " ".join(f"{n}x{k}" for k, n in sorted(self.leaf_counts.items()))
-        return f"{self.delta:#018x}: {self.mapped_bytes >> 20} MiB mapped, pa {self.min_pa:#x}-{self.max_pa:#x} ({counts})"
+        return (f"{self.delta:#018x}: {self.mapped_bytes >> 20} MiB mapped, "
+                f"pa {self.min_pa:#x}-{self.max_pa:#x} ({counts})")
 
 
 @dataclass(frozen=True)
@@ -146,7 +147,7 @@ def _sample_pas(present_pfns: Optional[Iterable[int]]) -> List[int]:
 
 def quick_fixed_base(paging: Paging, present_pfns: Optional[Iterable[int]] = None) -> Optional[Tuple[int, int, str]]:
     """(base, region end, era) of the first fixed PAGE_OFFSET under which 0 and the sample
-    physical addresses translate to themselves (spec §10 step 3), else None."""
+    physical addresses translate to themselves (docs/format.md §10 step 3), else None."""
     samples = [0] + _sample_pas(present_pfns)
     for levels, base, region_end, era in FIXED_BASES:
         if levels != paging.n_levels:
@@ -172,7 +173,7 @@ def _make(paging: Paging, base: int, acc: _Acc, how: str, candidates=()) -> Dire
 
 
 def find_direct_map(paging: Paging, present_pfns: Optional[Iterable[int]] = None) -> Optional[DirectMap]:
-    """The direct map of `paging` (spec §10), or None when nothing qualifies.
+    """The direct map of `paging` (docs/format.md §10), or None when nothing qualifies.
 
     `present_pfns` (e.g. the image's PFN list) supplies sample addresses for the quick test."""
     quick = quick_fixed_base(paging, present_pfns)
@@ -284,7 +285,8 @@ def _record(paging: Paging, base: int, depth: int, va: int, table_pa: int, path:
     readable = paging.table(entry.frame) is not None
     kind = f"{child.linux} table at frame {entry.frame:#x}" + ("" if readable else " (unreadable)")
     if not readable:
-        where = f", beyond the end of physical memory {max_pa:#x}" if max_pa is not None and entry.frame >= max_pa else ""
+        where = (f", beyond the end of physical memory {max_pa:#x}"
+                 if max_pa is not None and entry.frame >= max_pa else "")
         return record(kind, entry.frame, False, UNREADABLE_TABLE,
                       f"the {child.linux} table at {entry.frame:#x} cannot be read{where}")
     return record(kind, entry.frame, True)

@@ -1,4 +1,4 @@
-"""x86-64 page-table levels and entries (spec §9.1, §9.2).
+"""x86-64 page-table levels and entries (docs/format.md §9.1, §9.2).
 
 An entry is decoded once into a :class:`PageTableEntry`; the walker, the direct-map finder,
 the reports and the teaching output all read that record and never re-derive a mask.
@@ -171,10 +171,11 @@ def reserved_bits(value: int, level: Level) -> int:
 
 
 def decode(value: int, level: Level, sme_mask: int = 0) -> PageTableEntry:
-    """Decode the raw 64-bit `value` of an entry at `level` (spec §9.2).  `sme_mask` is the
-    AMD SME C-bit (e.g. 1 << 47), removed from the address (spec §9.4)."""
+    """Decode the raw 64-bit `value` of an entry at `level` (docs/format.md §9.2).  `sme_mask` is the
+    AMD SME C-bit (e.g. 1 << 47), removed from the address (docs/format.md §9.4)."""
     if not value & P:
-        return _record(value, level, False, False, False, False, False, False, False, False, False, False, False, 0, 0, False)
+        return _record(value, level, False, False, False, False, False, False, False, False, False, False, False,
+                       0, 0, False)
     large = level.large_ok and value & PS != 0
     leaf = level.last or large
     if large:

@@ -8,7 +8,7 @@ A page is a kernel top-level table (4-level; PML4) when
   holding 2 MiB kernel-text leaves (present, PS, global);
 * besides slot 511 the kernel half (256-510) has at least one more present entry (the direct
   map);
-and it is verified when a direct map (spec §10) found under it maps physical 0 and maps the
+and it is verified when a direct map (docs/format.md §10) found under it maps physical 0 and maps the
 table itself at base + its own address (every page table lives in the direct map).
 
 Every process has such a table (its kernel half mirrors `init_top_pgt`), so there are many
@@ -27,7 +27,7 @@ from .walk import Paging, ReadPhys, table_entries
 
 CHUNK = 1 << 20  # bytes read at a time while scanning
 RESERVED_HIGH = 0x7FF0000000000000  # bits 52..62: ignored/pkey bits, never set in Linux table pointers
-START_KERNEL_MAP = 0xFFFFFFFF80000000  # top slot 511, PUD 510 (spec §9.5)
+START_KERNEL_MAP = 0xFFFFFFFF80000000  # top slot 511, PUD 510 (docs/format.md §9.5)
 MIN_TEXT_LEAVES = 2
 
 
@@ -119,7 +119,8 @@ def cr3_candidates(read: ReadPhys, max_pa: int, levels: int = 4, sme_mask: int =
                    ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[Cr3Candidate]:
     """Every verified kernel top-level table (PML4, or PML5 with `levels` 5) below `max_pa`
     (inside `ranges` when given), ascending."""
-    by_kernel_half: Dict[bytes, Optional[DirectMap]] = {}  # identical kernel halves (every process PGD) share one direct map
+    # identical kernel halves (every process PGD) share one direct map
+    by_kernel_half: Dict[bytes, Optional[DirectMap]] = {}
     for pa, page in _pages(read, max_pa, ranges):
         last = int.from_bytes(page[0xFF8:0x1000], "little")
         if not _plausible_pointer(last, max_pa, sme_mask):  # cheap reject: slot 511 must be a table pointer

@@ -1,4 +1,4 @@
-"""Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (spec §9.1, §9.3, §9.4).
+"""Page walks from a CR3 over any `read(phys_addr, length) -> bytes` (docs/format.md §9.1, §9.3, §9.4).
 
 The read function (`ReadPhys`) returns exactly `length` bytes, or raises KeyError when any of
 them is not in memory: `errors.MissingMemory` from the Volatility adapters, the format's
@@ -58,7 +58,7 @@ __all__ = [
     "table_entries",
 ]
 
-CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (spec §9.3)
+CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (docs/format.md §9.3)
 PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above the kernel half
 U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
@@ -78,7 +78,8 @@ class Step:
     """One level of a walk: the entry at `entry_pa` (index `index` of the table at `table_pa`).
     `status` says what it led to: 'table' (next step follows), 'leaf' (the walk ends with a
     translation), 'not present', 'unreadable' (the table page could not be read; `entry`
-    is None) or 'reserved' (reserved bits set: the MMU faults, the walk ends).  `revisit` marks a table pointer back to a table already on this walk."""
+    is None) or 'reserved' (reserved bits set: the MMU faults, the walk ends).
+    `revisit` marks a table pointer back to a table already on this walk."""
 
     va: int
     level: Level
@@ -124,7 +125,8 @@ class Leaf:
     path: Tuple[int, ...]
 
     def __str__(self) -> str:
-        return f"{self.va:#x} -> {self.pa:#x} {self.entry.kind} [{self.entry.flags_text()}] ({self.entry.level.linux} @ {self.entry_pa:#x})"
+        return (f"{self.va:#x} -> {self.pa:#x} {self.entry.kind} [{self.entry.flags_text()}] "
+                f"({self.entry.level.linux} @ {self.entry_pa:#x})")
 
 
 @dataclass(frozen=True)
@@ -162,10 +164,12 @@ class Problem:
     def __str__(self) -> str:
         by = f" (entry @ {self.entry_pa:#x})" if self.entry_pa is not None else " (root)"
         if self.kind == LOOP:
-            return f"{self.level.linux} entry for {self.va:#x} points back to table {self.table_pa:#x}{by}: not followed"
+            return (f"{self.level.linux} entry for {self.va:#x} points back to table "
+                    f"{self.table_pa:#x}{by}: not followed")
         if self.kind == RESERVED:
             bits = reserved_bits(self.value or 0, self.level)
-            return f"{self.level.linux} entry for {self.va:#x} has reserved bits {bits:#x} set{by}: the MMU faults, not followed"
+            return (f"{self.level.linux} entry for {self.va:#x} has reserved bits {bits:#x} set{by}: "
+                    "the MMU faults, not followed")
         return f"table {self.table_pa:#x} for {self.va:#x} cannot be read{by}"
 
 
@@ -191,7 +195,7 @@ class Paging:
 
     `root` is `cr3` with the PCID bits (0-11), bit 63 and the SME C-bit (`sme_mask`) cleared,
     and with bit 12 cleared when `pti` says the value may be the user half of a PTI pair
-    (spec §9.3).  Table pages are read once and cached (by physical address)."""
+    (docs/format.md §9.3).  Table pages are read once and cached (by physical address)."""
 
     def __init__(self, read: ReadPhys, cr3: int, levels: int = 4, sme_mask: int = 0, pti: bool = False) -> None:
         self.read = read
@@ -311,7 +315,8 @@ class Paging:
 
     # ---- ranges ---------------------------------------------------------------------------
     def _enumerate(
-        self, va_start: int, va_end: int, want_tables: bool, want_leaves: bool, problems: List[Problem], shared: bool = True
+        self, va_start: int, va_end: int, want_tables: bool, want_leaves: bool, problems: List[Problem],
+        shared: bool = True
     ):
         """Depth-first, ascending-VA visit of [va_start, va_end).  Yields
         ('table', TableRef) and ('leaf', (linear_va, value, level, entry_pa, path)).
@@ -376,7 +381,8 @@ class Paging:
         entries is enumerated only the first time."""
         problems = self._problems(problems)
         sme, canonical = self.sme_mask, self.canonical
-        for _kind, (va, value, level, entry_pa, path) in self._enumerate(va_start, va_end, False, True, problems, shared):
+        visits = self._enumerate(va_start, va_end, False, True, problems, shared)
+        for _kind, (va, value, level, entry_pa, path) in visits:
             entry = decode(value, level, sme)
             yield Leaf(canonical(va), entry.frame, level.span, entry, entry_pa, path)
 
@@ -388,7 +394,8 @@ class Paging:
         enumerates a table reached through several entries only the first time."""
         problems = self._problems(problems)
         sme, canonical = self.sme_mask, self.canonical
-        for _kind, (va, value, level, entry_pa, _path) in self._enumerate(va_start, va_end, False, True, problems, shared):
+        visits = self._enumerate(va_start, va_end, False, True, problems, shared)
+        for _kind, (va, value, level, entry_pa, _path) in visits:
             span = level.span
             yield canonical(va), value & ADDR_MASK & ~sme & ~(span - 1), span, value, entry_pa
 
@@ -408,9 +415,9 @@ class Paging:
         return problems
 
 
-# ---- the kernel's tables from a restore record (spec §10) ---------------------------------------
+# ---- the kernel's tables from a restore record (docs/format.md §10) -----------------------------
 def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0) -> Optional[int]:
-    """4 or 5: the depth under which `va` translates to `pa` (spec §10 step 2)."""
+    """4 or 5: the depth under which `va` translates to `pa` (docs/format.md §10 step 2)."""
     for levels in (4, 5):
         if Paging(read, cr3, levels, sme_mask).translate(va) == pa:
             return levels
@@ -418,7 +425,7 @@ def detect_levels(read: ReadPhys, cr3: int, va: int, pa: int, sme_mask: int = 0)
 
 
 def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> int:
-    """The AMD SME C-bit mask (e.g. 1 << 47) or 0 (spec §9.4, heuristic).
+    """The AMD SME C-bit mask (e.g. 1 << 47) or 0 (docs/format.md §9.4, heuristic).
 
     With SME active, cr3 and every present entry of the top-level table carry the C-bit, a
     single bit in 51..32.  A bit qualifies when it is set in every present top-level entry
@@ -444,7 +451,7 @@ def detect_sme_bit(read: ReadPhys, cr3: int, max_pa: Optional[int] = None) -> in
 
 def pti_kernel_root(read: ReadPhys, root: int) -> int:
     """`root`, or the kernel half of its PTI pair when `root` (bit 12 set) looks like the user
-    half: the page 4 KiB below has more present entries in slots 256-511 (spec §9.3)."""
+    half: the page 4 KiB below has more present entries in slots 256-511 (docs/format.md §9.3)."""
     if not root & PTI_USER_BIT:
         return root
     mine, below = read_table(read, root), read_table(read, root & ~PTI_USER_BIT)
@@ -467,7 +474,7 @@ def kernel_paging(
     jump_address_phys: Optional[int] = None,
     max_pa: Optional[int] = None,
 ) -> Optional[Paging]:
-    """The kernel's page tables from a restore record (spec §10 steps 1-2): the SME C-bit
+    """The kernel's page tables from a restore record (docs/format.md §10 steps 1-2): the SME C-bit
     detected and cleared, the PTI kernel half chosen, and 4 or 5 levels decided by the walk
     that takes `jump_address` to `jump_address_phys` (4 when the record has no
     jump_address_phys: before 5-level support).  None when no choice translates it."""

@@ -3,7 +3,7 @@
 The restore record carries the page-table root (cr3) and restore_registers' virtual and
 physical address, so no full-memory scan is needed: the banner is looked for in the kernel
 image around jump_address_phys, the KASLR shift is jump_address - &restore_registers, and
-4- vs 5-level paging is whichever walk takes jump_address to jump_address_phys (spec §10).
+4- vs 5-level paging is whichever walk takes jump_address to jump_address_phys (docs/format.md §10).
 """
 
 import logging
@@ -66,7 +66,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         table = linux.LinuxKernelIntermedSymbols(context, "temporary." + table_name, name=table_name, isf_url=isf_url)
         context.symbol_space.append(table)
 
-        # the shared spec §10 steps: SME bit, PTI kernel half, 4 or 5 levels by the jump walk
+        # docs/format.md §10 steps 1-2: SME bit, PTI kernel half, 4 or 5 levels by the jump walk
         paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                     (image.max_pfn + 1) * 4096)
         if paging is None:

@@ -237,7 +237,8 @@ class SwsuspLayer(EvidencePhysicalLayer):
         except SwsuspFormatError as exc:
             raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
 
-    def mapping(self, offset: int, length: int, ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
+    def mapping(self, offset: int, length: int,
+                ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
         """Runs of present pages, each mapped onto itself in this layer: the pages are
         decompressed by `read`, so there is no lower layer a mapped offset could point into."""
         if length <= 0:
@@ -248,11 +249,13 @@ class SwsuspLayer(EvidencePhysicalLayer):
             start = max(offset, first * PAGE_SIZE)
             stop = min(end, (first + count) * PAGE_SIZE)
             if start > pos and not ignore_errors:
-                raise exceptions.InvalidAddressException(self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
+                raise exceptions.InvalidAddressException(
+                    self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
             yield start, stop - start, start, stop - start, self.name
             pos = stop
         if pos < end and not ignore_errors:
-            raise exceptions.InvalidAddressException(self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
+            raise exceptions.InvalidAddressException(
+                self.name, pos, f"Page {pos // PAGE_SIZE:#x} is not in the hibernation image")
 
 
 class SwsuspStacker(interfaces.automagic.StackerLayerInterface):

@@ -253,7 +253,8 @@ class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
                                        shortcut=False)
         join, parent = interfaces.configuration.path_join, interfaces.configuration.parent_path
         for sub_path, req in found:
-            if not isinstance(req, requirements.SymbolTableRequirement) or not req.unsatisfied(context, parent(sub_path)):
+            if (not isinstance(req, requirements.SymbolTableRequirement)
+                    or not req.unsatisfied(context, parent(sub_path))):
                 continue
             layer_name = next((context.config.get(p) for p, r in found if isinstance(
                 r, requirements.TranslationLayerRequirement) and parent(p) == parent(sub_path)), None)
