@@ -17,8 +17,8 @@ from volatility3.framework.symbols import linux
 
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.paging.errors import PagingError
-from volatility3.plugins.swsusp.vol import nosym
-from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, user_option
+from volatility3.plugins.swsusp.vol import nosym, options
+from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
 
 vollog = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
             vollog.warning(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
             return None
         dtb, levels = paging.root, paging.n_levels
-        if user_option(context, "safe_tables"):
+        if options.flag(context, "safe_tables"):
             layer_name, dtb = cls._safe_tables(context, layer_name)
             if layer_name is None:
                 return None

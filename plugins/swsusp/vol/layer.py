@@ -24,6 +24,7 @@ from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
+from volatility3.plugins.swsusp.vol import options
 
 vollog = logging.getLogger(__name__)
 
@@ -100,15 +101,6 @@ IMAGES = _ImageCache()
 def _file_key(path: str) -> tuple:
     st = os.stat(path)
     return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
-
-
-# Options a user can give any plugin with `-e swsusp.resume_offset=N` / `-e swsusp.partition=N`
-USER_OPTIONS = "swsusp"
-
-
-def user_option(context, name: str):
-    value = context.config.get(interfaces.configuration.path_join(USER_OPTIONS, name), None)
-    return int(value) if value is not None else None
 
 
 def open_image(context, base_layer: str, partition_offset=None, resume_offset=None, block_base=None,
@@ -269,7 +261,7 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         layer = context.layers[layer_name]
         if isinstance(layer, interfaces.layers.TranslationLayerInterface):
             return None  # only plain files/devices hold swap areas
-        resume_offset, partition = user_option(context, "resume_offset"), user_option(context, "partition")
+        resume_offset, partition = options.integer(context, "resume_offset"), options.integer(context, "partition")
         if resume_offset is None and partition is None and not cls._worth_trying(context, layer_name):
             return None
         try:

@@ -25,36 +25,29 @@ from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
 from volatility3.plugins.swsusp.isf import core, engine, hints, report
 from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
 from volatility3.plugins.swsusp.paging.errors import PagingError
-from volatility3.plugins.swsusp.vol.layer import USER_OPTIONS
+from volatility3.plugins.swsusp.vol import options
 
 vollog = logging.getLogger(__name__)
 
-SWITCH = "btf"  # -e swsusp.btf=false: never build an ISF
-TIMEOUT = "btf_timeout"  # -e swsusp.btf_timeout=SECONDS
-NEEDED = "kernel_symbols_needed"  # set by KernelSymbolsNeeded for the stackers of this run
+# set by KernelSymbolsNeeded for the stackers of this run (not a user option: its own namespace)
+NEEDED = interfaces.configuration.path_join("swsusp_run", "kernel_symbols_needed")
 BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
 SYMBOL_CLASS = "volatility3.framework.symbols.linux.LinuxKernelIntermedSymbols"
 
 
-def _option(context, name: str, default=None):
-    return context.config.get(interfaces.configuration.path_join(USER_OPTIONS, name), default)
-
-
 def btf_enabled(context) -> bool:
-    value = _option(context, SWITCH, True)
-    return value not in (False, 0, "false", "False", "0", "no", "off")
+    """-e swsusp.btf=false: never build an ISF."""
+    return options.flag(context, "btf")
 
 
 def build_timeout(context) -> float:
-    try:
-        return float(_option(context, TIMEOUT, engine.DEFAULT_TIMEOUT))
-    except (TypeError, ValueError):
-        return engine.DEFAULT_TIMEOUT
+    """-e swsusp.btf_timeout=SECONDS."""
+    return float(options.get(context, "btf_timeout") or engine.DEFAULT_TIMEOUT)
 
 
 def symbols_needed(context) -> bool:
     """Whether the running plugin needs a kernel symbol table (True when nobody said)."""
-    return bool(_option(context, NEEDED, True))
+    return bool(context.config.get(NEEDED, True))
 
 
 class KernelSymbolsNeeded(interfaces.automagic.AutomagicInterface):
@@ -63,11 +56,11 @@ class KernelSymbolsNeeded(interfaces.automagic.AutomagicInterface):
     banners, yarascan, layerwriter or the swsusp plugins."""
 
     priority = 5  # after the identifier cache is refreshed (0), before the stackers (10)
-    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+    exclusion_list = ["mac", "windows"]
 
     def __call__(self, context, config_path, requirement, progress_callback=None):
         unsatisfied = self.find_requirements(context, config_path, requirement, requirements.SymbolTableRequirement)
-        context.config[interfaces.configuration.path_join(USER_OPTIONS, NEEDED)] = bool(unsatisfied)
+        context.config[NEEDED] = bool(unsatisfied)
 
 
 # -- the store and the identifier cache ----------------------------------------------------

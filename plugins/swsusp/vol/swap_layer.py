@@ -28,13 +28,13 @@ from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.swap_area import SwapArea, SwapExtent
 from volatility3.plugins.swsusp.swap import swp_entry
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
+from volatility3.plugins.swsusp.vol import options
 from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import (
     EvidencePhysicalLayer,
     SwsuspFormatException,
     SwsuspLayer,
     open_image,
-    user_option,
 )
 
 vollog = logging.getLogger(__name__)
@@ -324,7 +324,7 @@ def discover(context, table_name: str, layer_name: str, shift: int, image, banne
         return Discovery([], 0, None, layout, "the ISF has no swap_info/nr_swapfiles (kernel without CONFIG_SWAP?)",
                          layout_why)
     nr, areas = read_swap_areas(k)
-    forced = user_option(context, "swap_type")
+    forced = options.integer(context, "swap_type")
     ours, why = choose_area(areas, image, forced)
     untold = False
     if k.has_symbol("zswap_enabled") and not k.has_field("swap_info_struct", "frontswap_map"):
@@ -546,7 +546,7 @@ def swap_slot_layer(context, image_layer: SwsuspLayer, nr_slots: int, extents) -
 def resolving_kernel(context, kernel, table_name: str, image_layer_name: str, banner):
     """The kernel layer, made to resolve swap entries of the input's swap area (or `kernel`
     itself when swap resolution is off or the area cannot be identified)."""
-    if user_option(context, "swap") == 0:
+    if not options.flag(context, "swap"):
         vollog.info("Swap resolution off (swsusp.swap=false): swapped-out pages read as unmapped")
         return kernel
     image_layer = context.layers[image_layer_name]
