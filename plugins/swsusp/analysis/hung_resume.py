@@ -4,14 +4,13 @@ through the boot kernel's own (live) tables and through the rebuilt safe tables.
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Tuple
 
+from ..memory import PAGE_SIZE
 from ..paging import walk
 from . import restore
 from .errors import NoResumeDump
 from .image import HibernationImage
 from .kernel_tables import KernelTables, read_frame
 from .safepgt import Analysis
-
-PAGE = 4096
 
 BANNER = b"Linux version "
 
@@ -30,8 +29,8 @@ def _overlay(pages: Dict[int, bytearray], read: walk.ReadPhys) -> walk.ReadPhys:
     """`read`, with the rebuilt table pages in their (free) frames."""
 
     def overlay(pa: int, n: int) -> bytes:
-        page = pages.get(pa // PAGE)
-        return bytes(page[pa % PAGE : pa % PAGE + n]) if page is not None else read(pa, n)
+        page = pages.get(pa // PAGE_SIZE)
+        return bytes(page[pa % PAGE_SIZE : pa % PAGE_SIZE + n]) if page is not None else read(pa, n)
 
     return overlay
 
@@ -98,7 +97,7 @@ def _banner_addresses(read: walk.ReadPhys, boot: KernelTables, limit: int = 1) -
                 continue
             at = page.find(BANNER)
             if at >= 0:
-                found.append(pfn * PAGE + at)
+                found.append(pfn * PAGE_SIZE + at)
                 if len(found) >= limit:
                     return found
     return found

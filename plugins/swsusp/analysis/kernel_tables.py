@@ -5,20 +5,20 @@ Every failure is an AnalysisError naming the first problem met."""
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Tuple
 
+from ..memory import PAGE_SIZE
 from ..paging import directmap, scan, walk
 from ..paging.errors import NonCanonicalAddress
 from . import safe_tables
 from .errors import NoDirectMap, NoPageTableRoot, NoRestoreRecord, RecordCr3Unusable
 from .image import HibernationImage, RestoreRecord
 
-PAGE = 4096
 PROBLEMS_NAMED = 3  # in an error message
 
 
 def read_frame(read: walk.ReadPhys, pfn: int) -> Optional[bytes]:
     """Frame `pfn`'s 4096 bytes, or None where that memory has none (the ReadPhys contract)."""
     try:
-        return read(pfn * PAGE, PAGE)
+        return read(pfn * PAGE_SIZE, PAGE_SIZE)
     except KeyError:
         return None
 
@@ -43,13 +43,14 @@ class KernelTables:
         """Frames of every table of the kernel half (root included), enumerated once."""
         if self._frames is None:
             problems: List[walk.Problem] = []
-            self._frames = sorted({t.pa // PAGE for t in self.paging.tables(self.paging.kernel_half, problems=problems,
-                                                                           shared=False)})
+            tables = self.paging.tables(self.paging.kernel_half, problems=problems, shared=False)
+            self._frames = sorted({t.pa // PAGE_SIZE for t in tables})
             self.problems = problems
         return self._frames
 
     def text_frames(self) -> List[Tuple[int, int]]:
-        return [(pa // PAGE, -(-(pa + size) // PAGE)) for _va, pa, size in safe_tables.kernel_text_leaves(self.paging)]
+        leaves = safe_tables.kernel_text_leaves(self.paging)
+        return [(pa // PAGE_SIZE, -(-(pa + size) // PAGE_SIZE)) for _va, pa, size in leaves]
 
 
 def with_slots(kt: KernelTables) -> KernelTables:
@@ -85,7 +86,7 @@ def image_paging(image: HibernationImage) -> Tuple[walk.Paging, directmap.Direct
     """The hibernated kernel's tables (restore-record cr3; docs/format.md §10 steps 1-2) and direct map."""
     record = _record(image)
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * PAGE)
+                                (image.max_pfn + 1) * PAGE_SIZE)
     if paging is None:
         raise RecordCr3Unusable(f"restore record cr3 {record.cr3:#x} does not translate jump_address to "
                                 "jump_address_phys" + _where_walk_ends(image.read, record.cr3, record.jump_address))

@@ -10,6 +10,7 @@ the hung resume (hung_rows).  Explain table: one row per step of a page walk (ex
 
 from typing import Any, Dict, Iterator, List, Sequence, Tuple
 
+from ..memory import PAGE_SIZE
 from ..paging import walk
 from ..paging.entries import decode
 from .compare import MERGED, SPLIT, SlotPair
@@ -18,7 +19,6 @@ from .kernel_tables import KernelTables
 from .safe_tables import SafeTables, Verification
 from .safepgt import Analysis
 
-PAGE = 4096
 HEX = "hex"  # a column of addresses and entries, shown in hex
 
 
@@ -249,7 +249,7 @@ def tables_description(safe: SafeTables, verification: Verification, direct_map_
         "file": bin_name,
         "root": safe.root,
         "levels": safe.levels,
-        "pages": [{"physical_address": pfn << 12, "file_offset": i * PAGE} for i, pfn in enumerate(safe.frames)],
+        "pages": [{"physical_address": pfn << 12, "file_offset": i * PAGE_SIZE} for i, pfn in enumerate(safe.frames)],
         "mappings": [{"virtual": va, "physical": pa, "size": size, "what": what}
                      for va, pa, size, what in safe.mappings],
         "leaf_counts": safe.leaf_counts,

@@ -20,10 +20,10 @@ from array import array
 from dataclasses import dataclass
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from ..memory import PAGE_SIZE
 from ..paging.directmap import SlotRecord
 from ..paging.walk import Paging
 
-PAGE = 4096
 IN_PLACE = 0  # restored while loading, before the copy loop
 PAGINGS_KEPT = 256  # moments of the copy loop whose tables simulate_hazards keeps
 
@@ -83,7 +83,7 @@ class StateAt:
         order, boot, image = self._order, self._boot, self._image
 
         def read(pa: int, n: int) -> bytes:
-            when = order.time(pa // PAGE)
+            when = order.time(pa // PAGE_SIZE)
             return image(pa, n) if when is not None and when <= t else boot(pa, n)
 
         return read
@@ -111,7 +111,7 @@ class Hazard:
 
 
 def _path_frames(paging: Paging, va: int) -> List[int]:
-    return [step.table_pa // PAGE for step in paging.walk(va)]
+    return [step.table_pa // PAGE_SIZE for step in paging.walk(va)]
 
 
 def _probes(pristine: Paging, va: int, size: int) -> List[int]:
@@ -119,7 +119,7 @@ def _probes(pristine: Paging, va: int, size: int) -> List[int]:
     table, else both ends (a large page is linear)."""
     steps = pristine.walk(va)
     if steps and steps[-1].level.linux == "PTE":
-        return list(range(0, size, PAGE))
+        return list(range(0, size, PAGE_SIZE))
     return [0, size - 1]
 
 
@@ -170,13 +170,13 @@ def simulate_hazards(
 
 def _hazard(pa_start, pa_end, va, broken_at, repaired_at, cause, order: RestoreOrder) -> Hazard:
     last = order.copies if repaired_at is None else repaired_at
-    fault = order.first_copy_into(broken_at + 1, last, pa_start // PAGE, -(-pa_end // PAGE))
+    fault = order.first_copy_into(broken_at + 1, last, pa_start // PAGE_SIZE, -(-pa_end // PAGE_SIZE))
     return Hazard(pa_start, pa_end, va, broken_at, repaired_at, cause, fault,
                   order.copy_at(fault) if fault is not None else None)
 
 
 def _when(order: RestoreOrder, frame_pa: int, t: int) -> str:
-    w = order.time(frame_pa // PAGE)
+    w = order.time(frame_pa // PAGE_SIZE)
     if w is None:
         return f"frame {frame_pa:#x}, which the image does not contain (it keeps boot-kernel data)"
     if w > t:
@@ -191,7 +191,7 @@ def _cause(pristine: Paging, now: Paging, va: int, order: RestoreOrder) -> str:
         if old.table_pa != new.table_pa or (old.entry and new.entry and old.entry.value == new.entry.value):
             continue
         where = f"{new.level.linux} entry at {new.entry_pa:#x}"
-        w = order.time(new.table_pa // PAGE)
+        w = order.time(new.table_pa // PAGE_SIZE)
         overwritten = (f"table frame {new.table_pa:#x} overwritten at copy #{w}" if w
                        else f"table frame {new.table_pa:#x}")
         if new.entry is None:
@@ -218,7 +218,7 @@ def order_exposure(image_slots: Iterable[SlotRecord],
         entry = slot.entry
         if entry is None or not entry.present or entry.is_leaf:
             continue
-        t_entry, t_target = order.time(slot.entry_pa // PAGE), order.time(entry.frame // PAGE)
+        t_entry, t_target = order.time(slot.entry_pa // PAGE_SIZE), order.time(entry.frame // PAGE_SIZE)
         if t_entry is None:
             continue
         if t_target is None or t_target > t_entry:

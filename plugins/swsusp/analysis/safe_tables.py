@@ -13,12 +13,12 @@ import struct
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
+from ..memory import MODULES_VADDR, PAGE_SIZE, START_KERNEL_MAP
 from ..paging.entries import ADDR_MASK
 from ..paging.errors import MissingMemory
 from ..paging.walk import Paging
 from .errors import MappingConflict, NoSafeFrame
 
-PAGE = 4096
 PMD_SIZE = 1 << 21
 PUD_SIZE = 1 << 30
 _KERNPG_TABLE = 0x063  # P RW A D: what the kernel uses for non-leaf entries
@@ -42,9 +42,9 @@ class SafeTables:
 
     def read(self, pa: int, length: int) -> bytes:
         """A `walk.ReadPhys` over the rebuilt pages alone (MissingMemory anywhere else)."""
-        pfn, off = divmod(pa, PAGE)
+        pfn, off = divmod(pa, PAGE_SIZE)
         page = self.pages.get(pfn)
-        if page is None or off + length > PAGE:
+        if page is None or off + length > PAGE_SIZE:
             raise MissingMemory(pa, length, "not inside one rebuilt table page")
         return bytes(page[off : off + length])
 
@@ -68,18 +68,18 @@ class _Builder:
     def __init__(self, levels: int, alloc: FrameAllocator) -> None:
         self.tables = SafeTables(levels, 0)
         self._alloc = alloc
-        self.tables.root = self._new_table() * PAGE
+        self.tables.root = self._new_table() * PAGE_SIZE
 
     def _new_table(self) -> int:
         pfn = self._alloc()
-        self.tables.pages[pfn] = bytearray(PAGE)
+        self.tables.pages[pfn] = bytearray(PAGE_SIZE)
         return pfn
 
     def _entry(self, table_pa: int, index: int) -> int:
-        return struct.unpack_from("<Q", self.tables.pages[table_pa // PAGE], index * 8)[0]
+        return struct.unpack_from("<Q", self.tables.pages[table_pa // PAGE_SIZE], index * 8)[0]
 
     def _set(self, table_pa: int, index: int, value: int) -> None:
-        struct.pack_into("<Q", self.tables.pages[table_pa // PAGE], index * 8, value)
+        struct.pack_into("<Q", self.tables.pages[table_pa // PAGE_SIZE], index * 8, value)
 
     def map_large(self, va: int, pa: int, size: int) -> None:
         """One leaf of `size` (2 MiB, or 1 GiB at the PUD level), creating tables on the way."""
@@ -91,7 +91,7 @@ class _Builder:
                 return
             entry = self._entry(table, index)
             if not entry & 1:
-                entry = self._new_table() * PAGE | _KERNPG_TABLE
+                entry = self._new_table() * PAGE_SIZE | _KERNPG_TABLE
                 self._set(table, index, entry)
             elif entry & 0x80:
                 raise MappingConflict(f"VA {va:#x} is already inside a large page")
@@ -151,8 +151,6 @@ def build_safe_tables(
 
 # -- from a kernel's own tables --------------------------------------------------------------
 
-START_KERNEL_MAP = 0xFFFFFFFF80000000
-MODULES_VADDR = 0xFFFFFFFFC0000000  # __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB)
 
 
 @dataclass
@@ -202,5 +200,5 @@ def verify(safe: SafeTables, paging, direct_map, limit: int = 32) -> Verificatio
             got = rebuilt.translate(va + off)
             if got != pa + off and len(result.mismatches) < limit:
                 result.mismatches.append((va + off, pa + off, got))
-        result.pages += size // PAGE
+        result.pages += size // PAGE_SIZE
     return result

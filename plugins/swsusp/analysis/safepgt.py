@@ -13,12 +13,11 @@ import bisect
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Tuple
 
+from ..memory import PAGE_SIZE
 from . import compare, restore, safe_tables
 from .errors import RebuildError
 from .image import HibernationImage
 from .kernel_tables import KernelTables, read_frame
-
-PAGE = 4096
 
 NO_DUMP_ASSUMPTION = (
     "no resume-time dump: assumed the boot kernel is the same kernel at the same place, its page "
@@ -141,7 +140,7 @@ def rebuild_safe(kt: KernelTables, image: Optional[HibernationImage], resume: Op
         return page is None or any(page)  # not RAM in the resume-time kernel, or in use there
 
     if alloc_range is None:
-        top = kt.direct_map.max_pa // PAGE
+        top = kt.direct_map.max_pa // PAGE_SIZE
         alloc_range = (0x100, top)  # above the first MiB (BIOS, real-mode trampoline)
     safe = safe_tables.rebuild(kt.paging, kt.direct_map, unsafe, alloc_range)
     return safe, safe_tables.verify(safe, kt.paging, kt.direct_map)

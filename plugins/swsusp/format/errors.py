@@ -6,6 +6,8 @@ swap block, PFN or compressed-block index, so an analyst can look with a hex edi
 
 from typing import Optional
 
+from ..memory import MissingPage
+
 
 class SwsuspFormatError(Exception):
     """The input is not a readable hibernation image (or this part of it is damaged)."""
@@ -47,7 +49,7 @@ class NotAnImageError(SwsuspFormatError):
     """No hibernation image here at all (as opposed to a damaged one)."""
 
 
-class PageNotInImage(KeyError):
+class PageNotInImage(MissingPage):
     """The PFN was not saved in the image (free, nosave, or never RAM): absent, not zero."""
 
     def __init__(self, pfn: int) -> None:

@@ -10,6 +10,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Optional
 
+from ..memory import START_KERNEL_MAP, U64
 from .errors import SwsuspFormatError
 from .structs import (
     PAGE_SIZE,
@@ -73,7 +74,7 @@ class RestoreDataRecord:
         """phys_base = jump_address_phys - (jump_address - __START_KERNEL_map), mod 2^64."""
         if self.jump_address_phys is None:
             return None
-        return (self.jump_address_phys - (self.jump_address - 0xFFFFFFFF80000000)) % (1 << 64)
+        return (self.jump_address_phys - (self.jump_address - START_KERNEL_MAP)) & U64
 
 
 @dataclass(frozen=True)

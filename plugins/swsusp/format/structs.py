@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-PAGE_SIZE = 4096  # the x86-64 page, swap slot and swap block size: the one page-size constant
+from ..memory import PAGE_SIZE  # the page, swap slot and swap block size (re-exported)
 
 
 @dataclass(frozen=True)

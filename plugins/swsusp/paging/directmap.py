@@ -17,10 +17,10 @@ import functools
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, Iterator, List, Optional, Tuple
 
+from ..memory import U64
 from .entries import Level, PageTableEntry, decode, size_text
 from .walk import NOT_PRESENT, UNREADABLE, Paging
 
-U64 = (1 << 64) - 1
 GIB = 1 << 30
 
 # (paging levels, PAGE_OFFSET, end of its region = the era's vmalloc start, era)   docs/format.md §9.5

@@ -7,6 +7,7 @@ the reports and the teaching output all read that record and never re-derive a m
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
+from ..memory import PAGE_SIZE
 from .errors import UnsupportedLevels
 
 # ---- entry bits (arch/x86/include/asm/pgtable_types.h, Intel SDM vol. 3 §4.5) -------------
@@ -18,7 +19,7 @@ PKEY_SHIFT, PKEY_MASK = 59, 0xF   # bits 59..62 of a leaf (protection key, when 
 
 ADDR_MASK = 0x000FFFFFFFFFF000    # bits 12..51: a table's or a 4 KiB page's frame
 ENTRIES = 512                     # per table, every level
-TABLE_SIZE = 4096
+TABLE_SIZE = PAGE_SIZE
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ PageNotInImage is another).  The walks never let it escape: a table page that ca
 is "unreadable", a state they report, not an error.
 """
 
+from ..memory import MissingPage
+
 
 class PagingError(Exception):
     """Page tables that cannot be walked as asked; the message says which and where."""
@@ -22,7 +24,7 @@ class NonCanonicalAddress(PagingError):
     """A virtual address whose top bits are not the sign extension of bit 47 (or 56)."""
 
 
-class MissingMemory(PagingError, KeyError):
+class MissingMemory(PagingError, MissingPage):
     """Physical memory [pa, pa+length) that a read function does not hold: a page not saved
     in a hibernation image, a hole in a RAM dump, an address beyond its end.  A KeyError, as
     the format's PageNotInImage is, so a reader of either kind honours `walk.ReadPhys`."""

@@ -21,13 +21,13 @@ from array import array
 from dataclasses import dataclass
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from ..memory import START_KERNEL_MAP  # top slot 511, PUD 510 (docs/format.md §9.5)
 from .directmap import DirectMap, find_direct_map
 from .entries import ADDR_MASK, PS, TABLE_SIZE, G, P
 from .walk import Paging, ReadPhys, table_entries
 
 CHUNK = 1 << 20  # bytes read at a time while scanning
 RESERVED_HIGH = 0x7FF0000000000000  # bits 52..62: ignored/pkey bits, never set in Linux table pointers
-START_KERNEL_MAP = 0xFFFFFFFF80000000  # top slot 511, PUD 510 (docs/format.md §9.5)
 MIN_TEXT_LEAVES = 2
 
 

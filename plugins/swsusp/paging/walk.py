@@ -24,6 +24,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
+from ..memory import U64
 from .entries import (
     ADDR_MASK,
     ENTRIES,
@@ -60,7 +61,6 @@ __all__ = [
 
 CR3_ADDR_MASK = ADDR_MASK  # drops PCID (bits 0-11) and the no-flush bit 63 (docs/format.md §9.3)
 PTI_USER_BIT = 1 << 12  # with PTI the user half of the PGD pair is 4 KiB above the kernel half
-U64 = (1 << 64) - 1
 TABLE_CACHE_MAX = 8192  # table pages kept per Paging (32 MiB of raw entries at most)
 _NOT_CACHED: Any = object()  # (None is cached too: an unreadable table)
 

@@ -16,10 +16,10 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.analysis import kernel_tables, safe_tables
 from volatility3.plugins.swsusp.analysis.image import HibernationImage
+from volatility3.plugins.swsusp.memory import PAGE_SIZE
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, SwsuspLayer
 
 vollog = logging.getLogger(__name__)
-PAGE = 4096
 _TABLES: "weakref.WeakKeyDictionary[HibernationImage, safe_tables.SafeTables]" = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -47,7 +47,7 @@ class SafeTablesLayer(EvidencePhysicalLayer):
             raise exceptions.LayerException(name, "safe tables need a hibernation image layer below them")
         self._base = base
         self.tables = safe_tables_for(base.image)
-        self._max = max(base.maximum_address, (max(self.tables.pages) + 1) * PAGE - 1)
+        self._max = max(base.maximum_address, (max(self.tables.pages) + 1) * PAGE_SIZE - 1)
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
@@ -58,17 +58,18 @@ class SafeTablesLayer(EvidencePhysicalLayer):
         return self.tables.pages.get(pfn)
 
     def is_valid(self, offset: int, length: int = 1) -> bool:
-        first, last = offset // PAGE, (offset + max(length, 1) - 1) // PAGE
-        return all(self._table_page(p) is not None or self._base.is_valid(p * PAGE) for p in range(first, last + 1))
+        first, last = offset // PAGE_SIZE, (offset + max(length, 1) - 1) // PAGE_SIZE
+        pfns = range(first, last + 1)
+        return all(self._table_page(p) is not None or self._base.is_valid(p * PAGE_SIZE) for p in pfns)
 
     def read(self, offset: int, length: int, pad: bool = False) -> bytes:
-        first, last = offset // PAGE, (offset + max(length, 1) - 1) // PAGE
+        first, last = offset // PAGE_SIZE, (offset + max(length, 1) - 1) // PAGE_SIZE
         if not any(self._table_page(p) is not None for p in range(first, last + 1)):
             return self._base.read(offset, length, pad)
         out, pos, end = [], offset, offset + length
         while pos < end:
-            pfn, off = divmod(pos, PAGE)
-            n = min(end - pos, PAGE - off)
+            pfn, off = divmod(pos, PAGE_SIZE)
+            n = min(end - pos, PAGE_SIZE - off)
             page = self._table_page(pfn)
             out.append(bytes(page[off : off + n]) if page is not None else self._base.read(pos, n, pad))
             pos += n
