@@ -68,14 +68,6 @@ class SwsuspImage:
 
     # -- the stream ------------------------------------------------------------------------
 
-    def stream_page(self, page: int) -> Pages:
-        """Uncompressed stream page `page`."""
-        return self.stream.page(page)
-
-    def read_stream(self, first: int, count: int) -> bytes:
-        """Stream pages first .. first+count-1, concatenated."""
-        return self.stream.read(first, count)
-
     def stream_offset(self, page: int) -> int:
         """File offset of stream page `page` (for compressed images: of its block's start)."""
         return self.stream.offset(page)
@@ -162,7 +154,7 @@ class SwsuspImage:
         k = self._data_index(pfn)
         if k is not None:
             try:
-                return self.stream_page(self.data_page_first + k)
+                return self.stream.page(self.data_page_first + k)
             except PageDamaged as exc:
                 exc.pfn = pfn
                 raise

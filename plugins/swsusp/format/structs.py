@@ -122,7 +122,8 @@ SWAP_MAP_PAGE = Layout(
     Field("entries", 0, f"{MAP_PAGE_ENTRIES}Q"),
     Field("next_swap", MAP_PAGE_ENTRIES * 8, "Q"),
 )
-SWAP_MAP_PAGE_STRUCT = struct.Struct(f"<{MAP_PAGE_ENTRIES + 1}Q")  # the whole page in one unpack
+# the whole page in one unpack: entries[0..510], next_swap
+SWAP_MAP_PAGE_STRUCT = struct.Struct("<" + "".join(f.fmt for f in SWAP_MAP_PAGE.fields.values()))
 
 # -- stream page 0 --------------------------------------------------------------------------
 
