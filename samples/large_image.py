@@ -42,9 +42,6 @@ from .synth_layout import (
     DIRECT_4K,
     DIRECT_LARGE,
     KERNEL_IMAGE_SIZE,
-    KOFF,
-    LINK_TEXT_PA,
-    LINK_TEXT_VA,
     MM_SIZE,
     PAGE_OFFSET_L4,
     PCD,
@@ -54,6 +51,7 @@ from .synth_layout import (
     SZ_2M,
     SZ_4K,
     TEXT_LARGE,
+    KernelLayout,
 )
 from .synth_memory import PageTables, PhysMem
 from .synth_pages import code_page, random_page, restore_page, struct_page, text_page
@@ -148,21 +146,13 @@ class _LargeKit:
         """KASLR: text shifts and the direct map, vmalloc and vmemmap bases (4 levels)."""
         phys_shift = mrng.randrange(0, 40) * SZ_2M
         virt_shift = mrng.randrange(0, 400) * SZ_2M
-        self.page_offset = PAGE_OFFSET_L4 + (mrng.randrange(0, 0x1800) << 30)
-        self.vmalloc_base = self.page_offset + (74 << 40) + (mrng.randrange(1, 64) << 30)
-        self.vmemmap_base = self.vmalloc_base + (32 << 40) + (mrng.randrange(1, 64) << 30)
-        self.kernel_text_pa = LINK_TEXT_PA + phys_shift
-        self.kernel_text_va = LINK_TEXT_VA + virt_shift
-        self.phys_base = (phys_shift - virt_shift) & _M64
-
-    def kpa(self, name: str) -> int:
-        return self.kernel_text_pa + KOFF[name]
-
-    def kva(self, name: str) -> int:
-        return self.kernel_text_va + KOFF[name]
-
-    def dva(self, pa: int) -> int:
-        return self.page_offset + pa
+        page_offset = PAGE_OFFSET_L4 + (mrng.randrange(0, 0x1800) << 30)
+        vmalloc_base = page_offset + (74 << 40) + (mrng.randrange(1, 64) << 30)
+        vmemmap_base = vmalloc_base + (32 << 40) + (mrng.randrange(1, 64) << 30)
+        layout = KernelLayout(4, phys_shift, virt_shift, page_offset, vmalloc_base, vmemmap_base)
+        self.page_offset, self.vmalloc_base, self.vmemmap_base = page_offset, vmalloc_base, vmemmap_base
+        self.kernel_text_pa, self.kernel_text_va, self.phys_base = layout.text_pa, layout.text_va, layout.phys_base
+        self.kpa, self.kva, self.dva = layout.kpa, layout.kva, layout.dva
 
     def _map(self, mem: PhysMem) -> list[int]:
         """init_top_pgt with the kernel text mapping and a direct map of [0, 64 GiB) (4 KiB

@@ -8,6 +8,7 @@ and the struct layouts that the memory (:mod:`samples.synth_tasks`) and the ISF
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 PAGE = 4096
 START_KERNEL_MAP = 0xFFFFFFFF80000000
@@ -113,3 +114,38 @@ PF_KTHREAD = 0x00200000
 
 def u64(v: int) -> bytes:
     return struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF)
+
+
+@dataclass
+class KernelLayout:
+    """Where the kernel runs: KASLR shifts and the bases of the direct map, vmalloc, vmemmap."""
+    levels: int
+    phys_shift: int
+    virt_shift: int
+    page_offset: int
+    vmalloc_base: int
+    vmemmap_base: int
+
+    @property
+    def text_pa(self) -> int:
+        return LINK_TEXT_PA + self.phys_shift
+
+    @property
+    def text_va(self) -> int:
+        return LINK_TEXT_VA + self.virt_shift
+
+    @property
+    def phys_base(self) -> int:
+        return (self.phys_shift - self.virt_shift) & 0xFFFFFFFFFFFFFFFF
+
+    def kpa(self, name: str) -> int:
+        """Physical address of a kernel symbol."""
+        return self.text_pa + KOFF[name]
+
+    def kva(self, name: str) -> int:
+        """Running virtual address of a kernel symbol."""
+        return self.text_va + KOFF[name]
+
+    def dva(self, pa: int) -> int:
+        """Direct-map address of a physical address."""
+        return self.page_offset + pa

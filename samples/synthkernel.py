@@ -75,6 +75,7 @@ from .synth_layout import (
     A,
     D,
     G,
+    KernelLayout,
     P,
     u64,
 )
@@ -263,41 +264,6 @@ def ram_layout(ram_mib: int):
 
 
 _ram_layout = ram_layout          # the name tests and resume_scenarios use
-
-
-@dataclass
-class KernelLayout:
-    """Where the kernel runs: KASLR shifts and the bases of the direct map, vmalloc, vmemmap."""
-    levels: int
-    phys_shift: int
-    virt_shift: int
-    page_offset: int
-    vmalloc_base: int
-    vmemmap_base: int
-
-    @property
-    def text_pa(self) -> int:
-        return LINK_TEXT_PA + self.phys_shift
-
-    @property
-    def text_va(self) -> int:
-        return LINK_TEXT_VA + self.virt_shift
-
-    @property
-    def phys_base(self) -> int:
-        return (self.phys_shift - self.virt_shift) & 0xFFFFFFFFFFFFFFFF
-
-    def kpa(self, name: str) -> int:
-        """Physical address of a kernel symbol."""
-        return self.text_pa + KOFF[name]
-
-    def kva(self, name: str) -> int:
-        """Running virtual address of a kernel symbol."""
-        return self.text_va + KOFF[name]
-
-    def dva(self, pa: int) -> int:
-        """Direct-map address of a physical address."""
-        return self.page_offset + pa
 
 
 def kaslr_layout(rng: random.Random, levels: int, kaslr: bool, ram_mib: int,
