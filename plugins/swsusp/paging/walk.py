@@ -215,6 +215,11 @@ class Paging:
         return f"Paging(root={self.root:#x}, levels={len(self.levels)}, sme_mask={self.sme_mask:#x})"
 
     @property
+    def tables_cached(self) -> int:
+        """Distinct table pages held (each read once while the cache was not full)."""
+        return len(self._tables)
+
+    @property
     def n_levels(self) -> int:
         return len(self.levels)
 
