@@ -21,8 +21,8 @@ from volatility3.framework import constants, interfaces
 from volatility3.framework.automagic import symbol_cache
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
-from volatility3.plugins.swsusp.isf import core, engine, hints, report
+from volatility3.plugins.swsusp.analysis.errors import AnalysisError
+from volatility3.plugins.swsusp.isf import btf, core, engine, hints, report
 from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import options
@@ -179,17 +179,9 @@ def build_from_memory(memory_path: str, banner: bytes, source: str, progress_cal
 def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int, int] | None]:
     """Write the kernel-image core of a hibernation image to `f`: (its size, the BTF header
     btf.py saw in it, if any)."""
-    from volatility3.plugins.swsusp.isf import btf
-    from volatility3.plugins.swsusp.paging import walk
-
-    record = image.info.record
     if progress_callback:
         progress_callback(0, "Finding the kernel image through the restore record's page tables")
-    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * core.PAGE_SIZE)
-    if paging is None:
-        raise RecordCr3Unusable(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
-    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
+    runs = core.kernel_image_runs(image)
     if progress_callback:
         progress_callback(2, f"Writing the kernel image ({sum(n for _, n in runs)} pages) for the BTF reader")
     found: list[tuple[int, int]] = []
@@ -269,31 +261,18 @@ class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
 
 def info_rows(context, image, banners, row):
     """swsusp_info's "symbols" section (report.symbol_rows) as the plugin's rows."""
-    from volatility3.plugins.swsusp.isf import btf
-
     cache = symbol_cache.load_cache_manager()
-    where, known = None, image.info.record is not None
-    if known:
-        with_pages = _kernel_pages(image)
-        where = btf.find_btf(with_pages, lambda a, n: image.read(a, n, pad=True)) if with_pages is not None else None
-        known = with_pages is not None
+    where, known = None, True
+    try:
+        runs = core.kernel_image_runs(image)
+    except AnalysisError:  # no restore record, or its page tables do not reach the kernel
+        known = False
+    else:
+        pages = ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
+                 for first, count in runs)
+        where = btf.find_btf(pages, lambda a, n: image.read(a, n, pad=True))
     the_store = store()
     for field, value, address in report.symbol_rows(
             banners, lambda b: matching_isfs(b, cache), built_from_btf, where, known, the_store.folder,
             btf_enabled(context)):
         yield row("symbols", field, value, address)
-
-
-def _kernel_pages(image):
-    """(physical address, bytes) of each run of the kernel image's pages, or None when the
-    record's page tables do not map it."""
-    from volatility3.plugins.swsusp.paging import walk
-
-    record = image.info.record
-    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * core.PAGE_SIZE)
-    if paging is None:
-        return None
-    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
-    return ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
-            for first, count in runs)
