@@ -129,7 +129,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         if not found:
             vollog.warning("No kernel banner in this hibernation image: no ISF can be matched or built")
             return None
-        return nosym.image_kernel_isf(context, image, found[0][1], progress_callback)
+        return nosym.isf_for_kernel(context, image, found[0][1], progress_callback)
 
     @staticmethod
     def _virtual_shift(context, table, table_name, layer_name, record, progress_callback) -> int:
