@@ -11,7 +11,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
-from volatility3.plugins.swsusp.isf import coverage, engine, hints
+from volatility3.plugins.swsusp.isf import engine, hints, report
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
@@ -89,33 +89,11 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
             f.write(data)
         return getattr(f, "preferred_filename", name)
 
-    def _rows(self, built, source, written, existing):
+    @staticmethod
+    def _generator(rows):
         na = renderers.NotApplicableValue()
-
-        def row(section, field, value, address=None):
-            return 0, (section, field, str(value), format_hints.Hex(address) if address is not None else na)
-
-        isf = built.isf
-        yield row("kernel", "banner", hints.short_banner(built.banner), built.banner_address)
-        yield row("kernel", "release", hints.release_of(built.banner))
-        yield row("input", "read", source)
-        if built.btf_address is not None:
-            yield row("BTF", "location (physical)", f"{built.btf_address:#x}", built.btf_address)
-            yield row("BTF", "size", f"{built.btf_size} bytes")
-        yield row("kallsyms", "symbols", built.kallsyms_count if built.kallsyms_count is not None else "unknown")
-        yield row("KASLR", "virtual shift", f"{built.kaslr_shift:#x}" if built.kaslr_shift is not None else "unknown")
-        if built.paging_levels:
-            yield row("paging", "levels", built.paging_levels)
-        if built.paging_root is not None:
-            yield row("paging", "top-level table (physical)", f"{built.paging_root:#x}", built.paging_root)
-        yield row("ISF", "user types / enums / symbols",
-                  f"{len(isf.get('user_types', {}))} / {len(isf.get('enums', {}))} / {len(isf.get('symbols', {}))}")
-        yield row("ISF", "built by", f"{built.library} in {built.seconds:.1f} s")
-        yield row("ISF", "written", written)
-        for location in existing:
-            yield row("ISF", "already on the symbol path", location)
-        for plugin, what, state in coverage.plugin_coverage(isf):
-            yield row(plugin, what, state)
+        for section, field, value, address in rows:
+            yield 0, (section, field, value, format_hints.Hex(address) if address is not None else na)
 
     def run(self):
         layer_name = self._input()
@@ -125,5 +103,5 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
         existing = nosym.matching_isfs(built.banner) if built.banner else []
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Address", format_hints.Hex)],
-            self._rows(built, source, written, existing),
+            self._generator(report.built_rows(built, source, written, existing)),
         )
