@@ -27,6 +27,7 @@ from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.vol import nosym
 from volatility3.plugins.swsusp.vol.kernel import BANNER_CONFIG_KEY, LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer
+from volatility3.plugins.swsusp.vol.physical import reader
 
 vollog = logging.getLogger(__name__)
 
@@ -62,7 +63,11 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
         for stacker in (LinuxIntelVMCOREINFOStacker, LinuxIntelStacker):
             try:
                 kernel = stacker.stack(context, layer_name, progress_callback)
-            except (exceptions.VolatilityException, ValueError, KeyError) as exc:
+            # what they raise on a memory that is not theirs: InvalidAddressException (a VMCOREINFO
+            # note or an init_task candidate read past the dump's end or in a hole), SymbolError
+            # (a symbol the stacker reads missing from the ISF), ValueError (a VMCOREINFO line that
+            # is not KEY=VALUE, or a value that is not a number)
+            except (exceptions.VolatilityException, ValueError) as exc:
                 vollog.debug(f"{stacker.__name__} failed: {exc}")
                 kernel = None
             if kernel is not None:
@@ -95,7 +100,7 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
         for name in TOP_TABLES:
             if name in table.symbols:
                 va = (table.get_symbol(name).address + shift) & 0xFFFFFFFFFFFFFFFF
-                return walk.detect_levels(lambda pa, n: memory.read(pa, n), dtb, va, dtb)
+                return walk.detect_levels(reader(memory), dtb, va, dtb)  # a table outside the dump: unreadable
         return None
 
     @classmethod
