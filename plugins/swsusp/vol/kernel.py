@@ -20,10 +20,9 @@ from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, options
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 
 vollog = logging.getLogger(__name__)
-
-BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
 
 
 class LinuxIntel32eLA57(intel.LinuxIntel32e):

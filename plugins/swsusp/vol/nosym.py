@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from volatility3.framework import constants, interfaces
 from volatility3.framework.automagic import symbol_cache
+from volatility3.framework.automagic.linux import LinuxSymbolFinder
 from volatility3.framework.configuration import requirements
 from volatility3.framework.layers import physical
 
@@ -34,7 +35,7 @@ vollog = logging.getLogger(__name__)
 
 # set by KernelSymbolsNeeded for the stackers of this run (not a user option: its own namespace)
 NEEDED = interfaces.configuration.path_join("swsusp_run", "kernel_symbols_needed")
-BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
+BANNER_CONFIG_KEY = LinuxSymbolFinder.banner_config_key  # "kernel_banner": a kernel layer's banner
 SYMBOL_CLASS = "volatility3.framework.symbols.linux.LinuxKernelIntermedSymbols"
 
 
@@ -271,7 +272,7 @@ class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
     happens to list last."""
 
     priority = 39  # after the stackers (10), before LinuxSymbolFinder (40)
-    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+    exclusion_list = ["mac", "windows"]
 
     def __call__(self, context, config_path, requirement, progress_callback=None):
         found = self.find_requirements(context, config_path, requirement,

@@ -25,13 +25,15 @@ from volatility3.framework.layers import intel, scanners
 
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.vol import nosym
-from volatility3.plugins.swsusp.vol.kernel import BANNER_CONFIG_KEY, LinuxIntel32eLA57
+from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer
+from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 from volatility3.plugins.swsusp.vol.physical import reader
 
 vollog = logging.getLogger(__name__)
 
 TOP_TABLES = ("init_top_pgt", "swapper_pg_dir")  # the kernel's top-level table (PML4 or PML5)
+BANNER_PREFIX = b"Linux version "  # linux_banner's start; the release follows
 
 
 class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
@@ -39,7 +41,7 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     kernel's own page tables say; an ISF from BTF when none matches."""
 
     stack_order = 36  # after the stock Linux stackers (34, 35): their layer is checked, not rebuilt
-    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+    exclusion_list = ["mac", "windows"]
 
     @classmethod
     def stack(cls, context, layer_name: str, progress_callback: constants.ProgressCallback = None):
@@ -127,9 +129,9 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     @staticmethod
     def _first_banner(context, layer_name: str, progress_callback) -> bytes | None:
         layer = context.layers[layer_name]
-        for offset in layer.scan(context, scanners.BytesScanner(b"Linux version "), progress_callback):
+        for offset in layer.scan(context, scanners.BytesScanner(BANNER_PREFIX), progress_callback):
             text = layer.read(offset, 512, pad=True).split(b"\0", 1)[0]
-            if text[14:15].isdigit():
+            if text[len(BANNER_PREFIX):len(BANNER_PREFIX) + 1].isdigit():  # a release, not a format string
                 return text + b"\0"
         return None
 
