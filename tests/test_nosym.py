@@ -221,10 +221,30 @@ def test_symbol_rows():
 DEBIAN_IN_MEMORY = DEBIAN.rstrip(b"\n\0")  # the library reports banners without the newline
 
 
-def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN_IN_MEMORY):
+def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN_IN_MEMORY, isf=None):
     hits = [types.SimpleNamespace(scanner_name=name, offset=offset, metadata=meta) for name, offset, meta in scans]
-    return types.SimpleNamespace(scan_results=hits, errors=list(errors), timed_out=timed_out, isf_json=None,
-                                 banner_bytes=banner)
+    return types.SimpleNamespace(success=isf is not None, scan_results=hits, errors=list(errors), timed_out=timed_out,
+                                 isf_json=isf, banner_bytes=banner, banner_phys=0x9F61900, kaslr_shift=0x1F200000,
+                                 warnings=[])
+
+
+@pytest.fixture
+def library(monkeypatch):
+    """A stand-in for pakunoda whose extract_isf returns the result given (after reporting
+    the stages given), so build_isf's reading of its results is tested without a kernel."""
+
+    def install(result, stages=()):
+        fake = types.ModuleType("pakunoda")
+
+        def extract_isf(path, arch, *, progress=None, **kwargs):
+            for n, stage in enumerate(stages):
+                progress(stage, float(n))
+            return result
+
+        fake.extract_isf = extract_isf
+        monkeypatch.setitem(sys.modules, "pakunoda", fake)
+
+    return install
 
 
 BTF_HIT = ("btf", 0xA2C1B88, {"total_size": 4359789})
@@ -240,8 +260,11 @@ KALLSYMS_HIT = ("kallsyms", 0xA12DDD8, {"num_symbols": 88572})
     (_result([BTF_HIT], ["something else"]), None, engine.NO_KALLSYMS, "kallsyms"),
     (_result([BTF_HIT, KALLSYMS_HIT], ["boom"]), None, engine.FAILED, "pakunoda could not build it (boom)"),
 ])
-def test_failures_are_classified_with_the_kernel_named(result, hint, reason, words):
-    error = engine._classify(result, b"", 60.0, hint)
+def test_failures_are_classified_with_the_kernel_named(library, result, hint, reason, words):
+    library(result)
+    with pytest.raises(engine.NoSymbolsError) as caught:
+        engine.build_isf("core.elf", banner=b"", timeout=60.0, btf_hint=hint)
+    error = caught.value
     assert error.reason == reason and words in error.message
     assert error.message.startswith("No ISF for kernel 6.1.0-56-amd64: ")
     assert "linux-image-6.1.0-56-amd64-dbg" in error.message and "\n" not in error.message
@@ -254,13 +277,27 @@ def test_a_missing_library_is_one_message(monkeypatch, tmp_path):
     assert caught.value.reason == engine.NO_LIBRARY and "pip install pakunoda" in caught.value.message
 
 
-def test_an_isf_without_kallsyms_or_btf_types_is_refused():
+def _unusable(library, isf):
+    """Why build_isf refuses the ISF the library built (None: it is accepted)."""
+    library(_result([BTF_HIT, KALLSYMS_HIT], isf=isf))
+    try:
+        built = engine.build_isf("core.elf", banner=DEBIAN)
+    except engine.NoSymbolsError as exc:
+        assert exc.reason == engine.INCOMPLETE
+        prefix = "the ISF built from its BTF is unusable: "
+        assert exc.detail.startswith(prefix)
+        return exc.detail[len(prefix):]
+    assert built.isf is isf and built.kallsyms_count == 88572 and built.btf_address == 0xA2C1B88
+    return None
+
+
+def test_an_isf_without_kallsyms_or_btf_types_is_refused(library):
     isf = synthkernel.isf_dict()
-    assert engine._incomplete(isf).startswith("its types do not come from BTF")
+    assert _unusable(library, isf).startswith("its types do not come from BTF")
     isf["metadata"]["linux"] = {"types": [{"kind": "dwarf", "name": "vmlinux_btf"}], "symbols": []}
-    assert engine._incomplete(isf) is None
+    assert _unusable(library, isf) is None
     del isf["symbols"]["init_task"], isf["user_types"]["qstr"]
-    assert engine._incomplete(isf) == "it lacks symbol init_task, type qstr"
+    assert _unusable(library, isf) == "it lacks symbol init_task, type qstr"
 
 
 def test_the_library_schema_is_volatilitys():
