@@ -300,6 +300,22 @@ def test_an_isf_without_kallsyms_or_btf_types_is_refused(library):
     assert _unusable(library, isf) == "it lacks symbol init_task, type qstr"
 
 
+def test_build_progress_moves_at_every_stage(library):
+    """The stages of a real run on the 6.1 image (vmcoreinfo twice), then stages pakunoda
+    may add or repeat: the percentage rises at each one and stays below 100."""
+    stages = ["viability", "discovery_wave", "btf_scan", "btf_parse", "vmcoreinfo", "kallsyms", "vmcoreinfo",
+              "ksymtab", "banner_revalidate", "system_map", "system_map_residue", "layout_anomalies",
+              "isf_generate", "isf_validate", "init_task_synthesis", "isf_validate", "isf_validate"]
+    library(_result(), stages)
+    seen = []
+    with pytest.raises(engine.NoSymbolsError):
+        engine.build_isf("core.elf", banner=DEBIAN, progress=lambda pct, text: seen.append((pct, text)))
+    assert len(seen) == len(stages)
+    percents = [pct for pct, _text in seen]
+    assert all(a < b for a, b in zip(percents, percents[1:])) and 0 <= percents[0] and percents[-1] < 100
+    assert all(text.endswith(f": {stage} ({n} s)") for (_pct, text), (n, stage) in zip(seen, enumerate(stages)))
+
+
 def test_the_library_schema_is_volatilitys():
     """pakunoda validates against a copy of Volatility's ISF schema: the validation it did is
     the one Volatility would do (vol/nosym.py records it only when they are equal)."""
