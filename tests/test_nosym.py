@@ -216,6 +216,27 @@ def test_symbol_rows():
     assert {f: v for f, v, _a in _rows(banners, {}, None, known=False)}["BTF"].startswith("unknown")
 
 
+def test_built_rows_say_unknown_and_leave_out_what_was_not_found():
+    """linux.swsusp_symbols' rows for an ISF built without a BTF place, kallsyms count, KASLR
+    shift or paging found: those rows say "unknown" or are left out; the coverage rows are
+    coverage.plugin_coverage's."""
+    isf = synthkernel.isf_dict()
+    built = engine.Built(isf=isf, banner=DEBIAN, banner_address=0x9F61900, btf_address=None, btf_size=None,
+                         kallsyms_count=None, kaslr_shift=None, paging_levels=None, paging_root=None, seconds=1.5,
+                         schema_checked=False, library="pakunoda 1.0.9")
+    rows = list(report.built_rows(built, "dump.lime", "x-btf-0123456789abcdef.json.gz", ["file:///s/a.json.xz"]))
+    by_field = {(section, field): (value, address) for section, field, value, address in rows}
+    assert by_field[("kernel", "banner")] == (DEBIAN.rstrip(b"\n\0").decode(), 0x9F61900)
+    assert by_field[("input", "read")] == ("dump.lime", None)
+    assert by_field[("kallsyms", "symbols")] == ("unknown", None)
+    assert by_field[("KASLR", "virtual shift")] == ("unknown", None)
+    assert by_field[("ISF", "built by")] == ("pakunoda 1.0.9 in 1.5 s", None)
+    assert by_field[("ISF", "already on the symbol path")] == ("file:///s/a.json.xz", None)
+    assert not {section for section, *_rest in rows} & {"BTF", "paging"}
+    assert [(s, f, v) for s, f, v, _a in rows if s.startswith("linux.")] == list(coverage.plugin_coverage(isf))
+    assert all(isinstance(v, str) for _s, _f, v, _a in rows)
+
+
 # -- engine: what pakunoda's results mean ---------------------------------------------------
 
 DEBIAN_IN_MEMORY = DEBIAN.rstrip(b"\n\0")  # the library reports banners without the newline
