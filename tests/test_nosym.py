@@ -216,15 +216,56 @@ def test_symbol_rows():
     assert {f: v for f, v, _a in _rows(banners, {}, None, known=False)}["BTF"].startswith("unknown")
 
 
+def test_built_rows_say_unknown_and_leave_out_what_was_not_found():
+    """linux.swsusp_symbols' rows for an ISF built without a BTF place, kallsyms count, KASLR
+    shift or paging found: those rows say "unknown" or are left out; the coverage rows are
+    coverage.plugin_coverage's."""
+    isf = synthkernel.isf_dict()
+    built = engine.Built(isf=isf, banner=DEBIAN, banner_address=0x9F61900, btf_address=None, btf_size=None,
+                         kallsyms_count=None, kaslr_shift=None, paging_levels=None, paging_root=None, seconds=1.5,
+                         schema_checked=False, library="pakunoda 1.0.9")
+    rows = list(report.built_rows(built, "dump.lime", "x-btf-0123456789abcdef.json.gz", ["file:///s/a.json.xz"]))
+    by_field = {(section, field): (value, address) for section, field, value, address in rows}
+    assert by_field[("kernel", "banner")] == (DEBIAN.rstrip(b"\n\0").decode(), 0x9F61900)
+    assert by_field[("input", "read")] == ("dump.lime", None)
+    assert by_field[("kallsyms", "symbols")] == ("unknown", None)
+    assert by_field[("KASLR", "virtual shift")] == ("unknown", None)
+    assert by_field[("ISF", "built by")] == ("pakunoda 1.0.9 in 1.5 s", None)
+    assert by_field[("ISF", "already on the symbol path")] == ("file:///s/a.json.xz", None)
+    assert not {section for section, *_rest in rows} & {"BTF", "paging"}
+    assert [(s, f, v) for s, f, v, _a in rows if s.startswith("linux.")] == list(coverage.plugin_coverage(isf))
+    assert all(isinstance(v, str) for _s, _f, v, _a in rows)
+
+
 # -- engine: what pakunoda's results mean ---------------------------------------------------
 
 DEBIAN_IN_MEMORY = DEBIAN.rstrip(b"\n\0")  # the library reports banners without the newline
 
 
-def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN_IN_MEMORY):
+def _result(scans=(), errors=(), timed_out=False, banner=DEBIAN_IN_MEMORY, isf=None):
     hits = [types.SimpleNamespace(scanner_name=name, offset=offset, metadata=meta) for name, offset, meta in scans]
-    return types.SimpleNamespace(scan_results=hits, errors=list(errors), timed_out=timed_out, isf_json=None,
-                                 banner_bytes=banner)
+    return types.SimpleNamespace(success=isf is not None, scan_results=hits, errors=list(errors), timed_out=timed_out,
+                                 isf_json=isf, banner_bytes=banner, banner_phys=0x9F61900, kaslr_shift=0x1F200000,
+                                 warnings=[])
+
+
+@pytest.fixture
+def library(monkeypatch):
+    """A stand-in for pakunoda whose extract_isf returns the result given (after reporting
+    the stages given), so build_isf's reading of its results is tested without a kernel."""
+
+    def install(result, stages=()):
+        fake = types.ModuleType("pakunoda")
+
+        def extract_isf(path, arch, *, progress=None, **kwargs):
+            for n, stage in enumerate(stages):
+                progress(stage, float(n))
+            return result
+
+        fake.extract_isf = extract_isf
+        monkeypatch.setitem(sys.modules, "pakunoda", fake)
+
+    return install
 
 
 BTF_HIT = ("btf", 0xA2C1B88, {"total_size": 4359789})
@@ -240,8 +281,11 @@ KALLSYMS_HIT = ("kallsyms", 0xA12DDD8, {"num_symbols": 88572})
     (_result([BTF_HIT], ["something else"]), None, engine.NO_KALLSYMS, "kallsyms"),
     (_result([BTF_HIT, KALLSYMS_HIT], ["boom"]), None, engine.FAILED, "pakunoda could not build it (boom)"),
 ])
-def test_failures_are_classified_with_the_kernel_named(result, hint, reason, words):
-    error = engine._classify(result, b"", 60.0, hint)
+def test_failures_are_classified_with_the_kernel_named(library, result, hint, reason, words):
+    library(result)
+    with pytest.raises(engine.NoSymbolsError) as caught:
+        engine.build_isf("core.elf", banner=b"", timeout=60.0, btf_hint=hint)
+    error = caught.value
     assert error.reason == reason and words in error.message
     assert error.message.startswith("No ISF for kernel 6.1.0-56-amd64: ")
     assert "linux-image-6.1.0-56-amd64-dbg" in error.message and "\n" not in error.message
@@ -254,13 +298,43 @@ def test_a_missing_library_is_one_message(monkeypatch, tmp_path):
     assert caught.value.reason == engine.NO_LIBRARY and "pip install pakunoda" in caught.value.message
 
 
-def test_an_isf_without_kallsyms_or_btf_types_is_refused():
+def _unusable(library, isf):
+    """Why build_isf refuses the ISF the library built (None: it is accepted)."""
+    library(_result([BTF_HIT, KALLSYMS_HIT], isf=isf))
+    try:
+        built = engine.build_isf("core.elf", banner=DEBIAN)
+    except engine.NoSymbolsError as exc:
+        assert exc.reason == engine.INCOMPLETE
+        prefix = "the ISF built from its BTF is unusable: "
+        assert exc.detail.startswith(prefix)
+        return exc.detail[len(prefix):]
+    assert built.isf is isf and built.kallsyms_count == 88572 and built.btf_address == 0xA2C1B88
+    return None
+
+
+def test_an_isf_without_kallsyms_or_btf_types_is_refused(library):
     isf = synthkernel.isf_dict()
-    assert engine._incomplete(isf).startswith("its types do not come from BTF")
+    assert _unusable(library, isf).startswith("its types do not come from BTF")
     isf["metadata"]["linux"] = {"types": [{"kind": "dwarf", "name": "vmlinux_btf"}], "symbols": []}
-    assert engine._incomplete(isf) is None
+    assert _unusable(library, isf) is None
     del isf["symbols"]["init_task"], isf["user_types"]["qstr"]
-    assert engine._incomplete(isf) == "it lacks symbol init_task, type qstr"
+    assert _unusable(library, isf) == "it lacks symbol init_task, type qstr"
+
+
+def test_build_progress_moves_at_every_stage(library):
+    """The stages of a real run on the 6.1 image (vmcoreinfo twice), then stages pakunoda
+    may add or repeat: the percentage rises at each one and stays below 100."""
+    stages = ["viability", "discovery_wave", "btf_scan", "btf_parse", "vmcoreinfo", "kallsyms", "vmcoreinfo",
+              "ksymtab", "banner_revalidate", "system_map", "system_map_residue", "layout_anomalies",
+              "isf_generate", "isf_validate", "init_task_synthesis", "isf_validate", "isf_validate"]
+    library(_result(), stages)
+    seen = []
+    with pytest.raises(engine.NoSymbolsError):
+        engine.build_isf("core.elf", banner=DEBIAN, progress=lambda pct, text: seen.append((pct, text)))
+    assert len(seen) == len(stages)
+    percents = [pct for pct, _text in seen]
+    assert all(a < b for a, b in zip(percents, percents[1:])) and 0 <= percents[0] and percents[-1] < 100
+    assert all(text.endswith(f": {stage} ({n} s)") for (_pct, text), (n, stage) in zip(seen, enumerate(stages)))
 
 
 def test_the_library_schema_is_volatilitys():

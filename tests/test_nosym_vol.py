@@ -195,6 +195,24 @@ def test_stock_pslist_on_ram_dumps(dumps, xdg, levels, fmt):
     assert tasks_of(result.stdout) == sorted((pid, comm[:15]) for pid, comm, _va in m.tasks if pid)
 
 
+def test_a_table_outside_the_dump_does_not_hide_5_levels(dumps, xdg, tmp_path):
+    """The 4-level walk of init_top_pgt on a 5-level kernel goes through its PML4 (entry 510
+    for a kernel-text address); there the test puts a table 1 GiB beyond the end of the
+    dump.  That walk finds the table unreadable and the 5-level walk decides: pslist lists
+    the generator's tasks."""
+    m, _raw, _elf = dumps[5]
+    pml4 = int.from_bytes(m.pages[m.init_top_pgt_pa >> 12][511 * 8:512 * 8], "little") & 0x000FFFFFFFFFF000
+    beyond = (m.ram_pfns[-1][1] << 12) + (1 << 30)
+    page = bytearray(m.pages[pml4 >> 12])
+    assert page[510 * 8:511 * 8] == bytes(8)  # not present in the generator's PML4: the walk stopped there
+    page[510 * 8:511 * 8] = (beyond | 0x63).to_bytes(8, "little")  # present, writable, accessed, dirty
+    raw = tmp_path / "outside.raw"
+    resume_scenarios.write_raw(str(raw), m.ram_pfns, {**m.pages, pml4 >> 12: bytes(page)})
+    result = run_vol(xdg, "-r", "csv", "-f", raw, "linux.pslist")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert tasks_of(result.stdout) == sorted((pid, comm[:15]) for pid, comm, _va in m.tasks if pid)
+
+
 def test_stock_stackers_alone_list_nothing_on_a_5_level_dump(dumps, xdg):
     """What the stacker fixes: Volatility 2.28's own Linux stackers build a 4-level layer on
     the LA57 machine, and pslist finds no task through it."""

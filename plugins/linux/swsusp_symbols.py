@@ -11,11 +11,11 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
-from volatility3.plugins.swsusp.isf import core, coverage, engine, hints
+from volatility3.plugins.swsusp.isf import engine, hints, report
 from volatility3.plugins.swsusp.paging.errors import PagingError
-from volatility3.plugins.swsusp.vol import nosym, physical, ramdump
+from volatility3.plugins.swsusp.vol import nosym, physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
-from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException, SwsuspLayer
+from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
 
 vollog = logging.getLogger(__name__)
 
@@ -62,33 +62,21 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
             raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
 
     def _build(self, layer_name: str):
-        """(built, what was read) for the input's kernel."""
-        layer = self.context.layers[layer_name]
+        """(built, what was read) for the input's kernel (nosym.build)."""
+        source = nosym.memory_of(self.context, layer_name)
+        banner = b""  # a dump: the BTF reader names the kernel by the banner it finds
+        if source is not None and not isinstance(source, str):  # a hibernation image
+            found = source.find_banners(limit=1)
+            if not found:
+                raise exceptions.LayerException(layer_name, "No kernel banner in this hibernation image")
+            banner = found[0][1]
         timeout = float(self.config.get("timeout", engine.DEFAULT_TIMEOUT))
         try:
-            if isinstance(layer, SwsuspLayer):
-                image = layer.image
-                found = image.find_banners(limit=1)
-                if not found:
-                    raise exceptions.LayerException(layer_name, "No kernel banner in this hibernation image")
-                banner = found[0][1]
-                if image.info.record is None:
-                    raise exceptions.LayerException(
-                        layer_name, f"kernel {hints.release_of(banner)}: the image has no restore record, so its "
-                        f"kernel image cannot be found for the BTF reader. {hints.next_step(banner)}")
-                with core.scratch_file() as (f, path):
-                    size, btf_hint = nosym.export_kernel_core(image, f, self._progress_callback)
-                    built = engine.build_isf(path, banner=banner, timeout=timeout, btf_hint=btf_hint,
-                                             progress=nosym.progress_span(self._progress_callback, 5, 90))
-                return built, f"kernel image of the hibernation image ({size >> 20} MiB)"
-            path = ramdump.dump_file(self.context, layer_name)
-            if path is None:
-                raise exceptions.LayerException(
-                    layer_name, "The BTF reader reads raw, LiME and ELF dumps only: convert this input with "
-                    "`vol -f INPUT -o DIR layerwriter` and run on the file written")
-            built = engine.build_isf(path, banner=b"", timeout=timeout,
-                                     progress=nosym.progress_span(self._progress_callback, 0, 95))
-            return built, path
+            return nosym.build(source, banner, self._progress_callback, timeout)
+        except nosym.Unreadable as exc:
+            kernel = f" for kernel {hints.release_of(banner)}" if banner else ""
+            step = f" {hints.next_step(banner)}" if banner else ""
+            raise exceptions.LayerException(layer_name, f"No ISF from BTF{kernel}: {exc}.{step}") from None
         except engine.NoSymbolsError as exc:
             raise NoSymbolsException(exc) from None
         except PagingError as exc:  # the restore record's page tables do not reach the kernel
@@ -101,33 +89,11 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
             f.write(data)
         return getattr(f, "preferred_filename", name)
 
-    def _rows(self, built, source, written, existing):
+    @staticmethod
+    def _generator(rows):
         na = renderers.NotApplicableValue()
-
-        def row(section, field, value, address=None):
-            return 0, (section, field, str(value), format_hints.Hex(address) if address is not None else na)
-
-        isf = built.isf
-        yield row("kernel", "banner", hints.short_banner(built.banner), built.banner_address)
-        yield row("kernel", "release", hints.release_of(built.banner))
-        yield row("input", "read", source)
-        if built.btf_address is not None:
-            yield row("BTF", "location (physical)", f"{built.btf_address:#x}", built.btf_address)
-            yield row("BTF", "size", f"{built.btf_size} bytes")
-        yield row("kallsyms", "symbols", built.kallsyms_count if built.kallsyms_count is not None else "unknown")
-        yield row("KASLR", "virtual shift", f"{built.kaslr_shift:#x}" if built.kaslr_shift is not None else "unknown")
-        if built.paging_levels:
-            yield row("paging", "levels", built.paging_levels)
-        if built.paging_root is not None:
-            yield row("paging", "top-level table (physical)", f"{built.paging_root:#x}", built.paging_root)
-        yield row("ISF", "user types / enums / symbols",
-                  f"{len(isf.get('user_types', {}))} / {len(isf.get('enums', {}))} / {len(isf.get('symbols', {}))}")
-        yield row("ISF", "built by", f"{built.library} in {built.seconds:.1f} s")
-        yield row("ISF", "written", written)
-        for location in existing:
-            yield row("ISF", "already on the symbol path", location)
-        for plugin, what, state in coverage.plugin_coverage(isf):
-            yield row(plugin, what, state)
+        for section, field, value, address in rows:
+            yield 0, (section, field, value, format_hints.Hex(address) if address is not None else na)
 
     def run(self):
         layer_name = self._input()
@@ -137,5 +103,5 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
         existing = nosym.matching_isfs(built.banner) if built.banner else []
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Address", format_hints.Hex)],
-            self._rows(built, source, written, existing),
+            self._generator(report.built_rows(built, source, written, existing)),
         )

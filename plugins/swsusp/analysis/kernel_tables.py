@@ -82,14 +82,23 @@ def _record(image: HibernationImage) -> RestoreRecord:
     return record
 
 
-def image_paging(image: HibernationImage) -> Tuple[walk.Paging, directmap.DirectMap]:
-    """The hibernated kernel's tables (restore-record cr3; docs/format.md §10 steps 1-2) and direct map."""
+def record_paging(image: HibernationImage) -> walk.Paging:
+    """The hibernated kernel's page tables from its restore record (docs/format.md §10 steps 1-2:
+    SME bit, PTI kernel half, 4 or 5 levels by the walk of jump_address).  Raises
+    NoRestoreRecord, or RecordCr3Unusable naming where the walk of jump_address ends."""
     record = _record(image)
     paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
                                 (image.max_pfn + 1) * PAGE_SIZE)
     if paging is None:
         raise RecordCr3Unusable(f"restore record cr3 {record.cr3:#x} does not translate jump_address to "
                                 "jump_address_phys" + _where_walk_ends(image.read, record.cr3, record.jump_address))
+    return paging
+
+
+def image_paging(image: HibernationImage) -> Tuple[walk.Paging, directmap.DirectMap]:
+    """The hibernated kernel's tables (record_paging) and direct map."""
+    record = _record(image)
+    paging = record_paging(image)
     dm = directmap.find_direct_map(paging)
     if dm is None:
         raise _no_direct_map(paging, f"no direct map under the image's cr3 {record.cr3:#x}")

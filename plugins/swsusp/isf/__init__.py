@@ -6,5 +6,5 @@
   coverage  whether an ISF holds what Volatility and the common plugins need
   btf       where the BTF is (header only), for swsusp_info
   hints     the kernel release, its distribution's debug package, the dwarf2json command
-  report    swsusp_info's "symbols" rows
+  report    the rows of swsusp_info's "symbols" section and of linux.swsusp_symbols
 """

@@ -18,6 +18,8 @@ import struct
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
+from ..analysis.kernel_tables import record_paging
+
 PAGE_SIZE = 4096
 START_KERNEL_MAP = 0xFFFFFFFF80000000  # arch/x86/include/asm/page_64_types.h
 MODULES_VADDR = 0xFFFFFFFFC0000000  # __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB)
@@ -43,6 +45,13 @@ def kernel_image_pfns(paging, has_pfn: Callable[[int], bool]) -> list[int]:
         if table.readable and has_pfn(table.pa >> 12):
             pfns.add(table.pa >> 12)
     return sorted(pfns)
+
+
+def kernel_image_runs(image) -> list[tuple[int, int]]:
+    """The (first PFN, count) runs of a hibernation image's kernel image and kernel-half page
+    tables (kernel_image_pfns), found through its restore record's page tables.  Raises
+    NoRestoreRecord or RecordCr3Unusable (analysis/errors.py)."""
+    return pfn_runs(kernel_image_pfns(record_paging(image), image.has_pfn))
 
 
 def pfn_runs(pfns: Iterable[int], max_runs: int = MAX_SEGMENTS) -> list[tuple[int, int]]:

@@ -1,12 +1,16 @@
-"""The "symbols" section of `linux.swsusp_info`: which ISF serves the kernel, and if none,
-exactly what to do.  Rows only; the Volatility facts (symbol path, store) come in."""
+"""The rows of the no-symbols plugins, as plain values; the Volatility facts (symbol path,
+store) come in.  `symbol_rows`: the "symbols" section of `linux.swsusp_info` (which ISF
+serves the kernel, and if none, exactly what to do); `built_rows`: what
+`linux.swsusp_symbols` found and built."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 
-from . import hints
+from . import coverage, hints
+from .engine import Built
 
 Row = tuple[str, str, int | None]  # (field, value, physical address or None)
+BuiltRow = tuple[str, str, str, int | None]  # (section, field, value, physical address or None)
 
 
 def choose(locations: Sequence[str], generated: Callable[[str], bool]) -> tuple[str | None, list[str]]:
@@ -56,3 +60,30 @@ def symbol_rows(banners: Sequence[tuple[int, bytes]], isfs_for: Callable[[bytes]
     if package:
         yield "debug package", package, None
     yield "next step", hints.next_step(kernel, btf_switched_off=bool(btf) and not btf_enabled), None
+
+
+def built_rows(built: Built, read: str, written: str, existing: Sequence[str]) -> Iterator[BuiltRow]:
+    """The kernel, what was `read`, where the BTF is, kallsyms, the KASLR shift, the paging,
+    the ISF (`written` as that file, `existing` ISFs of the same banner on the symbol path),
+    and how complete it is for each common plugin."""
+    isf = built.isf
+    yield "kernel", "banner", hints.short_banner(built.banner), built.banner_address
+    yield "kernel", "release", hints.release_of(built.banner), None
+    yield "input", "read", read, None
+    if built.btf_address is not None:
+        yield "BTF", "location (physical)", f"{built.btf_address:#x}", built.btf_address
+        yield "BTF", "size", f"{built.btf_size} bytes", None
+    yield "kallsyms", "symbols", str(built.kallsyms_count) if built.kallsyms_count is not None else "unknown", None
+    yield "KASLR", "virtual shift", f"{built.kaslr_shift:#x}" if built.kaslr_shift is not None else "unknown", None
+    if built.paging_levels:
+        yield "paging", "levels", str(built.paging_levels), None
+    if built.paging_root is not None:
+        yield "paging", "top-level table (physical)", f"{built.paging_root:#x}", built.paging_root
+    yield ("ISF", "user types / enums / symbols",
+           f"{len(isf.get('user_types', {}))} / {len(isf.get('enums', {}))} / {len(isf.get('symbols', {}))}", None)
+    yield "ISF", "built by", f"{built.library} in {built.seconds:.1f} s", None
+    yield "ISF", "written", written, None
+    for location in existing:
+        yield "ISF", "already on the symbol path", location, None
+    for plugin, what, state in coverage.plugin_coverage(isf):
+        yield plugin, what, state, None

@@ -15,14 +15,14 @@ from volatility3.framework.automagic.linux import LinuxIntelStacker
 from volatility3.framework.layers import intel
 from volatility3.framework.symbols import linux
 
-from volatility3.plugins.swsusp.paging import walk
+from volatility3.plugins.swsusp.analysis import kernel_tables
+from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, options
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
+from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 
 vollog = logging.getLogger(__name__)
-
-BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
 
 
 class LinuxIntel32eLA57(intel.LinuxIntel32e):
@@ -66,11 +66,10 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         table = linux.LinuxKernelIntermedSymbols(context, "temporary." + table_name, name=table_name, isf_url=isf_url)
         context.symbol_space.append(table)
 
-        # docs/format.md §10 steps 1-2: SME bit, PTI kernel half, 4 or 5 levels by the jump walk
-        paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                    (image.max_pfn + 1) * 4096)
-        if paging is None:
-            vollog.warning(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
+        try:  # docs/format.md §10 steps 1-2: SME bit, PTI kernel half, 4 or 5 levels by the jump walk
+            paging = kernel_tables.record_paging(image)
+        except RecordCr3Unusable as exc:
+            vollog.warning(str(exc))
             return None
         dtb, levels = paging.root, paging.n_levels
         if options.flag(context, "safe_tables"):
@@ -129,7 +128,7 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         if not found:
             vollog.warning("No kernel banner in this hibernation image: no ISF can be matched or built")
             return None
-        return nosym.image_kernel_isf(context, image, found[0][1], progress_callback)
+        return nosym.isf_for_kernel(context, image, found[0][1], progress_callback)
 
     @staticmethod
     def _virtual_shift(context, table, table_name, layer_name, record, progress_callback) -> int:

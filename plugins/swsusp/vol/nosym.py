@@ -4,7 +4,8 @@ The Volatility side of `swsusp/isf/`: which plugins need a kernel symbol table (
 automagic that reads the requirement tree before the stackers run), the per-user store
 under Volatility's cache symbol folder, registering a new ISF in the identifier cache of
 this run (and its schema validation, which pakunoda already did, in Volatility's hash
-cache), and one deterministic choice when two ISFs match one banner.
+cache), one deterministic choice when two ISFs match one banner, and the one build that
+the stackers (vol/kernel.py, vol/ramdump.py) and linux.swsusp_symbols share: `build`.
 
 Switch it off with `-e swsusp.btf=false`; `-e swsusp.btf_timeout=SECONDS` bounds a build.
 """
@@ -19,19 +20,22 @@ from collections.abc import Callable
 
 from volatility3.framework import constants, interfaces
 from volatility3.framework.automagic import symbol_cache
+from volatility3.framework.automagic.linux import LinuxSymbolFinder
 from volatility3.framework.configuration import requirements
+from volatility3.framework.layers import physical
 
-from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
-from volatility3.plugins.swsusp.isf import core, engine, hints, report
+from volatility3.plugins.swsusp.analysis.errors import AnalysisError
+from volatility3.plugins.swsusp.isf import btf, core, engine, hints, report
 from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import options
+from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, local_path
 
 vollog = logging.getLogger(__name__)
 
 # set by KernelSymbolsNeeded for the stackers of this run (not a user option: its own namespace)
 NEEDED = interfaces.configuration.path_join("swsusp_run", "kernel_symbols_needed")
-BANNER_CONFIG_KEY = "kernel_banner"  # LinuxSymbolFinder.banner_config_key
+BANNER_CONFIG_KEY = LinuxSymbolFinder.banner_config_key  # "kernel_banner": a kernel layer's banner
 SYMBOL_CLASS = "volatility3.framework.symbols.linux.LinuxKernelIntermedSymbols"
 
 
@@ -148,6 +152,16 @@ def register(path: str, built: engine.Built) -> str:
 
 # -- building --------------------------------------------------------------------------------
 
+FORMATS_READ_BY_LIBRARY = ("Elf64Layer", "LimeLayer")  # over a file; a bare file is a raw dump
+NO_RECORD = "an image without a restore record gives no page tables to find its kernel image and BTF"
+NOT_A_FILE = ("an ISF is built from BTF only out of a hibernation image or a local raw, LiME or ELF dump: "
+              "write one with `vol -f INPUT -o DIR layerwriter` and run on it")
+
+
+class Unreadable(Exception):
+    """The input gives the BTF reader nothing to read (NO_RECORD, NOT_A_FILE)."""
+
+
 def progress_span(callback, start: float, span: float) -> Callable[[float, str], None]:
     def report_progress(pct: float, text: str) -> None:
         if callback is not None:
@@ -155,41 +169,33 @@ def progress_span(callback, start: float, span: float) -> Callable[[float, str],
     return report_progress
 
 
-def _built_line(built: engine.Built, path: str, source: str) -> str:
-    return (f"No ISF matched kernel {hints.release_of(built.banner)}: built one from its BTF and kallsyms in "
-            f"{source} ({built.seconds:.0f} s, {built.library}) and stored it as {path}; later runs use it "
-            f"(-e swsusp.btf=false turns this off)")
+def dump_file(context, layer_name: str) -> str | None:
+    """The local file pakunoda can read for this physical layer (raw, LiME, ELF), or None."""
+    layer = context.layers[layer_name]
+    if isinstance(layer, physical.FileLayer):
+        return local_path(context, layer_name)
+    deps = getattr(layer, "dependencies", [])
+    if (type(layer).__name__ in FORMATS_READ_BY_LIBRARY and len(deps) == 1
+            and isinstance(context.layers[deps[0]], physical.FileLayer)):
+        return local_path(context, deps[0])
+    return None
 
 
-def build_from_memory(memory_path: str, banner: bytes, source: str, progress_callback=None,
-                      timeout: float = engine.DEFAULT_TIMEOUT,
-                      btf_hint: tuple[int, int] | None = None) -> tuple[engine.Built, str]:
-    """Build, store and register the ISF of the kernel in the memory file at `memory_path`;
-    (built, URL).  Raises engine.NoSymbolsError."""
-    built = engine.build_isf(memory_path, banner=banner, timeout=timeout, btf_hint=btf_hint,
-                             progress=progress_span(progress_callback, 5, 90))
-    if progress_callback:
-        progress_callback(96, "Storing the ISF built from BTF")
-    path = store().write(built.isf, built.banner)
-    url = register(path, built)
-    vollog.warning(_built_line(built, path, source))
-    return built, url
+def memory_of(context, layer_name: str):
+    """What `build` reads for this physical layer: the hibernation image of a SwsuspLayer,
+    the file of a raw, LiME or ELF dump, or None (an input the BTF reader cannot read)."""
+    layer = context.layers[layer_name]
+    if isinstance(layer, SwsuspLayer):
+        return layer.image
+    return dump_file(context, layer_name)
 
 
 def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int, int] | None]:
     """Write the kernel-image core of a hibernation image to `f`: (its size, the BTF header
     btf.py saw in it, if any)."""
-    from volatility3.plugins.swsusp.isf import btf
-    from volatility3.plugins.swsusp.paging import walk
-
-    record = image.info.record
     if progress_callback:
         progress_callback(0, "Finding the kernel image through the restore record's page tables")
-    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * core.PAGE_SIZE)
-    if paging is None:
-        raise RecordCr3Unusable(f"restore record cr3 {record.cr3:#x} does not map jump_address to jump_address_phys")
-    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
+    runs = core.kernel_image_runs(image)
     if progress_callback:
         progress_callback(2, f"Writing the kernel image ({sum(n for _, n in runs)} pages) for the BTF reader")
     found: list[tuple[int, int]] = []
@@ -203,9 +209,36 @@ def export_kernel_core(image, f, progress_callback=None) -> tuple[int, tuple[int
     return size, max(found, key=lambda hit: hit[1]) if found else None
 
 
-def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> tuple[bytes, str] | None:
-    """(identifier, URL) of an ISF for the hibernated kernel of `banner`, built now; None
-    (after one warning naming the kernel and the next step) when it cannot or should not be."""
+def build(source, banner: bytes, progress_callback=None,
+          timeout: float = engine.DEFAULT_TIMEOUT) -> tuple[engine.Built, str]:
+    """The ISF of the kernel in `source` (memory_of): from a hibernation image, its kernel
+    image's pages as an ELF core in an anonymous memory file; from a dump, the dump file
+    itself.  `banner` names the kernel in messages (b"": the reader's).  (built, what was
+    read).  Raises Unreadable, engine.NoSymbolsError, AnalysisError (the restore record's
+    page tables do not reach the kernel) and OSError."""
+    progress = progress_span(progress_callback, 5, 90)
+    if isinstance(source, str):
+        return engine.build_isf(source, banner=banner, timeout=timeout, progress=progress), source
+    if source is None:
+        raise Unreadable(NOT_A_FILE)
+    if source.info.record is None:
+        raise Unreadable(NO_RECORD)
+    with core.scratch_file() as (f, path):
+        size, btf_hint = export_kernel_core(source, f, progress_callback)
+        built = engine.build_isf(path, banner=banner, timeout=timeout, btf_hint=btf_hint, progress=progress)
+    return built, f"kernel image of the hibernation image ({size >> 20} MiB)"
+
+
+def _built_line(built: engine.Built, path: str, source: str) -> str:
+    return (f"No ISF matched kernel {hints.release_of(built.banner)}: built one from its BTF and kallsyms in "
+            f"{source} ({built.seconds:.0f} s, {built.library}) and stored it as {path}; later runs use it "
+            f"(-e swsusp.btf=false turns this off)")
+
+
+def isf_for_kernel(context, source, banner: bytes, progress_callback=None) -> tuple[bytes, str] | None:
+    """(identifier, URL) of an ISF for the kernel of `banner` in `source` (memory_of), built,
+    stored and registered now; None (after one warning naming the kernel and the next step)
+    when it cannot or should not be."""
     release = hints.release_of(banner)
     if not symbols_needed(context):
         vollog.info(f"No ISF matches kernel {release}; this plugin needs none")
@@ -214,21 +247,22 @@ def image_kernel_isf(context, image, banner: bytes, progress_callback=None) -> t
         vollog.warning(f"No ISF on the symbol path matches kernel {release}. "
                        f"{hints.next_step(banner, btf_switched_off=True)}")
         return None
-    if image.info.record is None:
-        vollog.warning(f"No ISF on the symbol path matches kernel {release}, and an image without a restore "
-                       f"record gives no page tables to find its BTF. {hints.next_step(banner)}")
-        return None
     try:
-        with core.scratch_file() as (f, path):
-            _size, btf_hint = export_kernel_core(image, f, progress_callback)
-            built, url = build_from_memory(path, banner, "the hibernation image", progress_callback,
-                                           build_timeout(context), btf_hint)
+        built, _read = build(source, banner, progress_callback, build_timeout(context))
+        if progress_callback:
+            progress_callback(96, "Storing the ISF built from BTF")
+        path = store().write(built.isf, built.banner)
+        url = register(path, built)
+    except Unreadable as exc:
+        vollog.warning(f"No ISF on the symbol path matches kernel {release}, and {exc}. {hints.next_step(banner)}")
+        return None
     except engine.NoSymbolsError as exc:
         vollog.warning(exc.message)
         return None
     except (OSError, PagingError) as exc:
         vollog.warning(f"No ISF for kernel {release}: building one from BTF failed ({exc}). {hints.next_step(banner)}")
         return None
+    vollog.warning(_built_line(built, path, source if isinstance(source, str) else "the hibernation image"))
     return built.banner, url
 
 
@@ -238,7 +272,7 @@ class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
     happens to list last."""
 
     priority = 39  # after the stackers (10), before LinuxSymbolFinder (40)
-    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+    exclusion_list = ["mac", "windows"]
 
     def __call__(self, context, config_path, requirement, progress_callback=None):
         found = self.find_requirements(context, config_path, requirement,
@@ -269,31 +303,18 @@ class KernelIsfChoice(interfaces.automagic.AutomagicInterface):
 
 def info_rows(context, image, banners, row):
     """swsusp_info's "symbols" section (report.symbol_rows) as the plugin's rows."""
-    from volatility3.plugins.swsusp.isf import btf
-
     cache = symbol_cache.load_cache_manager()
-    where, known = None, image.info.record is not None
-    if known:
-        with_pages = _kernel_pages(image)
-        where = btf.find_btf(with_pages, lambda a, n: image.read(a, n, pad=True)) if with_pages is not None else None
-        known = with_pages is not None
+    where, known = None, True
+    try:
+        runs = core.kernel_image_runs(image)
+    except AnalysisError:  # no restore record, or its page tables do not reach the kernel
+        known = False
+    else:
+        pages = ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
+                 for first, count in runs)
+        where = btf.find_btf(pages, lambda a, n: image.read(a, n, pad=True))
     the_store = store()
     for field, value, address in report.symbol_rows(
             banners, lambda b: matching_isfs(b, cache), built_from_btf, where, known, the_store.folder,
             btf_enabled(context)):
         yield row("symbols", field, value, address)
-
-
-def _kernel_pages(image):
-    """(physical address, bytes) of each run of the kernel image's pages, or None when the
-    record's page tables do not map it."""
-    from volatility3.plugins.swsusp.paging import walk
-
-    record = image.info.record
-    paging = walk.kernel_paging(image.read, record.cr3, record.jump_address, record.jump_address_phys,
-                                (image.max_pfn + 1) * core.PAGE_SIZE)
-    if paging is None:
-        return None
-    runs = core.pfn_runs(core.kernel_image_pfns(paging, image.has_pfn))
-    return ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
-            for first, count in runs)

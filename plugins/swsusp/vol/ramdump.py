@@ -21,30 +21,19 @@ from volatility3.framework.automagic.linux import (
     LinuxIntelStacker,
     LinuxIntelVMCOREINFOStacker,
 )
-from volatility3.framework.layers import intel, physical, scanners
+from volatility3.framework.layers import intel, scanners
 
-from volatility3.plugins.swsusp.isf import engine, hints
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.vol import nosym
-from volatility3.plugins.swsusp.vol.kernel import BANNER_CONFIG_KEY, LinuxIntel32eLA57
-from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer, local_path
+from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
+from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer
+from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
+from volatility3.plugins.swsusp.vol.physical import reader
 
 vollog = logging.getLogger(__name__)
 
 TOP_TABLES = ("init_top_pgt", "swapper_pg_dir")  # the kernel's top-level table (PML4 or PML5)
-FORMATS_READ_BY_LIBRARY = ("Elf64Layer", "LimeLayer")  # over a file; a bare file is a raw dump
-
-
-def dump_file(context, layer_name: str) -> str | None:
-    """The local file pakunoda can read for this physical layer (raw, LiME, ELF), or None."""
-    layer = context.layers[layer_name]
-    if isinstance(layer, physical.FileLayer):
-        return local_path(context, layer_name)
-    deps = getattr(layer, "dependencies", [])
-    if (type(layer).__name__ in FORMATS_READ_BY_LIBRARY and len(deps) == 1
-            and isinstance(context.layers[deps[0]], physical.FileLayer)):
-        return local_path(context, deps[0])
-    return None
+BANNER_PREFIX = b"Linux version "  # linux_banner's start; the release follows
 
 
 class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
@@ -52,7 +41,7 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     kernel's own page tables say; an ISF from BTF when none matches."""
 
     stack_order = 36  # after the stock Linux stackers (34, 35): their layer is checked, not rebuilt
-    exclusion_list = ["mac", "windows"]  # noqa: RUF012  (Volatility declares it a list)
+    exclusion_list = ["mac", "windows"]
 
     @classmethod
     def stack(cls, context, layer_name: str, progress_callback: constants.ProgressCallback = None):
@@ -76,7 +65,11 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
         for stacker in (LinuxIntelVMCOREINFOStacker, LinuxIntelStacker):
             try:
                 kernel = stacker.stack(context, layer_name, progress_callback)
-            except (exceptions.VolatilityException, ValueError, KeyError) as exc:
+            # what they raise on a memory that is not theirs: InvalidAddressException (a VMCOREINFO
+            # note or an init_task candidate read past the dump's end or in a hole), SymbolError
+            # (a symbol the stacker reads missing from the ISF), ValueError (a VMCOREINFO line that
+            # is not KEY=VALUE, or a value that is not a number)
+            except (exceptions.VolatilityException, ValueError) as exc:
                 vollog.debug(f"{stacker.__name__} failed: {exc}")
                 kernel = None
             if kernel is not None:
@@ -109,7 +102,7 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
         for name in TOP_TABLES:
             if name in table.symbols:
                 va = (table.get_symbol(name).address + shift) & 0xFFFFFFFFFFFFFFFF
-                return walk.detect_levels(lambda pa, n: memory.read(pa, n), dtb, va, dtb)
+                return walk.detect_levels(reader(memory), dtb, va, dtb)  # a table outside the dump: unreadable
         return None
 
     @classmethod
@@ -136,41 +129,21 @@ class LinuxRamDumpStacker(interfaces.automagic.StackerLayerInterface):
     @staticmethod
     def _first_banner(context, layer_name: str, progress_callback) -> bytes | None:
         layer = context.layers[layer_name]
-        for offset in layer.scan(context, scanners.BytesScanner(b"Linux version "), progress_callback):
+        for offset in layer.scan(context, scanners.BytesScanner(BANNER_PREFIX), progress_callback):
             text = layer.read(offset, 512, pad=True).split(b"\0", 1)[0]
-            if text[14:15].isdigit():
+            if text[len(BANNER_PREFIX):len(BANNER_PREFIX) + 1].isdigit():  # a release, not a format string
                 return text + b"\0"
         return None
 
     @classmethod
     def _isf_from_btf(cls, context, layer_name: str, progress_callback) -> bool:
-        """Build, store and register the ISF of the dump's kernel; False (after one warning
-        when the plugin needs symbols) when it cannot or should not."""
+        """Build, store and register the ISF of the dump's kernel (nosym.isf_for_kernel); False
+        (after one warning when the plugin needs symbols) when it cannot or should not."""
         if not nosym.symbols_needed(context):
-            return False
+            return False  # asked first: the banner scan reads all memory
         banner = cls._first_banner(context, layer_name, progress_callback)
         if banner is None:
             vollog.info("No Linux kernel banner in this memory: no ISF to build")
             return False
-        release = hints.release_of(banner)
-        if not nosym.btf_enabled(context):
-            vollog.warning(f"No ISF on the symbol path matches kernel {release}. "
-                           f"{hints.next_step(banner, btf_switched_off=True)}")
-            return False
-        path = dump_file(context, layer_name)
-        if path is None:
-            vollog.warning(f"No ISF on the symbol path matches kernel {release}, and an ISF is built from BTF only "
-                           "out of a local raw, LiME or ELF dump: write one with `vol -f INPUT -o DIR layerwriter` "
-                           f"and run on it. {hints.next_step(banner)}")
-            return False
-        try:
-            nosym.build_from_memory(path, banner, path, progress_callback, nosym.build_timeout(context))
-        except engine.NoSymbolsError as exc:
-            vollog.warning(exc.message)
-            return False
-        except OSError as exc:
-            vollog.warning(f"No ISF for kernel {release}: building one from BTF failed ({exc}). "
-                           f"{hints.next_step(banner)}")
-            return False
-        return True
-
+        source = nosym.memory_of(context, layer_name)
+        return nosym.isf_for_kernel(context, source, banner, progress_callback) is not None
