@@ -187,6 +187,20 @@ def test_classify_slots():
 
 
 
+def test_classify():
+    """One decision for page tables and page caches: the area's kind, then zswap's record,
+    then whether the input holds the slot."""
+    s = swp_entry.SwapSettings(our_type=0, nr_swapfiles=2, nr_slots=100, pte_layout=swp_entry.L1TF_INVERTED)
+    held, readable = {7}, lambda slot: slot < 50
+    kind = swp_entry.EntryKind
+    assert swp_entry.classify(s, SwpEntry(0, 5), held, readable) == kind.OURS
+    assert swp_entry.classify(s, SwpEntry(0, 7), held, readable) == kind.ZSWAP
+    assert swp_entry.classify(s, SwpEntry(0, 60), held, readable) == kind.UNREADABLE
+    assert swp_entry.classify(s, SwpEntry(0, 100), held, readable) == kind.BEYOND
+    assert swp_entry.classify(s, SwpEntry(1, 7), held, readable) == kind.ELSEWHERE  # zswap's bits are our area's
+    assert swp_entry.classify(s, SwpEntry(29, 5), held, readable) == kind.SPECIAL
+
+
 # -- slots and blocks (format/swap_area.py) -----------------------------------------------------
 
 
