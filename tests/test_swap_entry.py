@@ -201,6 +201,16 @@ def test_classify():
     assert swp_entry.classify(s, SwpEntry(29, 5), held, readable) == kind.SPECIAL
 
 
+def test_entry_counts():
+    counts = accounting.EntryCounts()
+    kind = swp_entry.EntryKind
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 5)) is True  # the first of its kind
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 5)) is False
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 6)) is False
+    assert (counts.count(kind.ELSEWHERE), counts.references(kind.ELSEWHERE)) == (2, 3)
+    assert (counts.count(kind.ZSWAP), counts.references(kind.ZSWAP)) == (0, 0)
+
+
 # -- slots and blocks (format/swap_area.py) -----------------------------------------------------
 
 

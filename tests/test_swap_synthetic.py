@@ -8,12 +8,17 @@ input does not hold, a slot beyond the area, a migration entry and a page zswap 
 (its bit in frontswap_map), all pointing at slots that hold stale data in the input: a reader
 that ignored the type, the bound or zswap would show it."""
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from samples import synth_isf, synth_swap
+from tests.realsamples import REPO
 from tests.test_swap_real import csv_rows
 
 VARIANTS = ["swapped-swapfile", "swapped-4.14"]
@@ -121,3 +126,52 @@ def test_switch_off(made, vol, symbols):
     scan = csv_rows(run(vol, symbols, "-e", "swsusp.swap=false", "-r", "csv", "-f", path, "linux.vmayarascan",
                         "--pid", *PIDS, "--yara-string", "SWSUSP-SYNTH"))
     assert {(int(r["PID"]), int(r["Offset"], 16)) for r in scan} == marker_offsets({"resident"})
+
+
+@pytest.mark.parametrize("variant", ["swapped", "swapped-swapfile"])
+def test_layerwriter_writes_physical_memory(made, vol, variant, tmp_path):
+    """layerwriter needs no kernel symbols, so the run gets no swap slot layer (stock
+    layerwriter writes the last physical layer added) and one file layer: it writes the
+    hibernated machine's physical memory."""
+    machine, _facts, path = made(variant)
+    listed = {r["Layer name"]: r["Layer type"] for r in csv_rows(run(vol, None, "-r", "csv", "-f", path, "layerwriter",
+                                                                     "--list"))}
+    assert sorted(listed.values()) == ["FileLayer", "LinuxIntel32e", "SwsuspLayer"]
+    printed = run(vol, None, "-o", str(tmp_path), "-f", path, "layerwriter")
+    assert "memory_layer.raw" in printed
+    written = [p.name for p in tmp_path.iterdir()]
+    assert written == ["memory_layer.raw"]
+    data = (tmp_path / "memory_layer.raw").read_bytes()
+    saved = sorted(machine.pages)
+    assert len(data) == (saved[-1] + 1) * 4096  # up to the highest PFN the image holds
+    for pfn in saved[:: max(1, len(saved) // 16)] + saved[-1:]:
+        assert data[pfn * 4096 : (pfn + 1) * 4096] == machine.pages[pfn], pfn
+    hole = next(p for p in range(1, saved[-1]) if p not in machine.pages)
+    assert data[hole * 4096 : (hole + 1) * 4096] == bytes(4096)  # layerwriter pads what the image does not hold
+
+
+def test_images_in_one_process_keep_their_own_swap_state(made, vol, tmp_path):
+    """Two swapped images read one after the other in one process, each in its own context:
+    each reads its own processes' pages (its own zswap record: the page zswap held reads as
+    unmapped, never as its slot's stale data), and its swap slot layer reads through the
+    image's own file layer (no second file layer) and counts the entries of that image."""
+    images = [made(name) for name in ("swapped", "swapped-swapfile")]
+    env = dict(os.environ, XDG_CACHE_HOME=str(vol.home()))
+    result = subprocess.run([sys.executable, "-m", "tests.swap_contexts", str(tmp_path)] + [p for _m, _f, p in images],
+                            capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO))
+    assert result.returncode == 0, result.stderr[-2000:]
+    expect = {f"{pid}:{va:#x}": hashlib.sha256(synth_swap.page_bytes(pid, va, kind)).hexdigest()
+              if kind in ("resident", "swapped") else None for pid, va, kind in synth_swap.process_pages()}
+    for (_machine, facts, _path), got in zip(images, json.loads(result.stdout)):
+        assert got["pages"] == expect
+        files = [name for name, kind in got["layers"].items() if kind == "FileLayer"]
+        assert files == ["base_layer"] and got["slot_bases"] == files
+        foreign = [tuple(e) for e in facts.swap["foreign"].values()]
+        assert got["met"] == {
+            "swapped, recovered": len(facts.swap["slot_of"]),
+            "swapped to another swap area": len({e for e in foreign if e[0] == synth_swap.OTHER_TYPE}),
+            "swapped, slot beyond the area": len({e for e in foreign if e[0] == synth_swap.OUR_TYPE}),
+            "swapped, held by zswap in RAM (its slot was never written)": len(facts.swap["zswap"]),
+            "not swap (migration, hwpoison, device, marker)": len({e for e in foreign
+                                                                   if e[0] == synth_swap.MIGRATION_TYPE}),
+        }

@@ -11,7 +11,9 @@ from volatility3.plugins.linux import pslist
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, Row
 from volatility3.plugins.swsusp.vol import swap_census
-from volatility3.plugins.swsusp.vol.swap_layer import FrontswapMap, KernelReader, SwapResolvingMixin, discover
+from volatility3.plugins.swsusp.vol.kernel_swap import FrontswapMap, KernelReader, discover
+from volatility3.plugins.swsusp.vol.swap_layer import SwapLinuxIntel32e
+from volatility3.plugins.swsusp.vol.swap_slot_layer import image_layer_below
 
 vollog = logging.getLogger(__name__)
 
@@ -54,13 +56,9 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         if found.settings is None:
             vollog.error(f"Swap area of the kernel not identified: {found.why if found.layout else found.layout_why}")
             return found, image.area, ()
-        area = image.area
-        if not area.slots_are_blocks and found.ours.extents:
-            area = area.with_extents(found.ours.extents)
+        area = image.area.with_kernel_extents(found.ours.extents)
         frontswap = FrontswapMap(layer.read, found.ours.frontswap_map, found.ours.max)
-        if found.zswap_untold:
-            vollog.warning("zswap was enabled (6.5+ keeps no per-slot record): pages it held read as their "
-                           "never-written slots")
+        found.warn_zswap_untold()
         return found, area, frontswap
 
     def _processes(self, vmlinux, settings, area, frontswap):
@@ -111,40 +109,29 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         return accounting.image_slots(swap_census.block_slots(area, smap.map_blocks),
                                       swap_census.block_slots(area, smap.entries))
 
-    def _read_slots(self, area):
-        def read(first: int, count: int) -> Optional[bytes]:
-            offsets = [area.slot_offset(s) for s in range(first, first + count)]
-            if None in offsets:
-                return None if count == 1 else b""  # read page by page
-            if all(b - a == PAGE_SIZE for a, b in zip(offsets, offsets[1:])):
-                return area.source.read(offsets[0], count * PAGE_SIZE)
-            return b"".join(area.source.read(o, PAGE_SIZE) for o in offsets)
-        return read
-
     # -- output -------------------------------------------------------------------------------
 
     def _dump_stale(self, owners, area) -> Dict[Tuple[int, int], str]:
-        read = self._read_slots(area)
         out = {}
         for first, last in accounting.stale_runs(owners):
             name = f"swaparea-stale-slots-{first}-{last}.bin"
             with self.open(name) as f:
                 for slot in range(first, last + 1):
-                    f.write(read(slot, 1) or bytes(PAGE_SIZE))
+                    f.write(area.read_slot(slot) or bytes(PAGE_SIZE))
             out[(first, last)] = getattr(f, "preferred_filename", name)
         return out
 
     def _rows(self):
         vmlinux = self.context.modules[self.config["kernel"]]
         layer = self.context.layers[vmlinux.layer_name]
-        image_layer = swap_census.image_layer_below(self.context, layer.name)
+        image_layer = image_layer_below(self.context, layer.name)
         if image_layer is None:
             vollog.error("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
             return
         image = image_layer.image
         found, area, frontswap = self._discover(vmlinux, layer, image)
         settings = found.settings
-        mode = "resolution on" if isinstance(layer, SwapResolvingMixin) and layer.swap_settings else "resolution off"
+        mode = "resolution on" if isinstance(layer, SwapLinuxIntel32e) and layer.swap_settings else "resolution off"
         k = KernelReader(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset)
         processes: List[accounting.ProcessPages] = []
         files: List[accounting.ShmemFile] = []
@@ -162,7 +149,7 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         self._progress_callback(0.0, "Classifying swap slots")
         owners = accounting.classify_slots(
             nr_slots, self._image_slots(image, area), process_slots,
-            [slot for f in files for _index, slot in f.slots], swap_map, self._read_slots(area),
+            [slot for f in files for _index, slot in f.slots], swap_map, area.read_slots,
             self._progress_callback, zswap,
         )
         outputs = self._dump_stale(owners, area) if self.config.get("dump", False) else {}

@@ -14,37 +14,14 @@ from volatility3.plugins.swsusp.format.swap_area import SwapArea
 from volatility3.plugins.swsusp.swap import page_cache, swp_entry
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, ProcessPages, ShmemFile
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
-from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
-from volatility3.plugins.swsusp.vol.swap_layer import KernelReader
+from volatility3.plugins.swsusp.vol.kernel_swap import KernelReader
 
 vollog = logging.getLogger(__name__)
 MAX_INODES = 1 << 22  # a super_block's s_inodes list is walked at most this far
 
 
-def image_layer_below(context, layer_name: str) -> Optional[SwsuspLayer]:
-    """The hibernation image layer under a kernel layer (through the safe-tables layer)."""
-    seen = set()
-    todo = [layer_name]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in context.layers:
-            continue
-        seen.add(name)
-        layer = context.layers[name]
-        if isinstance(layer, SwsuspLayer):
-            return layer
-        todo.extend(getattr(layer, "dependencies", []))
-    return None
-
-
 def entry_kind(settings: SwapSettings, area: SwapArea, entry: SwpEntry, frontswap=()) -> str:
-    kind = settings.kind(entry)
-    if kind == EntryKind.OURS:
-        if entry.offset in frontswap:
-            return EntryKind.ZSWAP
-        if area.slot_offset(entry.offset) is None:
-            return EntryKind.UNREADABLE
-    return kind
+    return swp_entry.classify(settings, entry, frontswap, lambda slot: area.slot_offset(slot) is not None)
 
 
 def count_entry(counts, kind: str) -> None:
@@ -106,15 +83,6 @@ def process_pages(task, layer, settings: Optional[SwapSettings], area: SwapArea,
 # -- shmem / tmpfs page caches --------------------------------------------------------------
 
 
-def _list(k: KernelReader, head: int, link_offset: int, limit: int) -> Iterator[int]:
-    """Entries of a list_head (addresses of the containing structures)."""
-    node, seen = k.u64(head), {head}
-    while node not in seen and len(seen) <= limit:
-        seen.add(node)
-        yield node - link_offset
-        node = k.u64(node)
-
-
 def value_encoding(
         k: KernelReader) -> Tuple[Optional[swp_entry.ValueEntryEncoding], Optional[page_cache.TreeKind], str]:
     """How this kernel's page caches hold swap entries, decided from its types."""
@@ -132,15 +100,15 @@ def shmem_inodes(k: KernelReader) -> Iterator[int]:
     s_list, s_inodes = k.offset("super_block", "s_list"), k.offset("super_block", "s_inodes")
     i_sb_list, i_mapping = k.offset("inode", "i_sb_list"), k.offset("inode", "i_mapping")
     a_ops = k.offset("address_space", "a_ops")
-    for sb in _list(k, k.symbol("super_blocks"), s_list, 1 << 16):
+    for sb in k.list_entries(k.symbol("super_blocks"), s_list, 1 << 16):
         try:
-            inodes = list(_list(k, sb + s_inodes, i_sb_list, MAX_INODES))
+            inodes = list(k.list_entries(sb + s_inodes, i_sb_list, MAX_INODES))
         except exceptions.InvalidAddressException:
             continue
         for inode in inodes:
             try:
-                mapping = k.u64(inode + i_mapping)
-                if mapping and k.u64(mapping + a_ops) == aops:
+                mapping = k.pointer(inode + i_mapping)
+                if mapping and k.pointer(mapping + a_ops) == aops:
                     yield inode
             except exceptions.InvalidAddressException:
                 continue
@@ -155,11 +123,11 @@ def shmem_files(k: KernelReader, settings: SwapSettings, area: SwapArea, paths: 
         return [], how
     node_type = "xa_node" if tree is page_cache.XARRAY else "radix_tree_node"
     shift_off, slots_off = k.offset(node_type, "shift"), k.offset(node_type, "slots")
-    nr_slots = k.table.get_type(node_type).vol.members["slots"][1].count
+    nr_slots = k.field(node_type, "slots")[1].count
 
     def load_node(address: int):
         try:
-            raw = k.layer.read(address + slots_off, 8 * nr_slots)
+            raw = k.layer.read(address + slots_off, k.pointer_size * nr_slots)
             shift = k.u(address + shift_off, 1)
         except exceptions.InvalidAddressException:
             return None
@@ -173,7 +141,7 @@ def shmem_files(k: KernelReader, settings: SwapSettings, area: SwapArea, paths: 
             progress(0.0, f"Walking shmem page caches ({n} inodes)")
         walk = page_cache.Walk(tree, load_node, slots_off, nr_slots)
         try:
-            head = k.u64(k.u64(inode + i_mapping) + i_pages + head_off)
+            head = k.pointer(k.pointer(inode + i_mapping) + i_pages + head_off)
         except exceptions.InvalidAddressException:
             continue
         record = ShmemFile(inode, "")
@@ -212,15 +180,15 @@ def dentry_name(k: KernelReader, inode: int) -> str:
     """Name of an unmounted shmem inode (SysV shm, memfd, shared anonymous memory) from its
     first dentry; `inode 0x...` when it has none."""
     try:
-        first = k.u64(inode + k.offset("inode", "i_dentry"))
+        first = k.pointer(inode + k.offset("inode", "i_dentry"))
         if first:
             dentry = first - k.offset("dentry", "d_u")
-            name_ptr = k.u64(dentry + k.offset("dentry", "d_name") + k.offset("qstr", "name"))
+            name_ptr = k.pointer(dentry + k.offset("dentry", "d_name") + k.offset("qstr", "name"))
             raw = k.layer.read(name_ptr, 64, pad=True)
             name = raw.split(b"\0", 1)[0].decode("utf-8", "replace")
             if name:
                 return name
-    except (exceptions.InvalidAddressException, exceptions.SymbolError, KeyError):
+    except (exceptions.InvalidAddressException, exceptions.SymbolError):
         pass
     return f"inode {inode:#x}"
 
@@ -249,16 +217,5 @@ def swap_map_reader(k: KernelReader, address: int, nr_slots: int) -> Callable[[i
 
 
 def block_slots(area: SwapArea, blocks: Iterable[int]) -> List[int]:
-    """Slots of device blocks (the image's map and data blocks)."""
-    extents = area.extents
-    base = area.location.resume_offset
-    out = []
-    for block in blocks:
-        if extents is None:
-            out.append(block - base)
-            continue
-        for e in extents:
-            if e.start_block <= block < e.start_block + e.nr_pages:
-                out.append(e.start_page + block - e.start_block)
-                break
-    return out
+    """Slots of device blocks (the image's map and data blocks) the area can place."""
+    return [slot for slot in map(area.block_slot, blocks) if slot is not None]
