@@ -128,6 +128,30 @@ def test_switch_off(made, vol, symbols):
     assert {(int(r["PID"]), int(r["Offset"], 16)) for r in scan} == marker_offsets({"resident"})
 
 
+def test_swaparea_counts_what_is_not_read(swapped):
+    """The entries the kernel's tables name and the input does not give, by kind, over every
+    process: the plan's entries of the other area, beyond the area and held by zswap."""
+    facts, _scan, _pages, area, _out = swapped
+    plan = facts.swap
+    foreign = [tuple(e) for e in plan["foreign"].values()]
+    other = [e for e in foreign if e[0] == synth_swap.OTHER_TYPE]
+    beyond = [e for e in foreign if e[0] == synth_swap.OUR_TYPE]
+    rows = {r["Owner"]: r for r in area if r["Part"] == "entries"}
+    assert (rows["swapped to another swap area"]["Slots"], rows["swapped to another swap area"]["Elsewhere"]) == (
+        len(set(other)), len(other))
+    assert (rows["swapped, slot beyond the area"]["Slots"], rows["swapped, slot beyond the area"]["Unreadable"]) == (
+        len(set(beyond)), len(beyond))
+    zswap = rows["swapped, held by zswap in RAM (its slot was never written)"]
+    assert (zswap["Slots"], zswap["Unreadable"]) == (len(plan["zswap"]), len(plan["zswap"]))
+    assert rows["swapped, slot not in the input"]["Unreadable"] == 0
+    # the per-process columns are the same pages
+    processes = [r for r in area if r["Part"] == "process"]
+    assert sum(r["Elsewhere"] for r in processes) == len(other)
+    assert sum(r["Unreadable"] for r in processes) == len(beyond) + len(plan["zswap"])
+    nodes = [r for r in area if r["Part"] == "page caches"]
+    assert [r["Unreadable"] for r in nodes] == [0]
+
+
 @pytest.mark.parametrize("variant", ["swapped", "swapped-swapfile"])
 def test_layerwriter_writes_physical_memory(made, vol, variant, tmp_path):
     """layerwriter needs no kernel symbols, so the run gets no swap slot layer (stock
