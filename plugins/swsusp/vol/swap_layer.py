@@ -33,6 +33,7 @@ from volatility3.plugins.swsusp.vol.swap_slot_layer import SwapSlotLayer, format
 
 vollog = logging.getLogger(__name__)
 PAGE = 4096
+Chunk = Tuple[int, int, int, int, str]  # (offset, length, mapped offset, mapped length, layer), as mapping() yields
 
 
 class SwapLinuxIntel32e(intel.LinuxIntel32e):
@@ -123,31 +124,29 @@ class SwapLinuxIntel32e(intel.LinuxIntel32e):
             return entry.offset * PAGE + (offset & (PAGE - 1)), PAGE, self._slots.name
 
     def mapping(self, offset: int, length: int,
-                ignore_errors: bool = False) -> Iterator[Tuple[int, int, int, int, str]]:
+                ignore_errors: bool = False) -> Iterator[Chunk]:
         """Intel.mapping, except that each swapped page is a chunk of its own.
 
         Neighbouring pages are often in neighbouring slots; merged, a run of them is only
         yielded once the walk has passed its end.  Stock callers that want the first chunk
         of a range (the CLI's hex dump of a match calls mapping(start, end) with the end as
         a length) would then walk the whole run and the unmapped space after it, per row."""
-        stash: Optional[List] = None
+        stash: Optional[Chunk] = None  # a run of merged chunks not yet yielded
         for chunk in self._mapping(offset, length, ignore_errors):
             if chunk[4] == self._swap_layer:
                 if stash is not None:
-                    yield tuple(stash)  # type: ignore[misc]
+                    yield stash
                     stash = None
                 yield chunk
             elif stash is not None and stash[0] + stash[1] == chunk[0] and stash[2] + stash[3] == chunk[2] \
                     and stash[4] == chunk[4]:
-                stash[1] += chunk[1]
-                stash[3] += chunk[3]
+                stash = (stash[0], stash[1] + chunk[1], stash[2], stash[3] + chunk[3], stash[4])
             else:
                 if stash is not None:
-                    yield tuple(stash)  # type: ignore[misc]
-                stash = list(chunk)
+                    yield stash
+                stash = chunk
         if stash is not None:
-            yield tuple(stash)  # type: ignore[misc]
-
+            yield stash
 
 class SwapLinuxIntel32eLA57(SwapLinuxIntel32e, LinuxIntel32eLA57):
     """5-level x86-64 Linux paging (LA57's levels and widths), swapped pages read from the
