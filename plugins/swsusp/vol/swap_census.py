@@ -323,7 +323,8 @@ def census(context, kernel_module_name: str, pids: Collection[int] = (),
         vollog.error(f"Swap area of the kernel not identified: {found.why_not}")
     if found is not None and settings is not None and ours is not None:
         area = area.with_kernel_extents(ours.extents)
-        found.warn_zswap_untold()
+        if not resolving:
+            found.warn_zswap_untold()  # else the stacker has said so
         judge = EntryJudge(settings, area, FrontswapMap(layer.read, ours.frontswap_map, ours.max))
         for pages in processes(context, vmlinux.name, judge, _phase(progress, 0, 40)):
             process_slots += pages.slots
