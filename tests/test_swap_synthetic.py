@@ -1,9 +1,11 @@
 """Swapped-out process pages on synthetic images (samples/synth_swap.py), read through stock
 plugins.  Truth: the generator's known page contents and slot plan (``facts.swap``).
 
-Two kernels, two containers: ``swapped-swapfile`` (6.1, L1TF-inverted swap PTEs, a scattered
-swap file whose slots reach blocks through 58 swap extents) and ``swapped-4.14`` (4.14 without
-L1TF: type in PTE bits 9..13; a swap partition).  Each has entries of a second swap area the
+Two kernels, three containers: ``swapped-swapfile`` (6.1, L1TF-inverted swap PTEs, a scattered
+swap file whose slots reach blocks through 58 swap extents), ``swapped-swapfile-copy`` (that
+kind of swap file copied out of its filesystem: the image starts at slot 48 and names
+filesystem blocks) and ``swapped-4.14`` (4.14 without L1TF: type in PTE bits 9..13; a swap
+partition).  Each has entries of a second swap area the
 input does not hold, a slot beyond the area, a migration entry and a page zswap kept in RAM
 (its bit in frontswap_map), all pointing at slots that hold stale data in the input: a reader
 that ignored the type, the bound or zswap would show it."""
@@ -21,7 +23,7 @@ from samples import synth_isf, synth_swap
 from tests.realsamples import REPO
 from tests.test_swap_real import csv_rows
 
-VARIANTS = ["swapped-swapfile", "swapped-4.14"]
+VARIANTS = ["swapped-swapfile", "swapped-swapfile-copy", "swapped-4.14"]
 PIDS = ["512", "245"]
 
 
@@ -56,6 +58,18 @@ def swapped(request, made, vol, symbols, tmp_path_factory):
         for i in range(0, len(data), 4096):
             pages[(int(row["PID"]), int(row["Start"], 16) + i)] = data[i : i + 4096]
     return facts, csv_rows(scan), pages, json.loads(area), out
+
+
+def test_copied_swap_file_is_found_past_its_first_slots(made):
+    """A swap file copied out of its filesystem, its first map page at slot 48 (swapped-out
+    pages before it): the image is found, rebased by the file's first block."""
+    from volatility3.plugins.swsusp.format.opener import find_image
+
+    _machine, facts, path = made("swapped-swapfile-copy")
+    assert facts.image_block - facts.resume_offset == synth_swap.FIRST_IMAGE_SLOT
+    location = find_image(path).location
+    assert (location.partition.offset, location.block_base, location.resume_offset) == (0, facts.resume_offset,
+                                                                                        facts.resume_offset)
 
 
 def marker_offsets(kinds):
