@@ -6,7 +6,7 @@ linux.swsusp_swaparea; swap/accounting.py decides owners and makes the rows.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Collection, Container, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from volatility3.framework import exceptions
@@ -300,6 +300,42 @@ def _discover(context, vmlinux, layer, image) -> Optional[Discovery]:
         return None
 
 
+@dataclass
+class Named:
+    """The slots the kernel's tables name, and its swap_map use counts (None: not read)."""
+
+    process: List[int] = field(default_factory=list)
+    shmem: List[int] = field(default_factory=list)
+    zswap: List[int] = field(default_factory=list)  # named, but zswap held the page
+    swap_map: Optional[Callable[[int], Optional[int]]] = None
+
+
+def _walk_tables(context, vmlinux, layer, found: Discovery, area: SwapArea, report: AreaReport,
+                 pids: Collection[int], progress: Progress) -> Named:
+    """Every process's page tables and every shmem page cache: the report's process, file
+    and entry counts, and the slots they name."""
+    ours, settings = found.ours, found.settings
+    assert ours is not None and settings is not None  # the caller checked: the area is identified
+    if not report.resolving:
+        found.warn_zswap_untold()  # else the stacker has said so
+    judge = EntryJudge(settings, area, FrontswapMap(layer.read, ours.frontswap_map, ours.max))
+    named = Named()
+    for pages in processes(context, vmlinux.name, judge, _phase(progress, 0, 40)):
+        named.process += pages.slots
+        named.zswap += pages.zswap_slots
+        if not pids or pages.pid in pids:
+            report.processes.append(pages)
+    k = KernelReader(context, vmlinux.symbol_table_name, layer.name, vmlinux.offset)
+    shmem_census = shmem(context, vmlinux.name, k, judge, _phase(progress, 40, 20))
+    vollog.info(f"shmem/tmpfs page caches: {shmem_census.how}")
+    report.files, report.unreadable_nodes = shmem_census.files, shmem_census.unreadable_nodes
+    named.shmem = [slot for f in report.files for _index, slot in f.slots]
+    named.zswap += [slot for f in report.files for slot in f.zswap_slots]
+    report.entries = judge.counts
+    named.swap_map = swap_map_reader(k, ours.swap_map, ours.max)
+    return named
+
+
 def census(context, kernel_module_name: str, pids: Collection[int] = (),
            progress: Progress = _no_progress) -> Optional[Census]:
     """The input's swap area slot by slot, and per process (`pids`, all when empty) and
@@ -312,39 +348,20 @@ def census(context, kernel_module_name: str, pids: Collection[int] = (),
     image = image_layer.image
     found = _discover(context, vmlinux, layer, image)
     settings = found.settings if found else None
-    area = image.area
     resolving = isinstance(layer, SwapLinuxIntel32e) and layer.swap_settings is not None
     report = AreaReport(settings, resolving, accounting.SlotOwners(bytearray()))
-    process_slots: List[int] = []
-    zswap: List[int] = []
-    swap_map = None
-    ours = found.ours if found else None
-    if found is not None and (settings is None or ours is None):
+    area, named = image.area, Named()
+    if found is not None and found.ours is not None and settings is not None:
+        area = area.with_kernel_extents(found.ours.extents)
+        named = _walk_tables(context, vmlinux, layer, found, area, report, pids, progress)
+    elif found is not None:
         vollog.error(f"Swap area of the kernel not identified: {found.why_not}")
-    if found is not None and settings is not None and ours is not None:
-        area = area.with_kernel_extents(ours.extents)
-        if not resolving:
-            found.warn_zswap_untold()  # else the stacker has said so
-        judge = EntryJudge(settings, area, FrontswapMap(layer.read, ours.frontswap_map, ours.max))
-        for pages in processes(context, vmlinux.name, judge, _phase(progress, 0, 40)):
-            process_slots += pages.slots
-            zswap += pages.zswap_slots
-            if not pids or pages.pid in pids:
-                report.processes.append(pages)
-        k = KernelReader(context, vmlinux.symbol_table_name, layer.name, vmlinux.offset)
-        shmem_census = shmem(context, vmlinux.name, k, judge, _phase(progress, 40, 20))
-        vollog.info(f"shmem/tmpfs page caches: {shmem_census.how}")
-        report.files, report.unreadable_nodes = shmem_census.files, shmem_census.unreadable_nodes
-        zswap += [slot for f in report.files for slot in f.zswap_slots]
-        report.entries = judge.counts
-        swap_map = swap_map_reader(k, ours.swap_map, ours.max)
-    nr_slots = settings.nr_slots if settings else (area.nr_slots or 0)
     slots_progress = _phase(progress, 60, 40)
     slots_progress(0.0, "Classifying swap slots")
     smap = image.swap_map
     report.owners = accounting.classify_slots(
-        nr_slots, accounting.image_slots(block_slots(area, smap.map_blocks), block_slots(area, smap.entries)),
-        process_slots, [slot for f in report.files for _index, slot in f.slots], swap_map, area.read_slots,
-        slots_progress, zswap,
+        settings.nr_slots if settings else (area.nr_slots or 0),
+        accounting.image_slots(block_slots(area, smap.map_blocks), block_slots(area, smap.entries)),
+        named.process, named.shmem, named.swap_map, area.read_slots, slots_progress, named.zswap,
     )
     return Census(report, area)
