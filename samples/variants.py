@@ -95,6 +95,7 @@ VARIANTS: dict[str, dict] = {
     "swapped": {"era": "6.1", "swapped": "l1tf"},
     "swapped-swapfile": {"era": "6.1", "swapped": "l1tf", "container": "swapfile"},
     "swapped-4.14": {"era": "4.12", "swapped": "type-above-protnone", "page_offset_base": PAGE_OFFSET_2_6_27},
+    "swapped-swapfile-copy": {"era": "6.1", "swapped": "l1tf", "container": "swapfile-copy"},
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -159,6 +160,8 @@ DESCRIPTIONS: dict[str, str] = {
     "swapped": "6.1 (L1TF swap PTEs): processes with pages swapped into slots 1..47 of the swap "
                "partition before the image, entries of a second swap area, a slot beyond the area",
     "swapped-swapfile": "same in a scattered swap file: the kernel's swap extents (many) map slots to blocks",
+    "swapped-swapfile-copy": "the swapped swap file copied out of its filesystem: the image's first map "
+                             "page is slot 48, its pointers are the filesystem's blocks",
     "swapped-4.14": "4.14 kernel (no L1TF: type in PTE bits 9..13, offset from bit 14); its ISF "
                     "comes from synth_isf.write_isf(..., *synth_swap.KERNELS['type-above-protnone'])",
 }

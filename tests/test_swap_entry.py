@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from volatility3.plugins.swsusp.format.swap_area import SwapExtent
 from volatility3.plugins.swsusp.swap import accounting, page_cache, swp_entry
 from volatility3.plugins.swsusp.swap.swp_entry import SwpEntry
 
@@ -184,3 +185,68 @@ def test_classify_slots():
     assert (stale.slots, stale.first, stale.last) == (3, 9, 30)
     assert [r.output for r in rows if r.depth == 1] == ["stale-9-10.bin", None]
 
+
+
+def test_classify():
+    """One decision for page tables and page caches: the area's kind, then zswap's record,
+    then whether the input holds the slot."""
+    s = swp_entry.SwapSettings(our_type=0, nr_swapfiles=2, nr_slots=100, pte_layout=swp_entry.L1TF_INVERTED)
+    held, readable = {7}, lambda slot: slot < 50
+    kind = swp_entry.EntryKind
+    assert swp_entry.classify(s, SwpEntry(0, 5), held, readable) == kind.OURS
+    assert swp_entry.classify(s, SwpEntry(0, 7), held, readable) == kind.ZSWAP
+    assert swp_entry.classify(s, SwpEntry(0, 60), held, readable) == kind.UNREADABLE
+    assert swp_entry.classify(s, SwpEntry(0, 100), held, readable) == kind.BEYOND
+    assert swp_entry.classify(s, SwpEntry(1, 7), held, readable) == kind.ELSEWHERE  # zswap's bits are our area's
+    assert swp_entry.classify(s, SwpEntry(29, 5), held, readable) == kind.SPECIAL
+
+
+def test_entry_counts():
+    counts = accounting.EntryCounts()
+    kind = swp_entry.EntryKind
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 5)) is True  # the first of its kind
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 5)) is False
+    assert counts.add(kind.ELSEWHERE, SwpEntry(1, 6)) is False
+    assert (counts.count(kind.ELSEWHERE), counts.references(kind.ELSEWHERE)) == (2, 3)
+    assert (counts.count(kind.ZSWAP), counts.references(kind.ZSWAP)) == (0, 0)
+
+
+# -- slots and blocks (format/swap_area.py) -----------------------------------------------------
+
+
+def swap_file(nblocks, header_block, extents=None, last_page=9):
+    """A filesystem of `nblocks` blocks (block b holds b in every byte, after 4 marker bytes)
+    with a swap file whose header is at `header_block`."""
+    from volatility3.plugins.swsusp.format import locate
+    from volatility3.plugins.swsusp.format.source import BytesSource
+    from volatility3.plugins.swsusp.format.swap_area import SwapArea
+
+    data = b"".join(b"BLK:" + bytes([b % 256]) * 4092 for b in range(nblocks))
+    location = locate.Location(locate.Partition(0, len(data), "whole file"), header_block)
+    return SwapArea(BytesSource(data), location, last_page, extents)
+
+
+def test_slots_and_blocks_of_a_partition():
+    area = swap_file(12, 0)  # slot s is block s; last_page 9
+    assert area.slots_are_blocks
+    assert [area.block_slot(b) for b in (0, 1, 9, 10, -1)] == [0, 1, 9, None, None]
+    assert all(area.block_slot(area.slot_block(s)) == s for s in range(10))
+    assert area.read_slots(2, 3) == b"".join(b"BLK:" + bytes([b]) * 4092 for b in (2, 3, 4))
+    assert area.read_slots(8, 3) is None  # slot 10 is beyond the area
+    assert area.with_kernel_extents([SwapExtent(0, 10, 500)]) is area  # slots are blocks whatever they say
+
+
+def test_slots_and_blocks_of_a_swap_file_in_a_filesystem():
+    extents = [SwapExtent(0, 1, 5), SwapExtent(1, 4, 20), SwapExtent(5, 5, 10)]
+    bare = swap_file(30, 5)
+    assert not bare.slots_are_blocks
+    # without the kernel's extents nothing past the header is placed (never assumed contiguous)
+    assert [bare.block_slot(b) for b in (5, 6, 20)] == [0, None, None]
+    assert bare.slot_block(1) is None and bare.read_slots(1, 2) is None
+    area = bare.with_kernel_extents(extents)
+    assert area is not bare and bare.with_kernel_extents([]) is bare
+    blocks = [area.slot_block(s) for s in range(10)]
+    assert blocks == [5, 20, 21, 22, 23, 10, 11, 12, 13, 14]
+    assert [area.block_slot(b) for b in blocks] == list(range(10))
+    assert [area.block_slot(b) for b in (6, 15, 24, 0)] == [None] * 4
+    assert area.read_slots(3, 4) == b"".join(b"BLK:" + bytes([b]) * 4092 for b in (22, 23, 10, 11))

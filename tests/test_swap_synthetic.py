@@ -1,22 +1,29 @@
 """Swapped-out process pages on synthetic images (samples/synth_swap.py), read through stock
 plugins.  Truth: the generator's known page contents and slot plan (``facts.swap``).
 
-Two kernels, two containers: ``swapped-swapfile`` (6.1, L1TF-inverted swap PTEs, a scattered
-swap file whose slots reach blocks through 58 swap extents) and ``swapped-4.14`` (4.14 without
-L1TF: type in PTE bits 9..13; a swap partition).  Each has entries of a second swap area the
+Two kernels, three containers: ``swapped-swapfile`` (6.1, L1TF-inverted swap PTEs, a scattered
+swap file whose slots reach blocks through 58 swap extents), ``swapped-swapfile-copy`` (that
+kind of swap file copied out of its filesystem: the image starts at slot 48 and names
+filesystem blocks) and ``swapped-4.14`` (4.14 without L1TF: type in PTE bits 9..13; a swap
+partition).  Each has entries of a second swap area the
 input does not hold, a slot beyond the area, a migration entry and a page zswap kept in RAM
 (its bit in frontswap_map), all pointing at slots that hold stale data in the input: a reader
 that ignored the type, the bound or zswap would show it."""
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from samples import synth_isf, synth_swap
+from tests.realsamples import REPO
 from tests.test_swap_real import csv_rows
 
-VARIANTS = ["swapped-swapfile", "swapped-4.14"]
+VARIANTS = ["swapped-swapfile", "swapped-swapfile-copy", "swapped-4.14"]
 PIDS = ["512", "245"]
 
 
@@ -51,6 +58,18 @@ def swapped(request, made, vol, symbols, tmp_path_factory):
         for i in range(0, len(data), 4096):
             pages[(int(row["PID"]), int(row["Start"], 16) + i)] = data[i : i + 4096]
     return facts, csv_rows(scan), pages, json.loads(area), out
+
+
+def test_copied_swap_file_is_found_past_its_first_slots(made):
+    """A swap file copied out of its filesystem, its first map page at slot 48 (swapped-out
+    pages before it): the image is found, rebased by the file's first block."""
+    from volatility3.plugins.swsusp.format.opener import find_image
+
+    _machine, facts, path = made("swapped-swapfile-copy")
+    assert facts.image_block - facts.resume_offset == synth_swap.FIRST_IMAGE_SLOT
+    location = find_image(path).location
+    assert (location.partition.offset, location.block_base, location.resume_offset) == (0, facts.resume_offset,
+                                                                                        facts.resume_offset)
 
 
 def marker_offsets(kinds):
@@ -121,3 +140,76 @@ def test_switch_off(made, vol, symbols):
     scan = csv_rows(run(vol, symbols, "-e", "swsusp.swap=false", "-r", "csv", "-f", path, "linux.vmayarascan",
                         "--pid", *PIDS, "--yara-string", "SWSUSP-SYNTH"))
     assert {(int(r["PID"]), int(r["Offset"], 16)) for r in scan} == marker_offsets({"resident"})
+
+
+def test_swaparea_counts_what_is_not_read(swapped):
+    """The entries the kernel's tables name and the input does not give, by kind, over every
+    process: the plan's entries of the other area, beyond the area and held by zswap."""
+    facts, _scan, _pages, area, _out = swapped
+    plan = facts.swap
+    foreign = [tuple(e) for e in plan["foreign"].values()]
+    other = [e for e in foreign if e[0] == synth_swap.OTHER_TYPE]
+    beyond = [e for e in foreign if e[0] == synth_swap.OUR_TYPE]
+    rows = {r["Owner"]: r for r in area if r["Part"] == "entries"}
+    assert (rows["swapped to another swap area"]["Slots"], rows["swapped to another swap area"]["Elsewhere"]) == (
+        len(set(other)), len(other))
+    assert (rows["swapped, slot beyond the area"]["Slots"], rows["swapped, slot beyond the area"]["Unreadable"]) == (
+        len(set(beyond)), len(beyond))
+    zswap = rows["swapped, held by zswap in RAM (its slot was never written)"]
+    assert (zswap["Slots"], zswap["Unreadable"]) == (len(plan["zswap"]), len(plan["zswap"]))
+    assert rows["swapped, slot not in the input"]["Unreadable"] == 0
+    # the per-process columns are the same pages
+    processes = [r for r in area if r["Part"] == "process"]
+    assert sum(r["Elsewhere"] for r in processes) == len(other)
+    assert sum(r["Unreadable"] for r in processes) == len(beyond) + len(plan["zswap"])
+    nodes = [r for r in area if r["Part"] == "page caches"]
+    assert [r["Unreadable"] for r in nodes] == [0]
+
+
+@pytest.mark.parametrize("variant", ["swapped", "swapped-swapfile"])
+def test_layerwriter_writes_physical_memory(made, vol, variant, tmp_path):
+    """layerwriter needs no kernel symbols, so the run gets no swap slot layer (stock
+    layerwriter writes the last physical layer added) and one file layer: it writes the
+    hibernated machine's physical memory."""
+    machine, _facts, path = made(variant)
+    listed = {r["Layer name"]: r["Layer type"] for r in csv_rows(run(vol, None, "-r", "csv", "-f", path, "layerwriter",
+                                                                     "--list"))}
+    assert sorted(listed.values()) == ["FileLayer", "LinuxIntel32e", "SwsuspLayer"]
+    printed = run(vol, None, "-o", str(tmp_path), "-f", path, "layerwriter")
+    assert "memory_layer.raw" in printed
+    written = [p.name for p in tmp_path.iterdir()]
+    assert written == ["memory_layer.raw"]
+    data = (tmp_path / "memory_layer.raw").read_bytes()
+    saved = sorted(machine.pages)
+    assert len(data) == (saved[-1] + 1) * 4096  # up to the highest PFN the image holds
+    for pfn in saved[:: max(1, len(saved) // 16)] + saved[-1:]:
+        assert data[pfn * 4096 : (pfn + 1) * 4096] == machine.pages[pfn], pfn
+    hole = next(p for p in range(1, saved[-1]) if p not in machine.pages)
+    assert data[hole * 4096 : (hole + 1) * 4096] == bytes(4096)  # layerwriter pads what the image does not hold
+
+
+def test_images_in_one_process_keep_their_own_swap_state(made, vol, tmp_path):
+    """Two swapped images read one after the other in one process, each in its own context:
+    each reads its own processes' pages (its own zswap record: the page zswap held reads as
+    unmapped, never as its slot's stale data), and its swap slot layer reads through the
+    image's own file layer (no second file layer) and counts the entries of that image."""
+    images = [made(name) for name in ("swapped", "swapped-swapfile")]
+    env = dict(os.environ, XDG_CACHE_HOME=str(vol.home()))
+    result = subprocess.run([sys.executable, "-m", "tests.swap_contexts", str(tmp_path)] + [p for _m, _f, p in images],
+                            capture_output=True, text=True, timeout=600, env=env, cwd=str(REPO))
+    assert result.returncode == 0, result.stderr[-2000:]
+    expect = {f"{pid}:{va:#x}": hashlib.sha256(synth_swap.page_bytes(pid, va, kind)).hexdigest()
+              if kind in ("resident", "swapped") else None for pid, va, kind in synth_swap.process_pages()}
+    for (_machine, facts, _path), got in zip(images, json.loads(result.stdout)):
+        assert got["pages"] == expect
+        files = [name for name, kind in got["layers"].items() if kind == "FileLayer"]
+        assert files == ["base_layer"] and got["slot_bases"] == files
+        foreign = [tuple(e) for e in facts.swap["foreign"].values()]
+        assert got["met"] == {
+            "swapped, recovered": len(facts.swap["slot_of"]),
+            "swapped to another swap area": len({e for e in foreign if e[0] == synth_swap.OTHER_TYPE}),
+            "swapped, slot beyond the area": len({e for e in foreign if e[0] == synth_swap.OUR_TYPE}),
+            "swapped, held by zswap in RAM (its slot was never written)": len(facts.swap["zswap"]),
+            "not swap (migration, hwpoison, device, marker)": len({e for e in foreign
+                                                                   if e[0] == synth_swap.MIGRATION_TYPE}),
+        }

@@ -2,16 +2,16 @@
 process by process (swapped-out memory, issue 10)."""
 
 import logging
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterator, Tuple
 
-from volatility3.framework import exceptions, interfaces, renderers
+from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.plugins.linux import pslist
 
+from volatility3.plugins.swsusp.format.swap_area import SwapArea
 from volatility3.plugins.swsusp.swap import accounting
-from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, Row
+from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE
 from volatility3.plugins.swsusp.vol import swap_census
-from volatility3.plugins.swsusp.vol.swap_layer import FrontswapMap, KernelReader, SwapResolvingMixin, discover
 
 vollog = logging.getLogger(__name__)
 
@@ -23,7 +23,9 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
     PTEs and by shmem/tmpfs page caches, slots the kernel's swap_map still counts (swap
     cache), and free slots - zero, or stale data from earlier use (worth carving; --dump
     writes them into -o).  Processes and shmem files: pages resident, swapped into this
-    area and recovered, swapped to another swap area, swapped but unreadable here.
+    area and recovered, swapped to another swap area, swapped but unreadable here.  What
+    was not read, over every process and file: swap entries of another area, beyond the
+    area, in slots the input does not hold, held by zswap; page-cache nodes not in the image.
     Works with swap resolution on or off (-e swsusp.swap=false): the accounting reads the
     kernel's own tables either way.
     """
@@ -44,131 +46,25 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
                 description="Write each run of stale slots into -o (raw pages, for carving)"),
         ]
 
-    # -- gathering ----------------------------------------------------------------------------
-
-    def _discover(self, vmlinux, layer, image):
-        """The kernel's swap areas and ours (read afresh: the same answer the kernel layer got
-        when resolution is on), the area with its extents, and zswap's record of slots."""
-        banner = layer.config.get("kernel_banner", None) or ""
-        found = discover(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset, image, banner)
-        if found.settings is None:
-            vollog.error(f"Swap area of the kernel not identified: {found.why if found.layout else found.layout_why}")
-            return found, image.area, ()
-        area = image.area
-        if not area.slots_are_blocks and found.ours.extents:
-            area = area.with_extents(found.ours.extents)
-        frontswap = FrontswapMap(layer.read, found.ours.frontswap_map, found.ours.max)
-        if found.zswap_untold:
-            vollog.warning("zswap was enabled (6.5+ keeps no per-slot record): pages it held read as their "
-                           "never-written slots")
-        return found, area, frontswap
-
-    def _processes(self, vmlinux, settings, area, frontswap):
-        """Per process pages; and the slots their entries name (in the input, held by zswap)."""
-        wanted = set(self.config.get("pid", None) or [])
-        rows: List[accounting.ProcessPages] = []
-        slots: List[int] = []
-        zswap: List[int] = []
-        tasks = [t for t in pslist.PsList.list_tasks(self.context, vmlinux.name) if t.mm]
-        for n, task in enumerate(tasks):
-            self._progress_callback(100.0 * n / max(1, len(tasks)), f"Walking page tables of PID {task.pid}")
-            name = task.add_process_layer()
-            if name is None:
-                continue
-            try:
-                pages = swap_census.process_pages(task, self.context.layers[name], settings, area, frontswap)
-            except exceptions.InvalidAddressException as exc:
-                vollog.info(f"PID {task.pid}: memory map unreadable ({exc})")
-                continue
-            slots.extend(pages.slots)
-            zswap.extend(pages.zswap_slots)
-            if not wanted or pages.pid in wanted:
-                rows.append(pages)
-        return rows, slots, zswap
-
-    def _shmem(self, vmlinux, k: KernelReader, settings, area, frontswap) -> List[accounting.ShmemFile]:
-        paths: Optional[Dict[int, str]] = None
-
-        def path_of(inode: int) -> str:
-            nonlocal paths
-            if paths is None:
-                paths = swap_census.inode_paths(self.context, vmlinux.name)
-            return paths.get(inode) or swap_census.dentry_name(k, inode)
-
-        if not all(map(k.has_symbol, ("shmem_aops", "super_blocks"))):
-            vollog.info("shmem/tmpfs page caches not walked: the ISF has no shmem_aops/super_blocks")
-            return []
-        try:
-            files, how = swap_census.shmem_files(k, settings, area, path_of, self._progress_callback, frontswap)
-        except (exceptions.InvalidAddressException, exceptions.SymbolError) as exc:
-            vollog.warning(f"shmem/tmpfs page caches not walked: {exc}")
-            return []
-        vollog.info(f"shmem/tmpfs page caches: {how}")
-        return files
-
-    def _image_slots(self, image, area) -> Dict[int, int]:
-        smap = image.swap_map
-        return accounting.image_slots(swap_census.block_slots(area, smap.map_blocks),
-                                      swap_census.block_slots(area, smap.entries))
-
-    def _read_slots(self, area):
-        def read(first: int, count: int) -> Optional[bytes]:
-            offsets = [area.slot_offset(s) for s in range(first, first + count)]
-            if None in offsets:
-                return None if count == 1 else b""  # read page by page
-            if all(b - a == PAGE_SIZE for a, b in zip(offsets, offsets[1:])):
-                return area.source.read(offsets[0], count * PAGE_SIZE)
-            return b"".join(area.source.read(o, PAGE_SIZE) for o in offsets)
-        return read
-
-    # -- output -------------------------------------------------------------------------------
-
-    def _dump_stale(self, owners, area) -> Dict[Tuple[int, int], str]:
-        read = self._read_slots(area)
+    def _dump_stale(self, owners: accounting.SlotOwners, area: SwapArea) -> Dict[Tuple[int, int], str]:
+        """Each run of stale slots into -o, raw pages."""
         out = {}
         for first, last in accounting.stale_runs(owners):
             name = f"swaparea-stale-slots-{first}-{last}.bin"
             with self.open(name) as f:
                 for slot in range(first, last + 1):
-                    f.write(read(slot, 1) or bytes(PAGE_SIZE))
+                    f.write(area.read_slot(slot) or bytes(PAGE_SIZE))
             out[(first, last)] = getattr(f, "preferred_filename", name)
         return out
 
-    def _rows(self):
-        vmlinux = self.context.modules[self.config["kernel"]]
-        layer = self.context.layers[vmlinux.layer_name]
-        image_layer = swap_census.image_layer_below(self.context, layer.name)
-        if image_layer is None:
+    def _rows(self) -> Iterator[accounting.Row]:
+        found = swap_census.census(self.context, self.config["kernel"], self.config.get("pid", None) or (),
+                                   self._progress_callback)
+        if found is None:
             vollog.error("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
             return
-        image = image_layer.image
-        found, area, frontswap = self._discover(vmlinux, layer, image)
-        settings = found.settings
-        mode = "resolution on" if isinstance(layer, SwapResolvingMixin) and layer.swap_settings else "resolution off"
-        k = KernelReader(self.context, vmlinux.symbol_table_name, layer.name, vmlinux.offset)
-        processes: List[accounting.ProcessPages] = []
-        files: List[accounting.ShmemFile] = []
-        process_slots: List[int] = []
-        zswap: List[int] = []
-        swap_map = None
-        if settings is not None:
-            yield Row(0, "area", f"swap type {settings.our_type} of {settings.nr_swapfiles}, "
-                                 f"PTE layout {settings.pte_layout.name} ({mode})", slots=settings.nr_slots)
-            processes, process_slots, zswap = self._processes(vmlinux, settings, area, frontswap)
-            files = self._shmem(vmlinux, k, settings, area, frontswap)
-            zswap += [slot for f in files for slot in f.zswap_slots]
-            swap_map = swap_census.swap_map_reader(k, found.ours.swap_map, found.ours.max)
-        nr_slots = settings.nr_slots if settings else (area.nr_slots or 0)
-        self._progress_callback(0.0, "Classifying swap slots")
-        owners = accounting.classify_slots(
-            nr_slots, self._image_slots(image, area), process_slots,
-            [slot for f in files for _index, slot in f.slots], swap_map, self._read_slots(area),
-            self._progress_callback, zswap,
-        )
-        outputs = self._dump_stale(owners, area) if self.config.get("dump", False) else {}
-        yield from accounting.slot_rows(owners, outputs)
-        yield from accounting.process_rows(processes)
-        yield from accounting.file_rows(files)
+        outputs = self._dump_stale(found.report.owners, found.area) if self.config.get("dump", False) else {}
+        yield from accounting.report_rows(found.report, outputs)
 
     def _generator(self):
         na = renderers.NotApplicableValue()

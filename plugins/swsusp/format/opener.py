@@ -13,7 +13,7 @@ one reported, so the message names the real problem.
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Tuple, Union
 
 from . import locate
 from .compress import UNC_PAGES
@@ -35,7 +35,7 @@ from .info import SwsuspInfo, parse_info
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
 from .source import FileSource, Source
 from .stream import CompressedStream, PlainStream, read_map_blocks
-from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWSUSP_HEADER_A
+from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWAP_MAP_PAGE_STRUCT, SWSUSP_HEADER_A
 from .swap_area import SwapArea
 from .swap_map import SwapMap, read_swap_map
 from .uswsusp import IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -267,10 +267,8 @@ def _describe(source: Source) -> Optional[str]:
 
 def _copied_swap_file(source: Source, location: locate.Location, error: SwsuspFormatError,
                       cache_blocks: int) -> Optional[ImageParts]:
-    """A swap file copied out of its filesystem keeps filesystem block numbers: rebase them.
-
-    The first map page is normally swap slot 1, so try first blocks image-1, image-2, ...
-    """
+    """A swap file copied out of its filesystem keeps filesystem block numbers: rebase them
+    so that the header's `image` block is the file page holding the first swap_map page."""
     if location.resume_offset or location.block_base or isinstance(error, NotAnImageError):
         return None
     page = source.read(location.header_offset, PAGE_SIZE)
@@ -278,9 +276,47 @@ def _copied_swap_file(source: Source, location: locate.Location, error: SwsuspFo
     for header in candidate_headers(page, location.header_offset):
         if header.image < nblocks or header.image >= 1 << 32:  # 2^32+: an older layout's misreading
             continue
-        for slot in range(1, 9):
+        for slot in _first_map_page_slots(source, location, header.image, nblocks):
             try:
                 return open_at(source, locate.rebased(location, header.image - slot), cache_blocks)
             except SwsuspFormatError:
                 continue
     return None
+
+
+COPIED_NEAR_START = 8  # the first map page is normally slot 1, or just after
+COPIED_SCAN_PAGES = 1 << 16  # beyond those, file pages looked at for it (256 MiB)
+COPIED_CANDIDATES = 4  # pages found there that are tried
+
+
+def _first_map_page_slots(source: Source, location: locate.Location, image: int, nblocks: int) -> Iterator[int]:
+    """File pages (slots) that may hold the first swap_map_page, likeliest first: slots
+    1..COPIED_NEAR_START, then (swapped-out pages before the image push it further) pages
+    of the file's start that read as that map page would in a contiguous copy: with the
+    page at block `image`, every block it names is a slot of the file."""
+    yield from range(1, min(COPIED_NEAR_START + 1, nblocks))
+    found = 0
+    end = min(nblocks, COPIED_SCAN_PAGES)
+    for first in range(COPIED_NEAR_START + 1, end, 256):
+        data = source.read(location.header_offset + first * PAGE_SIZE, min(256, end - first) * PAGE_SIZE)
+        for i in range(len(data) // PAGE_SIZE):
+            if _reads_as_map_page(data[i * PAGE_SIZE : (i + 1) * PAGE_SIZE], image - (first + i), nblocks):
+                yield first + i
+                found += 1
+                if found == COPIED_CANDIDATES:
+                    return
+
+
+def _reads_as_map_page(page: bytes, base: int, nblocks: int) -> bool:
+    """A swap_map_page whose blocks, in a copy whose slot 0 is block `base`, are slots of
+    the file: entries filled from the first one on (the page was zeroed), next_swap 0 or
+    a slot too."""
+    def a_slot(block: int) -> bool:
+        return base < block < base + nblocks
+
+    if not a_slot(int.from_bytes(page[:8], "little")):  # most pages end here
+        return False
+    *entries, next_swap = SWAP_MAP_PAGE_STRUCT.unpack(page)
+    used = entries.index(0) if 0 in entries else len(entries)
+    return (all(map(a_slot, entries[:used])) and not any(entries[used:])
+            and (next_swap == 0 or a_slot(next_swap)))

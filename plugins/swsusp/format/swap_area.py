@@ -17,7 +17,7 @@ as in mm/swapfile.c:
 
 from bisect import bisect_right
 from dataclasses import dataclass
-from typing import Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from .errors import SwsuspFormatError
 from .locate import Location
@@ -57,10 +57,19 @@ class SwapArea:
             tuple(sorted(extents, key=lambda e: e.start_page)) if extents is not None else None
         )
         self._starts = [e.start_page for e in self.extents] if self.extents else []
+        self._by_block: Optional[Tuple[List[int], List[SwapExtent]]] = None  # for block_slot
 
     def with_extents(self, extents: Sequence[SwapExtent]) -> "SwapArea":
         """The same area with the kernel's slot -> block extents (a swap file)."""
         return SwapArea(self.source, self.location, self.last_page, extents)
+
+    def with_kernel_extents(self, extents: Optional[Sequence[SwapExtent]]) -> "SwapArea":
+        """The area as the hibernated kernel addressed it.  Its extents are needed, and
+        used, only where slots are not blocks (a swap file inside a filesystem): on a
+        partition or a copied-out swap file slot s is block s whatever they say."""
+        if self.slots_are_blocks or not extents:
+            return self
+        return self.with_extents(extents)
 
     # -- device blocks ----------------------------------------------------------------------
 
@@ -137,7 +146,40 @@ class SwapArea:
         offset = self.block_offset(block)
         return offset if offset + PAGE_SIZE <= self.source.size else None
 
+    def block_slot(self, block: int) -> Optional[int]:
+        """The slot of device block `block` (the inverse of `slot_block`), None when no slot
+        of the area is there or (a swap file inside a filesystem, without extents) which
+        slot it is is unknown."""
+        if self.extents is not None:
+            if self._by_block is None:
+                ordered = sorted(self.extents, key=lambda e: e.start_block)
+                self._by_block = ([e.start_block for e in ordered], ordered)
+            starts, ordered = self._by_block
+            i = bisect_right(starts, block) - 1
+            if i < 0 or block >= ordered[i].start_block + ordered[i].nr_pages:
+                return None
+            slot = ordered[i].start_page + block - ordered[i].start_block
+        elif self.slots_are_blocks or block == self.location.resume_offset:  # the header is slot 0 anyway
+            slot = block - self.location.resume_offset
+        else:
+            return None
+        return slot if self.slot_block(slot) == block else None
+
     def read_slot(self, slot: int) -> Optional[bytes]:
         """The page in `slot`, None when the input does not hold it."""
         offset = self.slot_offset(slot)
         return None if offset is None else self.source.read(offset, PAGE_SIZE)
+
+    def read_slots(self, first: int, count: int) -> Optional[bytes]:
+        """The pages of slots first .. first+count-1, None when the input does not hold one
+        of them (read them one by one to know which).  Slots in consecutive blocks are read
+        at once."""
+        offsets = []
+        for slot in range(first, first + count):
+            offset = self.slot_offset(slot)
+            if offset is None:
+                return None
+            offsets.append(offset)
+        if offsets and all(b - a == PAGE_SIZE for a, b in zip(offsets, offsets[1:])):
+            return self.source.read(offsets[0], count * PAGE_SIZE)
+        return b"".join(self.source.read(o, PAGE_SIZE) for o in offsets)

@@ -5,10 +5,18 @@ hibernation image (its swap_map pages, or data: swsusp_info and the stream); a p
 process PTE names; a shmem/tmpfs page a page cache names; marked bad or in use by the
 kernel's swap_map (in use with no reference found: the swap cache); otherwise free, and then
 either zero or stale data from earlier use (worth carving), or not in the input at all.
+
+What was not read is counted too: swap entries by kind (of another area, beyond ours, slots
+the input does not hold, pages zswap held) and page-cache tree nodes not in the image.
+`report_rows` turns it all into linux.swsusp_swaparea's rows.
 """
 
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
+
+from .swp_entry import EntryKind, SwapSettings, SwpEntry
 
 PAGE_SIZE = 4096
 SWAP_MAP_BAD = 0x3F  # mm/swapfile.c: a bad slot (from the mkswap bad-page list)
@@ -52,7 +60,6 @@ class SlotOwners:
         while first < n:
             code = codes[first]
             last = first
-            # jump over long runs quickly: find the next slot with another code
             while last + 1 < n and codes[last + 1] == code:
                 last += 1
             yield code, first, last
@@ -156,8 +163,52 @@ class ShmemFile:
     recovered: int = 0
     unreadable: int = 0
     elsewhere: int = 0
+    special: int = 0
     slots: List[Tuple[int, int]] = field(default_factory=list)  # (file page index, slot)
     zswap_slots: List[int] = field(default_factory=list)
+
+
+def tally(pages, kind: str) -> None:
+    """Count one swapped page of a process or shmem file (ProcessPages, ShmemFile) by kind:
+    beyond the area, not in the input and held by zswap are all unreadable here."""
+    if kind == EntryKind.OURS:
+        pages.recovered += 1
+    elif kind in (EntryKind.BEYOND, EntryKind.UNREADABLE, EntryKind.ZSWAP):
+        pages.unreadable += 1
+    elif kind == EntryKind.ELSEWHERE:
+        pages.elsewhere += 1
+    else:
+        pages.special += 1
+
+
+# swap entries whose page is not read from the input, in the order rows are reported
+NOT_READ = (EntryKind.ELSEWHERE, EntryKind.BEYOND, EntryKind.UNREADABLE, EntryKind.ZSWAP)
+
+
+class EntryCounts:
+    """Swap entries met, by kind (EntryKind): references to them (PTEs, page-cache
+    entries) and distinct entries.  Safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._distinct: Dict[str, Set[SwpEntry]] = {}
+        self._references: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def add(self, kind: str, entry: SwpEntry) -> bool:
+        """Count one reference; True when it is the first entry of its kind."""
+        with self._lock:
+            entries = self._distinct.setdefault(kind, set())
+            first = not entries
+            entries.add(entry)
+            self._references[kind] += 1
+        return first
+
+    def count(self, kind: str) -> int:
+        """Distinct entries of this kind."""
+        return len(self._distinct.get(kind, ()))
+
+    def references(self, kind: str) -> int:
+        return self._references[kind]
 
 
 def stale_runs(owners: SlotOwners) -> List[Tuple[int, int]]:
@@ -226,3 +277,44 @@ def file_rows(files: Iterable[ShmemFile]) -> Iterator[Row]:
         first, last = _span([slot for _index, slot in f.slots])
         yield Row(0, "shmem file", f.path, None, len(f.slots), first, last, f.resident, f.recovered, f.elsewhere,
                   f.unreadable)
+
+
+def not_read_rows(entries: EntryCounts, unreadable_nodes: int) -> Iterator[Row]:
+    """What the kernel's tables name and the input does not give, over every process and
+    shmem file: per kind of swap entry, its distinct entries (Slots) and the pages naming
+    them (Elsewhere or Unreadable, as in the process rows); then page-cache tree nodes not
+    in the image, whose entries are uncounted."""
+    for kind in NOT_READ:
+        pages = entries.references(kind)
+        elsewhere = kind == EntryKind.ELSEWHERE
+        yield Row(0, "entries", kind, slots=entries.count(kind), elsewhere=pages if elsewhere else None,
+                  unreadable=None if elsewhere else pages)
+    yield Row(0, "page caches", "tree nodes not in the image (entries below uncounted)", unreadable=unreadable_nodes)
+
+
+@dataclass
+class AreaReport:
+    """Everything linux.swsusp_swaparea reports about the input's swap area."""
+
+    settings: Optional[SwapSettings]  # None: the kernel's area not identified (slots only)
+    resolving: bool  # the kernel layer resolves swap entries (-e swsusp.swap)
+    owners: SlotOwners
+    processes: List[ProcessPages] = field(default_factory=list)  # the rows asked for (--pid)
+    files: List[ShmemFile] = field(default_factory=list)
+    entries: EntryCounts = field(default_factory=EntryCounts)  # every process and file
+    unreadable_nodes: int = 0
+
+
+def report_rows(report: AreaReport, outputs: Dict[Tuple[int, int], str]) -> Iterator[Row]:
+    """The plugin's rows: the area, its slots by owner (`outputs`: files of dumped stale runs),
+    what was not read, processes, shmem files."""
+    settings = report.settings
+    if settings is not None:
+        mode = "resolution on" if report.resolving else "resolution off"
+        yield Row(0, "area", f"swap type {settings.our_type} of {settings.nr_swapfiles}, "
+                             f"PTE layout {settings.pte_layout.name} ({mode})", slots=settings.nr_slots)
+    yield from slot_rows(report.owners, outputs)
+    if settings is not None:
+        yield from not_read_rows(report.entries, report.unreadable_nodes)
+    yield from process_rows(report.processes)
+    yield from file_rows(report.files)

@@ -33,7 +33,7 @@ radix-tree exceptional entries (3.1 .. 4.19) shift it differently.
 
 import re
 from dataclasses import dataclass
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Callable, Container, NamedTuple, Optional, Tuple
 
 U64 = (1 << 64) - 1
 PAGE_PRESENT = 0x1
@@ -179,6 +179,20 @@ class SwapSettings:
         if entry.type == self.our_type:
             return EntryKind.OURS if 0 < entry.offset < self.nr_slots else EntryKind.BEYOND
         return EntryKind.ELSEWHERE if entry.type < self.nr_swapfiles else EntryKind.SPECIAL
+
+
+def classify(settings: SwapSettings, entry: SwpEntry, held_by_zswap: Container[int],
+             readable: Callable[[int], bool]) -> str:
+    """The EntryKind of a swap entry met in a page table or page cache: `settings.kind`,
+    then, for a slot of our area, whether zswap kept the page in RAM (its slot was never
+    written) and whether the input holds the slot."""
+    kind = settings.kind(entry)
+    if kind == EntryKind.OURS:
+        if entry.offset in held_by_zswap:
+            return EntryKind.ZSWAP
+        if not readable(entry.offset):
+            return EntryKind.UNREADABLE
+    return kind
 
 
 def layout_named(name: str) -> SwapPteLayout:

@@ -18,25 +18,12 @@ from volatility3.framework.symbols import linux
 from volatility3.plugins.swsusp.analysis import kernel_tables
 from volatility3.plugins.swsusp.analysis.errors import RecordCr3Unusable
 from volatility3.plugins.swsusp.paging.errors import PagingError
-from volatility3.plugins.swsusp.vol import nosym, options
+from volatility3.plugins.swsusp.vol import nosym, options, swap_layer
+from volatility3.plugins.swsusp.vol.la57 import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
 from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 
 vollog = logging.getLogger(__name__)
-
-
-class LinuxIntel32eLA57(intel.LinuxIntel32e):
-    """5-level paging (LA57), which Volatility 2.28 does not ship."""
-
-    _maxvirtaddr = 57
-    _maxphyaddr = 52
-    _structure = [
-        ("page map layer 5", 9, False),
-        ("page map layer 4", 9, False),
-        ("page directory pointer", 9, True),
-        ("page directory", 9, True),
-        ("page table", 9, False),
-    ]
 
 
 class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
@@ -87,8 +74,6 @@ class SwsuspIntelStacker(interfaces.automagic.StackerLayerInterface):
         layer_class = intel.LinuxIntel32e if levels == 4 else LinuxIntel32eLA57
         kernel = layer_class(context, config_path=config_path, name=new_name, metadata={"os": "Linux"})
         kernel.config["kernel_virtual_offset"] = shift
-        from volatility3.plugins.swsusp.vol import swap_layer  # it imports this module
-
         kernel = swap_layer.resolving_kernel(context, kernel, table_name, layer.name, banner)
         vollog.debug(f"Hibernation image: cr3 {dtb:#x}, {levels}-level paging, KASLR virtual shift {shift:#x}")
         return kernel
