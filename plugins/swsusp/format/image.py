@@ -6,7 +6,7 @@ data pages come from the stream (stream.py) on demand.  Index memory: 4-8 bytes 
 page for the block list and 4-8 bytes per PFN.
 
     image = SwsuspImage.open("swap.img")        # found in a partition, disk or filesystem
-    image.read(pfn * 4096, 4096)                # a page; PageNotInImage if it was not saved
+    image.read(pfn * PAGE_SIZE, PAGE_SIZE)      # a page; PageNotInImage if it was not saved
     for first, count in image.runs(): ...       # runs of saved PFNs
 """
 

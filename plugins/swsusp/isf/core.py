@@ -19,10 +19,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Iterator
 
 from ..analysis.kernel_tables import record_paging
+from ..memory import MODULES_VADDR, PAGE_SIZE, START_KERNEL_MAP
 
-PAGE_SIZE = 4096
-START_KERNEL_MAP = 0xFFFFFFFF80000000  # arch/x86/include/asm/page_64_types.h
-MODULES_VADDR = 0xFFFFFFFFC0000000  # __START_KERNEL_map + KERNEL_IMAGE_SIZE (1 GiB)
 MAX_SEGMENTS = 4096  # PT_LOAD headers; more runs are joined across their (zero-filled) gaps
 CHUNK_PAGES = 256  # pages read and written at a time
 

@@ -16,9 +16,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Set, Tuple
 
+from ..memory import PAGE_SIZE
 from .swp_entry import EntryKind, SwapSettings, SwpEntry
 
-PAGE_SIZE = 4096
 SWAP_MAP_BAD = 0x3F  # mm/swapfile.c: a bad slot (from the mkswap bad-page list)
 READ_CHUNK = 256  # slots per read when looking at free slots
 

@@ -35,7 +35,8 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Container, NamedTuple, Optional, Tuple
 
-U64 = (1 << 64) - 1
+from ..memory import U64
+
 PAGE_PRESENT = 0x1
 PAGE_ACCESSED, PAGE_DIRTY = 0x20, 0x40
 PAGE_PSE, PAGE_GLOBAL = 0x80, 0x100

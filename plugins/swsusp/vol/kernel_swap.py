@@ -15,6 +15,7 @@ from typing import Iterator, List, Optional, Tuple
 from volatility3.framework import exceptions
 
 from volatility3.plugins.swsusp.format.swap_area import SwapExtent
+from volatility3.plugins.swsusp.memory import U64
 from volatility3.plugins.swsusp.swap import swp_entry
 from volatility3.plugins.swsusp.swap.swap_info import KernelSwapArea, choose_area
 from volatility3.plugins.swsusp.swap.swp_entry import SwapSettings
@@ -43,7 +44,7 @@ class KernelReader:
 
     def symbol(self, name: str) -> int:
         """The symbol's run-time address, canonical (as pointers in memory are)."""
-        return self.layer.canonicalize((self.table.get_symbol(name).address + self.shift) & ((1 << 64) - 1))
+        return self.layer.canonicalize((self.table.get_symbol(name).address + self.shift) & U64)
 
     def has_type(self, name: str) -> bool:
         return name in self.table.types

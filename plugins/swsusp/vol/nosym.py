@@ -27,6 +27,7 @@ from volatility3.framework.layers import physical
 from volatility3.plugins.swsusp.analysis.errors import AnalysisError
 from volatility3.plugins.swsusp.isf import btf, core, engine, hints, report
 from volatility3.plugins.swsusp.isf.store import IsfStore, built_from_btf
+from volatility3.plugins.swsusp.memory import PAGE_SIZE
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import options
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, local_path
@@ -310,7 +311,7 @@ def info_rows(context, image, banners, row):
     except AnalysisError:  # no restore record, or its page tables do not reach the kernel
         known = False
     else:
-        pages = ((first * core.PAGE_SIZE, image.read(first * core.PAGE_SIZE, count * core.PAGE_SIZE, pad=True))
+        pages = ((first * PAGE_SIZE, image.read(first * PAGE_SIZE, count * PAGE_SIZE, pad=True))
                  for first, count in runs)
         where = btf.find_btf(pages, lambda a, n: image.read(a, n, pad=True))
     the_store = store()

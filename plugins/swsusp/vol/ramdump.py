@@ -25,7 +25,7 @@ from volatility3.framework.layers import intel, scanners
 
 from volatility3.plugins.swsusp.paging import walk
 from volatility3.plugins.swsusp.vol import nosym
-from volatility3.plugins.swsusp.vol.kernel import LinuxIntel32eLA57
+from volatility3.plugins.swsusp.vol.la57 import LinuxIntel32eLA57
 from volatility3.plugins.swsusp.vol.layer import EvidencePhysicalLayer
 from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 from volatility3.plugins.swsusp.vol.physical import reader

@@ -17,6 +17,7 @@ from volatility3.plugins.swsusp.swap import accounting, page_cache, swp_entry
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE, AreaReport, EntryCounts, ProcessPages, ShmemFile
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
 from volatility3.plugins.swsusp.vol.kernel_swap import Discovery, FrontswapMap, KernelReader, discover
+from volatility3.plugins.swsusp.vol.nosym import BANNER_CONFIG_KEY
 from volatility3.plugins.swsusp.vol.swap_layer import SwapLinuxIntel32e
 from volatility3.plugins.swsusp.vol.swap_slot_layer import image_layer_below
 
@@ -292,7 +293,7 @@ class Census:
 def _discover(context, vmlinux, layer, image) -> Optional[Discovery]:
     """The kernel's swap areas and ours, read afresh (the answer the kernel layer got when
     resolution is on); None when its swap state is unreadable."""
-    banner = layer.config.get("kernel_banner", None) or ""
+    banner = layer.config.get(BANNER_CONFIG_KEY, None) or ""
     try:
         return discover(context, vmlinux.symbol_table_name, layer.name, vmlinux.offset, image, banner)
     except (exceptions.InvalidAddressException, exceptions.SymbolError) as exc:

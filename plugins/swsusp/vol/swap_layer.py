@@ -23,6 +23,7 @@ from volatility3.framework import exceptions, interfaces
 from volatility3.framework.configuration import requirements
 from volatility3.framework.layers import intel
 
+from volatility3.plugins.swsusp.memory import PAGE_SIZE
 from volatility3.plugins.swsusp.swap import swp_entry
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwapSettings, SwpEntry
 from volatility3.plugins.swsusp.vol import nosym, options
@@ -32,7 +33,6 @@ from volatility3.plugins.swsusp.vol.layer import SwsuspLayer
 from volatility3.plugins.swsusp.vol.swap_slot_layer import SwapSlotLayer, format_extents, slot_layer
 
 vollog = logging.getLogger(__name__)
-PAGE = 4096
 Chunk = Tuple[int, int, int, int, str]  # (offset, length, mapped offset, mapped length, layer), as mapping() yields
 
 
@@ -119,9 +119,9 @@ class SwapLinuxIntel32e(intel.LinuxIntel32e):
             if kind != EntryKind.OURS:
                 raise exceptions.SwappedInvalidAddressException(
                     layer_name=exc.layer_name, invalid_address=exc.invalid_address, invalid_bits=exc.invalid_bits,
-                    entry=exc.entry, swap_offset=entry.offset * PAGE,
+                    entry=exc.entry, swap_offset=entry.offset * PAGE_SIZE,
                 ) from None
-            return entry.offset * PAGE + (offset & (PAGE - 1)), PAGE, self._slots.name
+            return entry.offset * PAGE_SIZE + (offset & (PAGE_SIZE - 1)), PAGE_SIZE, self._slots.name
 
     def mapping(self, offset: int, length: int,
                 ignore_errors: bool = False) -> Iterator[Chunk]:

@@ -20,6 +20,7 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.swap_area import SwapArea, SwapExtent
+from volatility3.plugins.swsusp.memory import PAGE_SIZE
 from volatility3.plugins.swsusp.swap.accounting import EntryCounts
 from volatility3.plugins.swsusp.swap.swp_entry import EntryKind, SwpEntry
 from volatility3.plugins.swsusp.vol.kernel_swap import FrontswapMap
@@ -31,7 +32,6 @@ from volatility3.plugins.swsusp.vol.layer import (
 )
 
 vollog = logging.getLogger(__name__)
-PAGE = 4096
 
 
 def format_extents(extents: Sequence[SwapExtent]) -> str:
@@ -64,7 +64,7 @@ def image_layer_below(context, layer_name: str) -> Optional[SwsuspLayer]:
 
 
 def _not_in_input(address: int) -> str:
-    return f"Swap slot {address // PAGE} is not in the input"
+    return f"Swap slot {address // PAGE_SIZE} is not in the input"
 
 
 class SwapSlotLayer(EvidencePhysicalLayer):
@@ -80,7 +80,7 @@ class SwapSlotLayer(EvidencePhysicalLayer):
         except SwsuspFormatError as exc:
             raise SwsuspFormatException(f"swap area layer {name}", exc) from None
         self.area: SwapArea = image.area.with_kernel_extents(parse_extents(cfg.get("extents", None)))
-        self._max = cfg["nr_slots"] * PAGE - 1
+        self._max = cfg["nr_slots"] * PAGE_SIZE - 1
         self.entries = EntryCounts()  # swap entries the resolving layers met
         self._zswap: Optional[FrontswapMap] = None
 
@@ -113,20 +113,20 @@ class SwapSlotLayer(EvidencePhysicalLayer):
     def zswap(self, read, address: int) -> FrontswapMap:
         """zswap's record of this area's slots, read once (through the first layer that asks)."""
         if self._zswap is None:
-            self._zswap = FrontswapMap(read, address, self._max // PAGE + 1)
+            self._zswap = FrontswapMap(read, address, self._max // PAGE_SIZE + 1)
         return self._zswap
 
     # -- the layer --------------------------------------------------------------------------
 
     def slot_offset(self, slot: int) -> Optional[int]:
-        return self.area.slot_offset(slot) if 0 <= slot * PAGE <= self._max else None
+        return self.area.slot_offset(slot) if 0 <= slot * PAGE_SIZE <= self._max else None
 
     def _runs(self, offset: int, length: int) -> Iterator[Tuple[int, int, Optional[int]]]:
         """(address, length, file offset or None) of each slot piece in the range."""
         pos, end = offset, offset + length
         while pos < end:
-            slot, within = divmod(pos, PAGE)
-            n = min(end - pos, PAGE - within)
+            slot, within = divmod(pos, PAGE_SIZE)
+            n = min(end - pos, PAGE_SIZE - within)
             file_offset = self.slot_offset(slot)
             yield pos, n, None if file_offset is None else file_offset + within
             pos += n
