@@ -67,3 +67,18 @@ def test_vol_names_bad_options_once_and_runs(vol):
     assert len(errors) == 2, result.stderr
     assert "swsusp.swapp: no such option" in errors[0] or "swsusp.swapp: no such option" in errors[1]
     assert any("swsusp.safe_tables: 'maybe' is not true or false" in line for line in errors)
+
+
+def test_readme_lists_every_option():
+    """The README's table of -e options is the declaration's (name, default, help)."""
+    text = (realsamples.REPO / "README.md").read_text()
+    table = text.split("<!-- options table")[1].split("\n\n")[0]
+    rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `swsusp.")]
+    listed = {cells[0].strip(" `")[len("swsusp."):]: [c.strip() for c in cells[1:]] for cells in rows}
+    assert set(listed) == set(options.OPTIONS)
+    kinds = {bool: "true/false", int: "whole number", float: "number"}
+    for name, option in options.OPTIONS.items():
+        kind, default, what = listed[name]
+        assert kind == kinds[option.kind] and what == option.help, name
+        shown = "not given" if option.default is None else str(option.default).lower()
+        assert default == shown.removesuffix(".0"), name
