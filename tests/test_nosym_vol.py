@@ -9,6 +9,7 @@ import gzip
 import json
 import lzma
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -154,22 +155,29 @@ def _isf_copy(folder: Path, name: str, broken: bool) -> Path:
 
 
 def test_two_isfs_for_one_banner_a_deterministic_choice(tmp_path, xdg):
-    """Four ISFs match the synthetic banner: a BTF-named one that sorts first, a good copy, a
-    broken one, and the checkout's.  The rule (DWARF before BTF, then by location) picks the
-    good copy whatever the order of -s; Volatility's own dictionary keeps whichever its cache
+    """Three more ISFs match the synthetic banner: a BTF-named one that sorts first, a good copy
+    and a broken one (besides the checkout's and an installed copy, wherever they sort).  The rule
+    (DWARF before BTF, then by location) picks the same one whatever the order of -s, never the
+    BTF-named one while a DWARF one exists; Volatility's own dictionary keeps whichever its cache
     lists last."""
     machine, _facts, path = swsusp_gen.make_variant("quickstart-lzo", str(tmp_path))
     first = _isf_copy(tmp_path / "0", "synthetic-btf-0123456789abcdef.json.gz", broken=True)
     good = _isf_copy(tmp_path / "a", "good.json.xz", broken=False)
-    _isf_copy(tmp_path / "b", "bad.json.xz", broken=True)
+    bad = _isf_copy(tmp_path / "b", "bad.json.xz", broken=True)
     truth = sorted((pid, comm[:15]) for pid, comm, _va in machine.tasks if pid)
+    choices = set()
     for order in (["0", "a", "b"], ["b", "a", "0"]):
         result = run_vol(xdg, "-r", "csv", "-f", path, "linux.pslist", symbols=[tmp_path / d for d in order])
         assert result.returncode == 0, result.stderr[-2000:]
         (warning,) = our_warnings(result.stderr)
-        assert f"4 ISFs match kernel 6.1.0-swsusp-synthetic: using {good.as_uri()}" in warning
-        assert first.as_uri() in warning
-        assert tasks_of(result.stdout) == truth
+        found = re.search(r"(\d+) ISFs match kernel 6\.1\.0-swsusp-synthetic: using (\S+) \(.*\); not (.*)$", warning)
+        assert found, warning
+        chosen, others = found[2], found[3].split(", ")
+        assert int(found[1]) == 1 + len(others) and {first.as_uri(), good.as_uri(), bad.as_uri()} <= {chosen, *others}
+        assert chosen == min(loc for loc in (chosen, *others) if "-btf-" not in loc)
+        choices.add(chosen)
+        assert tasks_of(result.stdout) == truth  # the chosen ISF reads the right PIDs
+    assert len(choices) == 1
 
 
 # -- RAM dumps: 5-level paging ---------------------------------------------------------------
