@@ -16,11 +16,11 @@ from volatility3.plugins.swsusp.analysis import (
     report,
     safepgt,
 )
-from volatility3.plugins.swsusp.analysis.errors import NoRestoreRecord
+from volatility3.plugins.swsusp.analysis.errors import NoPageTableRoot, NoRestoreRecord
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, SwsuspFormatError
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.paging.errors import PagingError
-from volatility3.plugins.swsusp.vol import physical
+from volatility3.plugins.swsusp.vol import physical, plot
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import (
     LayerSource,
@@ -29,8 +29,24 @@ from volatility3.plugins.swsusp.vol.layer import (
     SwsuspStacker,
     open_image,
 )
+from volatility3.plugins.swsusp.vol.output import OutputError, OutputFiles
 
 vollog = logging.getLogger(__name__)
+
+TABLES_BIN, TABLES_JSON = "safepgt-tables.bin", "safepgt-tables.json"
+VA_BITS = {4: 48, 5: 57}  # paging levels -> virtual address bits
+CANONICAL = {levels: f"0-{(1 << bits - 1) - 1:#x} or {(1 << 64) - (1 << bits - 1):#x}-{(1 << 64) - 1:#x}"
+             for levels, bits in VA_BITS.items()}
+
+
+def _canonical(va: int, levels: int) -> bool:
+    half = 1 << VA_BITS[levels] - 1
+    return 0 <= va < half or (1 << 64) - half <= va < 1 << 64
+
+
+def _number(value: int) -> str:
+    """A number from the command line as the user will recognise it."""
+    return str(value) if value < 0 else f"{value:#x}"
 
 
 class SwsuspSafePgt(interfaces.plugins.PluginInterface):
@@ -82,6 +98,66 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             ),
         ]
 
+    # -- arguments: every problem found before any work or output, one line each ------------
+
+    @staticmethod
+    def _refuse(problems):
+        if problems:
+            raise exceptions.LayerException("safepgt", "\n".join(problems))
+
+    def _check_arguments(self) -> None:
+        """What the options alone say is wrong (the rest once the input is read:
+        `_check_against`)."""
+        problems = []
+        plot_name = self.config.get("plot", None)
+        if plot_name is not None and (not plot_name or os.path.basename(plot_name) != plot_name
+                                      or plot_name in (".", "..")):
+            # Volatility would refuse a path only after creating a temporary file in -o
+            problems.append(f"--plot takes a file name, written into the -o folder, not a path: {plot_name!r}")
+        explain = self.config.get("explain", None)
+        if explain is not None and not _canonical(explain, 5):
+            problems.append(f"--explain {_number(explain)}: not a canonical x86-64 virtual address "
+                            f"({CANONICAL[4]} with 4-level paging, {CANONICAL[5]} with 5-level)")
+        for name in ("cr3", "resume_cr3"):
+            value = self.config.get(name, None)
+            if value is not None and not 0 <= value < 1 << 52:
+                problems.append(f"--{name.replace('_', '-')} {_number(value)}: not a physical address "
+                                "(0 to 0xfffffffffffff, 52 bits)")
+        resume_dump = self.config.get("resume_dump", None)
+        if resume_dump is not None:
+            why = physical.unreadable_file(resume_dump)
+            if why:
+                problems.append(f"--resume-dump {resume_dump}: {why}")
+        elif self.config.get("resume_cr3", None) is not None:
+            problems.append("--resume-cr3 needs --resume-dump (the dump it is the page-table root of)")
+        copied = self.config.get("copied", None)
+        if copied is not None:
+            if resume_dump is None:
+                problems.append("--copied needs --resume-dump (the resume-time kernel whose tables the copies break)")
+            if copied < 0:
+                problems.append(f"--copied {copied}: a number of copies, 0 or more")
+        self._refuse(problems)
+        if plot_name and not plot.available():
+            raise exceptions.MissingModuleException(
+                "matplotlib", "--plot needs matplotlib: install it with: pip install 'swsusp-safepgt[plot]'")
+
+    def _check_against(self, result, image) -> None:
+        """The options whose valid range the input decides, before any output."""
+        problems = []
+        explain = self.config.get("explain", None)
+        levels = result.image.paging.n_levels
+        if explain is not None and not result.image.paging.is_canonical(explain):
+            problems.append(f"--explain {_number(explain)}: not canonical with the {levels}-level paging of "
+                            f"this kernel ({CANONICAL[levels]})")
+        copied = self.config.get("copied", None)
+        if copied is not None:
+            if image is None:
+                problems.append("--copied needs a hibernation image as -f (the copies it replays), not a RAM dump")
+            elif result.order is not None and copied > result.order.copies:
+                problems.append(f"--copied {copied}: this image's final loop makes {result.order.copies} copies; "
+                                f"give 0 to {result.order.copies}")
+        self._refuse(problems)
+
     # -- inputs ---------------------------------------------------------------------------
 
     def _physical(self, url: str, label: str) -> str:
@@ -91,44 +167,75 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         location = self.context.config.get(SINGLE_LOCATION, None)
         if not location:
             raise exceptions.LayerException("input", "No input: give the image or dump with -f FILE")
+        source = os.path.basename(location.rstrip("/"))
         try:
             name = self._physical(location, "safepgt_input")
         except SwsuspFormatError as exc:
-            raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
+            raise SwsuspFormatException(source, exc) from None
         layer = self.context.layers[name]
         image = layer.image if isinstance(layer, SwsuspLayer) else None
-        if image is None and not isinstance(layer, interfaces.layers.TranslationLayerInterface):
-            self._refuse_broken_image(name, location)
+        raw = image is None and not isinstance(layer, interfaces.layers.TranslationLayerInterface)
+        if raw:
+            self._refuse_broken_image(name, source)
         try:
             if image is not None and self.config.get("cr3", None) is None:
                 main = kernel_tables.kernel_from_image(image)
             else:
                 main = self._dump_kernel(name, "input dump", self.config.get("cr3", None))
-            resume = None
-            if self.config.get("resume_dump", None):
-                url = physical.location_url(self.config["resume_dump"])
-                resume = self._dump_kernel(self._physical(url, "safepgt_resume"), "resume-time dump",
-                                           self.config.get("resume_cr3", None))
+        except NoPageTableRoot as exc:
+            if raw:  # neither a hibernation image nor a RAM dump: say both
+                raise self._neither(name, source, exc) from None
+            raise exceptions.LayerException("safepgt", str(exc)) from None
         except NoRestoreRecord as exc:
             raise exceptions.LayerException("safepgt", f"{exc}: give --cr3") from None
         except PagingError as exc:
             raise exceptions.LayerException("safepgt", str(exc)) from None
+        resume = None
+        if self.config.get("resume_dump", None):
+            resume = self._resume_kernel(self.config["resume_dump"])
         return image, main, resume
 
-    def _refuse_broken_image(self, name: str, location: str) -> None:
+    def _resume_kernel(self, path: str):
+        name = self._physical(physical.location_url(path), "safepgt_resume")
+        layer = self.context.layers[name]
+        try:
+            return self._dump_kernel(name, "resume-time dump", self.config.get("resume_cr3", None))
+        except NoPageTableRoot as exc:
+            if not isinstance(layer, interfaces.layers.TranslationLayerInterface):
+                raise exceptions.LayerException(
+                    "safepgt", f"--resume-dump {path}: not a RAM dump Volatility can read: no dump format "
+                    f"recognised (ELF core, LiME, ...), and read as a raw dump: {exc}") from None
+            raise exceptions.LayerException("safepgt", f"--resume-dump {path}: {exc}") from None
+        except PagingError as exc:
+            raise exceptions.LayerException("safepgt", f"--resume-dump {path}: {exc}") from None
+
+    def _refuse_broken_image(self, name: str, source: str) -> None:
         """A raw input that looks like a hibernation image (or is a LUKS/LVM volume, never a
         RAM dump) but did not stack: say why instead of analysing its bytes as a RAM dump."""
         volume = identify(LayerSource(self.context, name)) or ""
         luks_or_lvm = "LUKS" in volume or "LVM" in volume
-        if not luks_or_lvm and not SwsuspStacker._worth_trying(self.context, name, warn=False):
-            return
         try:
+            if not luks_or_lvm and not SwsuspStacker._worth_trying(self.context, name, warn=False):
+                return
             open_image(self.context, name)
         except NotAnImageError as exc:
-            if "LUKS" in volume or "LVM" in volume:
-                raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
+            if luks_or_lvm or exc.offset == 0 and "empty" in exc.reason:
+                raise SwsuspFormatException(source, exc) from None
         except SwsuspFormatError as exc:
-            raise SwsuspFormatException(os.path.basename(location.rstrip("/")), exc) from None
+            raise SwsuspFormatException(source, exc) from None
+
+    def _neither(self, name: str, source: str, no_root: NoPageTableRoot) -> exceptions.LayerException:
+        """A raw input in which no kernel page tables were found: why it is not a hibernation
+        image either (as linux.swsusp_info says it)."""
+        try:
+            open_image(self.context, name)
+        except SwsuspFormatError as exc:
+            not_image = exc
+        else:  # an image after all (the stacker declined it): keep the RAM-dump reason
+            return exceptions.LayerException("safepgt", str(no_root))
+        return SwsuspFormatException(
+            source, f"{not_image.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
+                    "if it is one)")
 
     def _dump_kernel(self, layer_name: str, label: str, cr3):
         layer = self.context.layers[layer_name]
@@ -163,62 +270,55 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except PagingError as exc:
             raise exceptions.LayerException("safepgt", str(exc)) from None
 
-    def _hung_rows(self, result, image, copied):
-        if image is None or result.resume is None:
-            raise exceptions.LayerException("safepgt", "--copied needs both a hibernation image and --resume-dump")
+    @staticmethod
+    def _hung_rows(result, image, copied):
         yield from report.hung_rows(hung_resume.hung_resume(result, image, copied))
 
-    # -- files ----------------------------------------------------------------------------
+    # -- files: opened before any work, committed only when complete ------------------------
 
-    def _write(self, name: str, data: bytes) -> str:
-        """Write `data` as `name` into -o; returns the name it got (Volatility adds -1, -2 ...
-        rather than overwrite a file already there)."""
-        with self.open(name) as f:
-            f.write(data)
-        written = getattr(f, "preferred_filename", name)
-        self._written.append(written)
-        return written
+    def _open_files(self, files: OutputFiles):
+        """The files this run will write, opened now: a -o that is a file or cannot be written
+        to is refused before any work."""
+        tables = files.open(TABLES_BIN) if self.config.get("rebuild", False) else None
+        description = files.open(TABLES_JSON) if tables is not None else None
+        plot_name = self.config.get("plot", None)
+        png = files.open(plot_name) if plot_name else None
+        return tables, description, png
 
-    def _write_tables(self, result):
-        bin_name = self._write("safepgt-tables.bin", report.tables_bytes(result.safe))
-        description = report.tables_description(result.safe, result.verification,
-                                                 result.image.direct_map.base, bin_name)
-        self._write("safepgt-tables.json", json.dumps(description, indent=2).encode())
-
-    def _plot(self, result, name: str):
-        from volatility3.plugins.swsusp.vol import plot
-
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError as exc:
-            vollog.error(f"--plot needs matplotlib ({exc}); install it with: pip install 'swsusp-safepgt[plot]'")
-            return
-        png = io.BytesIO()
-        plot.draw(result, png)
-        self._write(name, png.getvalue())
-
-    def _plot_name(self):
-        """--plot's file name, checked before any work: a name inside -o, never a path
-        (Volatility would refuse it only after creating a temporary file in -o)."""
-        name = self.config.get("plot", None)
-        if name and (os.path.basename(name) != name or name in (".", "..")):
-            raise exceptions.LayerException(
-                "safepgt", f"--plot takes a file name, written into the -o folder, not a path: {name!r}")
-        return name
+    def _write_files(self, files: OutputFiles, result, tables, description, png) -> None:
+        if tables is not None and result.safe is not None:
+            bin_name = files.commit(tables, report.tables_bytes(result.safe))
+            meta = report.tables_description(result.safe, result.verification, result.image.direct_map.base,
+                                             bin_name)
+            files.commit(description, json.dumps(meta, indent=2).encode())
+        if png is not None:
+            data = io.BytesIO()
+            try:
+                plot.draw(result, data)
+            except ImportError as exc:
+                raise exceptions.MissingModuleException(
+                    "matplotlib", f"--plot needs matplotlib ({exc}): install it with: pip install "
+                    "'swsusp-safepgt[plot]'") from None
+            files.commit(png, data.getvalue())
+        files.discard()  # --rebuild that could not build: its files are not left empty
 
     # -- run ------------------------------------------------------------------------------
 
     def run(self):
-        self._written = []
-        plot_name = self._plot_name()
-        image, main, resume = self._kernels()
+        self._check_arguments()
+        files = OutputFiles(self.open)
+        try:
+            opened = self._open_files(files)
+            image, main, resume = self._kernels()
+            self._progress_callback(50.0, "Comparing direct maps and replaying the restore")
+            result = safepgt.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
+            self._check_against(result, image)
+            self._write_files(files, result, *opened)
+        except OutputError as exc:
+            raise exceptions.LayerException("safepgt", str(exc)) from None
+        finally:
+            files.discard()
         is_image = image is not None
-        self._progress_callback(50.0, "Comparing direct maps and replaying the restore")
-        result = safepgt.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
-        if result.safe is not None:
-            self._write_tables(result)
-        if plot_name:
-            self._plot(result, plot_name)
         if self.config.get("explain", None) is not None:
             columns = report.EXPLAIN_COLUMNS
             rows = report.explain_rows(result, self.config["explain"], is_image)
@@ -227,7 +327,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         def slot_table():
             yield from report.slot_rows(result)
             yield from report.problem_rows(result)
-            yield from report.summary_rows(result, is_image, self._written)
+            yield from report.summary_rows(result, is_image, files.written, files.folder)
             if self.config.get("copied", None) is not None:
                 yield from self._hung_rows(result, image, self.config["copied"])
 

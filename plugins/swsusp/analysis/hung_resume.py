@@ -7,7 +7,7 @@ from typing import Dict, List, Optional, Tuple
 from ..memory import PAGE_SIZE
 from ..paging import walk
 from . import restore
-from .errors import NoResumeDump
+from .errors import AnalysisError, NoResumeDump
 from .image import HibernationImage
 from .kernel_tables import KernelTables, read_frame
 from .safepgt import Analysis
@@ -53,7 +53,9 @@ def hung_resume(result: Analysis, image: HibernationImage, copied: int) -> HungR
     boot, order = result.resume, result.order
     if boot is None or order is None:
         raise NoResumeDump("a hung resume needs both a hibernation image and the resume-time dump")
-    copied = max(0, min(copied, order.copies))
+    if not 0 <= copied <= order.copies:  # never clamped: a hang after copy #N names one moment
+        raise AnalysisError(f"copy #{copied} is not in the final loop: it makes {order.copies} copies (0 to "
+                            f"{order.copies})")
     state = restore.StateAt(boot.read, image.read, order).reader(copied)
     broken = [h for h in result.hazards.values()
               if h.broken_at <= copied and (h.repaired_at is None or h.repaired_at > copied)]

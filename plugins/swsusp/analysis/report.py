@@ -8,7 +8,7 @@ enumeration refused to follow (problem_rows), the summary (summary_rows) and, wi
 the hung resume (hung_rows).  Explain table: one row per step of a page walk (explain_rows).
 """
 
-from typing import Any, Dict, Iterator, List, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..memory import PAGE_SIZE
 from ..paging import walk
@@ -148,9 +148,11 @@ def _summary(what: str, value: object) -> Row:
     return ("summary", None, None, None, None, None, "", what, "", str(value), "", "", "")
 
 
-def summary_rows(result: Analysis, is_image: bool, written: Sequence[str]) -> Iterator[Row]:
+def summary_rows(result: Analysis, is_image: bool, written: Sequence[str],
+                 folder: Optional[str] = None) -> Iterator[Row]:
     """The direct maps and how they were found, the findings counted, the restore model, the
-    rebuilt tables and the files written (`written`, read when the rows are)."""
+    rebuilt tables and the files written (`written`, read when the rows are) into `folder`
+    (-o, which is the current folder when not given; None when the file handler does not say)."""
     yield _summary("image direct map" if is_image else "direct map", result.image.direct_map)
     yield _summary("page-table root", result.image.root_how)
     yield _summary("page-table problems", problem_count(result.image))
@@ -184,7 +186,9 @@ def summary_rows(result: Analysis, is_image: bool, written: Sequence[str]) -> It
             yield _summary("rebuilt tables verified", f"{v.pages} direct-map pages translate identically"
                            if v.ok else f"{len(v.mismatches)} MISMATCHES, first {v.mismatches[0]}")
     if written:
-        yield _summary("files written to -o", ", ".join(written))
+        yield _summary("files written", ", ".join(written))
+        if folder is not None:
+            yield _summary("output folder", f"{folder} (-o; without -o, the current folder)")
 
 
 def hung_rows(hung: HungResume) -> Iterator[Row]:

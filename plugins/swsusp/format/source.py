@@ -51,6 +51,7 @@ class FileSource(ChunkedFind):
         self.size = os.fstat(self._fd).st_size
         if self.size == 0:
             os.close(self._fd)
+            self._fd = -1  # or __del__ closes it again (EBADF, or another file's descriptor)
             raise NotAnImageError(f"{self.path} is empty", 0)
 
     def read(self, offset: int, length: int) -> bytes:

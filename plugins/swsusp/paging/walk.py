@@ -230,6 +230,10 @@ class Paging:
 
     # ---- addresses --------------------------------------------------------------------------
     def is_canonical(self, va: int) -> bool:
+        """A 64-bit address whose top bits repeat bit 47 (or 56); never a negative number or
+        one wider than 64 bits (a mask would otherwise make -1 or a 71-bit number walkable)."""
+        if not 0 <= va < 1 << 64:
+            return False
         top = va & self._sign
         return top == 0 if not va & self._half else top == self._sign
 

@@ -3,10 +3,11 @@ raw ...), stacked with the format stackers only: no kernel stacker, no symbols n
 
 import logging
 import os
+import stat
 import sys
 import urllib.parse
 import urllib.request
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from volatility3 import framework
 from volatility3.framework import constants, exceptions, interfaces
@@ -19,14 +20,44 @@ vollog = logging.getLogger(__name__)
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
 
 
+def _is_url(path_or_url: str) -> bool:
+    parsed = urllib.parse.urlparse(path_or_url)
+    return bool(parsed.scheme) and len(parsed.scheme) > 1  # not a Windows drive letter
+
+
+def unreadable_file(path_or_url: str) -> Optional[str]:
+    """Why a local path cannot be a memory dump Volatility reads (None if it may be one):
+    missing, a folder, empty, or a character device, FIFO or socket (no size, no offsets).
+    A URL is left to Volatility."""
+    if _is_url(path_or_url):
+        return None
+    try:
+        st = os.stat(path_or_url)
+    except FileNotFoundError:
+        return "no such file"
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    if stat.S_ISDIR(st.st_mode):
+        return "a folder, not a file"
+    if stat.S_ISCHR(st.st_mode):
+        return "a character device, not a RAM dump Volatility can read (it has no size and no offsets)"
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
+        return "not a regular file or block device, so not a RAM dump Volatility can read"
+    if stat.S_ISREG(st.st_mode) and st.st_size == 0:
+        return "an empty file (0 bytes), not a RAM dump"
+    if not os.access(path_or_url, os.R_OK):
+        return "not readable (permission denied)"
+    return None
+
+
 def location_url(path_or_url: str) -> str:
     """A path as users type it, or a file URL, as a URL Volatility can open."""
-    parsed = urllib.parse.urlparse(path_or_url)
-    if parsed.scheme and len(parsed.scheme) > 1:
+    if _is_url(path_or_url):
         return path_or_url
+    why = unreadable_file(path_or_url)
+    if why:
+        raise exceptions.LayerException("input", f"{path_or_url}: {why}")
     path = os.path.abspath(path_or_url)
-    if not os.path.isfile(path):
-        raise exceptions.LayerException("input", f"No such file: {path_or_url}")
     return urllib.parse.urljoin("file:", urllib.request.pathname2url(path))
 
 

@@ -1,8 +1,18 @@
 """The direct map drawn by physical address: one bar per PUD/PMD slot, coloured by what the
-comparison found, hazards and moved tables marked.  Needs matplotlib (the `plot` extra);
-`draw` raises ImportError without it, which the plugin reports.  (Imported lazily: Volatility
-imports every module under plugins/ at start-up, and a missing optional package must not
-show up in every `vol -h`.)"""
+comparison found, hazards and moved tables marked.  Needs matplotlib (the `plot` extra):
+`available` says whether it is installed without importing it, `draw` raises ImportError
+without it.  (Imported lazily: Volatility imports every module under plugins/ at start-up, and
+a missing optional package must not show up in every `vol -h`.)  matplotlib writes its font
+cache into its config folder (~/.cache/matplotlib or ~/.config/matplotlib) when it is first
+imported: `draw` points MPLCONFIGDIR at a temporary folder, removed afterwards, so a run
+writes nothing but its files in -o (unless the user set MPLCONFIGDIR)."""
+
+import contextlib
+import importlib.util
+import os
+import shutil
+import tempfile
+from typing import Iterator
 
 from volatility3.plugins.swsusp.analysis.compare import MERGED, MOVED, ONLY_IMAGE, ONLY_RESUME, SAME, SPLIT
 
@@ -18,8 +28,33 @@ COLOURS = {
 MIB = 1 << 20
 
 
+def available() -> bool:
+    """Whether matplotlib is installed (found, not imported: importing it writes its cache)."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+@contextlib.contextmanager
+def private_config() -> Iterator[None]:
+    """MPLCONFIGDIR in a temporary folder while matplotlib is first imported and draws."""
+    if "MPLCONFIGDIR" in os.environ:  # the user's choice
+        yield
+        return
+    folder = tempfile.mkdtemp(prefix="swsusp-mplconfig-")
+    os.environ["MPLCONFIGDIR"] = folder
+    try:
+        yield
+    finally:
+        del os.environ["MPLCONFIGDIR"]
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def draw(result, out) -> None:
     """Write a PNG of `result` (an analysis.safepgt.Analysis) to the binary file object `out`."""
+    with private_config():
+        _draw(result, out)
+
+
+def _draw(result, out) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
