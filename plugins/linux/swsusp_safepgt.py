@@ -200,12 +200,13 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         layer = self.context.layers[name]
         try:
             return self._dump_kernel(name, "resume-time dump", self.config.get("resume_cr3", None))
-        except NoPageTableRoot as exc:
+        except NoPageTableRoot:
+            what = "no kernel page-table root found in it"
             if not isinstance(layer, interfaces.layers.TranslationLayerInterface):
-                raise exceptions.LayerException(
-                    "safepgt", f"--resume-dump {path}: not a RAM dump Volatility can read: no dump format "
-                    f"recognised (ELF core, LiME, ...), and read as a raw dump: {exc}") from None
-            raise exceptions.LayerException("safepgt", f"--resume-dump {path}: {exc}") from None
+                what = ("not a RAM dump Volatility can read: no dump format recognised (ELF core, LiME, ...), and "
+                        "no kernel page-table root found reading it as a raw dump")
+            raise exceptions.LayerException(
+                "safepgt", f"--resume-dump {path}: {what} (give --resume-cr3 if it is a RAM dump)") from None
         except PagingError as exc:
             raise exceptions.LayerException("safepgt", f"--resume-dump {path}: {exc}") from None
 

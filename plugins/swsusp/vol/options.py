@@ -2,14 +2,18 @@
 declared once: name, type, default, help.
 
 Volatility reads each `-e` value as JSON: `-e swsusp.swap=false`, `-e swsusp.resume_offset=34816`.
-A word must be quoted for JSON (`-e 'swsusp.swap="no"'`); an unquoted one (`=no`) is refused by
-Volatility's own command line before any plugin runs.  The readers accept the forms users type
+A word must be quoted for JSON (`-e 'swsusp.swap="no"'`); an unquoted one (`=no`) fails in
+Volatility's own command line before any plugin runs: `ExtendHook` turns that traceback into
+one line saying how to write it (exit status 1).  The readers accept the forms users type
 (true/false, yes/no, on/off, 1/0, as JSON values or strings).  `OptionsCheck` says, once per
 run and before anything is stacked, which `swsusp.*` names are unknown and which values are
 unusable (one line each; an unusable value then counts as not given).
 """
 
+import json
 import logging
+import os
+import sys
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
@@ -112,3 +116,65 @@ class OptionsCheck(interfaces.automagic.AutomagicInterface):
     def __call__(self, context, config_path, requirement, progress_callback=None):
         for line in problems(context):
             vollog.error(line)
+
+
+class ExtendHook:
+    """sys.excepthook while Volatility's command line runs: a `-e NAME=VALUE` whose VALUE is not
+    JSON (Volatility's own parse, before any plugin code can catch it) is one line saying how
+    to write it; every other exception goes to the hook that was there."""
+
+    _CLI = os.path.join("volatility3", "cli", "__init__.py")
+
+    def __init__(self, previous) -> None:
+        self.previous = previous
+
+    def __call__(self, exc_type, exc, tb) -> None:
+        line = self.explain(exc, tb)
+        if line is None:
+            self.previous(exc_type, exc, tb)
+        else:
+            sys.stderr.write(line + "\n")
+
+    @classmethod
+    def explain(cls, exc, tb) -> Optional[str]:
+        """The line for a failed `-e` parse, or None for any other exception."""
+        if not isinstance(exc, ValueError):  # json.JSONDecodeError, or "Invalid extension"
+            return None
+        extension = None
+        while tb is not None:
+            frame = tb.tb_frame
+            if frame.f_code.co_filename.endswith(cls._CLI) and isinstance(frame.f_locals.get("extension"), str):
+                extension = frame.f_locals["extension"]
+            tb = tb.tb_next
+        if extension is None:
+            return None
+        return explain_extension(extension)
+
+
+def explain_extension(extension: str) -> str:
+    """How to write `-e extension` so that Volatility's JSON parse takes it."""
+    name, sep, value = extension.partition("=")
+    if not sep:
+        return f"-e {extension}: give NAME=VALUE (e.g. -e {NAMESPACE}.safe_tables=true)"
+    try:
+        json.loads(value)
+    except ValueError:
+        pass
+    else:  # not the value's fault
+        return f"-e {extension}: Volatility could not read this option"
+    quoted = json.dumps(value.strip())
+    short = name[len(NAMESPACE) + 1:] if name.startswith(NAMESPACE + ".") else None
+    option = OPTIONS.get(short) if short else None
+    if option is not None and option.kind is bool:
+        word = quoted if value.strip().lower() in _TRUE + _FALSE else '"yes"'
+        form = f"true or false as they are, or a word in JSON quotes: -e '{name}={word}'"
+    elif option is not None:
+        example = quoted if value.strip() else '"0x8800"'
+        form = f"a number as it is (-e {name}=34816), or in JSON quotes: -e '{name}={example}'"
+    else:
+        form = f"true/false or a number as they are, a word in JSON quotes (-e '{name}={quoted}')"
+    return f"-e {extension}: Volatility reads -e values as JSON: give {form}"
+
+
+if not isinstance(sys.excepthook, ExtendHook):
+    sys.excepthook = ExtendHook(sys.excepthook)
