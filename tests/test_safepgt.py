@@ -1,5 +1,6 @@
 """linux.swsusp_safepgt on synthetic machines (the generator's known page tables) and on a
-plain RAM dump (no image): slots, --explain, --rebuild, --plot, renderers."""
+plain RAM dump (no image): slots, --explain, --rebuild, renderers (--plot and the options'
+refusals: tests/test_safepgt_options.py)."""
 
 import json
 
@@ -51,19 +52,6 @@ def test_explain_walks_level_by_level(variant_dir, vol):
     assert image[-1]["Result"].endswith(f"physical address {pa:#x}")
     for step, nxt in zip(image, image[1:]):  # each entry points to the next table
         assert step["Result"] == f"next table at {nxt['Table']:#x}"
-
-
-def test_plot_or_a_clear_message(variant_dir, vol, tmp_path):
-    _m, _f, path = swsusp_gen.make_variant("quickstart-lzo", str(variant_dir))
-    result = vol("-o", str(tmp_path), "-f", path, "linux.swsusp_safepgt", "--plot", "map.png")
-    assert result.returncode == 0, result.stderr[-2000:]
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        assert "pip install 'swsusp-safepgt[plot]'" in result.stderr
-        assert not (tmp_path / "map.png").exists()
-    else:
-        assert (tmp_path / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_csv_renders(variant_dir, vol):
