@@ -13,6 +13,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from volatility3.cli import CommandLine
 
 from samples import containers, swsusp_gen
@@ -294,3 +296,13 @@ def test_plot_fails_without_matplotlib_or_writes_only_into_o(vol, tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert (out / "map.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "matplotlib" not in files_in(Path(vol.home())) or "matplotlib" in before  # no font cache
+
+
+# -- fuzz: any -e text gets one line, never an exception --------------------------------------
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=60))
+def test_any_extension_text_is_one_line(text):
+    line = options.explain_extension(text)
+    assert line.startswith(f"-e {text}") and "\n" not in line
+    assert options.ExtendHook.explain(ValueError(text), None) is None  # not from Volatility's parse

@@ -216,11 +216,15 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         volume = identify(LayerSource(self.context, name)) or ""
         luks_or_lvm = "LUKS" in volume or "LVM" in volume
         try:
-            if not luks_or_lvm and not SwsuspStacker._worth_trying(self.context, name, warn=False):
-                return
+            worth_trying = luks_or_lvm or SwsuspStacker._worth_trying(self.context, name, warn=False)
+        except NotAnImageError as exc:  # an empty file: neither an image nor a dump
+            raise SwsuspFormatException(source, exc) from None
+        if not worth_trying:
+            return
+        try:
             open_image(self.context, name)
         except NotAnImageError as exc:
-            if luks_or_lvm or exc.offset == 0 and "empty" in exc.reason:
+            if luks_or_lvm:
                 raise SwsuspFormatException(source, exc) from None
         except SwsuspFormatError as exc:
             raise SwsuspFormatException(source, exc) from None
