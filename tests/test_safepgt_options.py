@@ -10,6 +10,7 @@ import random
 import resource
 import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ from tests import realsamples
 from volatility3.plugins.swsusp.format.errors import NotAnImageError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.paging import walk
-from volatility3.plugins.swsusp.vol import options, plot
+from volatility3.plugins.swsusp.vol import options, physical, plot
 from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile, OutputFiles
 
 SAMPLES = realsamples.REPO / "samples"
@@ -306,3 +307,37 @@ def test_any_extension_text_is_one_line(text):
     line = options.explain_extension(text)
     assert line.startswith(f"-e {text}") and "\n" not in line
     assert options.ExtendHook.explain(ValueError(text), None) is None  # not from Volatility's parse
+
+
+# -- time: a sparse input is scanned where it holds data only ----------------------------------
+
+def test_data_extents_of_a_sparse_file(tmp_path):
+    path = tmp_path / "sparse.bin"
+    with open(path, "wb") as f:
+        f.truncate(1 << 30)
+        for at in (0, 300 << 20, (1 << 30) - 4096):
+            f.seek(at)
+            f.write(b"\x01" * 4096)
+    extents = physical.data_extents(str(path), 1 << 30)
+    covered = sum(end - start for start, end in extents)
+    assert covered < 16 << 20 or extents == [(0, 1 << 30)]  # a file system without holes: all of it
+    for at in (0, 300 << 20, (1 << 30) - 4096):
+        assert any(start <= at and at + 4096 <= end for start, end in extents)
+    empty = tmp_path / "holes.bin"
+    with open(empty, "wb") as f:
+        f.truncate(1 << 30)
+    assert physical.data_extents(str(empty), 1 << 30) in ([], [(0, 1 << 30)])
+
+
+def test_a_sparse_terabyte_is_refused_in_seconds(vol, tmp_path):
+    path = tmp_path / "sparse-1t.bin"
+    with open(path, "wb") as f:
+        f.truncate(1 << 40)
+        f.seek(1 << 39)
+        f.write(random.Random(3).randbytes(1 << 20))
+    if physical.data_extents(str(path), 1 << 40) == [(0, 1 << 40)]:
+        pytest.skip("this file system does not report holes (SEEK_DATA)")
+    started = time.monotonic()
+    lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
+    assert time.monotonic() - started < 10
+    assert lines[0].startswith("not a hibernation image") and "nor a RAM dump" in lines[0]

@@ -93,7 +93,7 @@ def _text_mapping(paging: Paging) -> Optional[tuple]:
 def _pages(read: ReadPhys, max_pa: int, ranges: Optional[List[Tuple[int, int]]] = None) -> Iterator[tuple]:
     """(pa, 4096 bytes) of every readable page below max_pa, read a chunk at a time; only
     inside `ranges` ((start, end) physical ranges known to hold memory) when given."""
-    for start, end in ranges or [(0, max_pa)]:
+    for start, end in [(0, max_pa)] if ranges is None else ranges:  # [] holds nothing
         yield from _pages_in(read, start - start % TABLE_SIZE, min(end, max_pa))
 
 

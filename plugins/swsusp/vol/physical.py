@@ -1,6 +1,7 @@
 """Physical memory of any input Volatility reads (our hibernation layer, ELF, LiME, QEMU,
 raw ...), stacked with the format stackers only: no kernel stacker, no symbols needed."""
 
+import errno
 import logging
 import os
 import stat
@@ -92,8 +93,10 @@ def physical_layer(context, url: str, name: str, progress_callback=None) -> str:
 def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
     """Physical ranges the layer holds (merged runs of its mapping), for scans to skip holes."""
     layer = context.layers[layer_name]
-    if not isinstance(layer, interfaces.layers.TranslationLayerInterface):
-        return [(layer.minimum_address, layer.maximum_address + 1)]  # a raw file: all of it
+    if not isinstance(layer, interfaces.layers.TranslationLayerInterface):  # a raw file
+        path = _local_file(layer)
+        whole = [(layer.minimum_address, layer.maximum_address + 1)]
+        return data_extents(path, layer.maximum_address + 1) if path else whole
     out: List[List[int]] = []
     for offset, length, *_rest in layer.mapping(0, layer.maximum_address + 1, ignore_errors=True):
         if out and out[-1][1] == offset:
@@ -101,6 +104,43 @@ def ranges(context, layer_name: str) -> List[Tuple[int, int]]:
         else:
             out.append([offset, offset + length])
     return [(a, b) for a, b in out]
+
+
+def _local_file(layer) -> Optional[str]:
+    location = layer.config.get("location", None)
+    parsed = urllib.parse.urlparse(location) if isinstance(location, str) else None
+    if parsed is None or parsed.scheme != "file":
+        return None
+    path = urllib.request.url2pathname(parsed.path)
+    return path if os.path.isfile(path) else None
+
+
+def data_extents(path: str, size: int) -> List[Tuple[int, int]]:
+    """The parts of a (sparse) file that hold data, as SEEK_DATA/SEEK_HOLE find them: a hole
+    reads as zeros, which hold no page table, so scans skip it (a 1 TiB sparse file with one
+    page of data is one page of work).  The whole file where the file system cannot say."""
+    out: List[Tuple[int, int]] = []
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return [(0, size)]
+    try:
+        pos = 0
+        while pos < size:
+            try:
+                start = os.lseek(fd, pos, os.SEEK_DATA)
+            except OSError as exc:
+                if exc.errno == errno.ENXIO:  # no data after pos
+                    break
+                return [(0, size)]
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            out.append((start, end))
+            pos = end
+    except (OSError, AttributeError):  # no SEEK_DATA on this platform or file system
+        return [(0, size)]
+    finally:
+        os.close(fd)
+    return out
 
 
 def reader(layer) -> ReadPhys:
