@@ -131,16 +131,26 @@ def test_resume_dump_says_what_is_wrong(vol, not_dumps, kind, why):
     assert len(lines) == 1 and lines[0].startswith(f"--resume-dump {path}: {why}"), lines
 
 
-@pytest.mark.parametrize("kind", ["empty", "random", "text", "ext4"])
+@pytest.mark.parametrize("kind", ["random", "text", "ext4"])
 def test_neither_image_nor_dump_says_why(vol, not_dumps, kind):
     """The reason linux.swsusp_info gives (the reader's NotAnImageError), then the RAM-dump one."""
     path = not_dumps[kind]
     with pytest.raises(NotAnImageError) as info:
         SwsuspImage.open(path)
     lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
-    assert lines[0] == info.value.message if kind == "empty" else \
-        lines[0] == f"{info.value.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 " \
-                    "if it is one)", lines
+    assert lines == [f"{info.value.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
+                     "if it is one)"]
+
+
+@pytest.mark.parametrize("kind,why", [
+    ("empty", "an empty file (0 bytes), not a hibernation image or RAM dump"),
+    ("folder", "a folder, not a file"),
+    ("zero", "a character device, not a hibernation image or RAM dump Volatility can read"),
+])
+def test_input_that_is_no_file_to_read(vol, not_dumps, kind, why):
+    path = "/dev/zero" if kind == "zero" else str(not_dumps[kind])
+    lines = refusal(vol("-f", path, "linux.swsusp_safepgt"))
+    assert len(lines) == 1 and lines[0].startswith(f"-f {path}: {why}"), lines
 
 
 # -- -e values Volatility's JSON parse refuses ---------------------------------------------

@@ -5,6 +5,8 @@ import io
 import json
 import logging
 import os
+import urllib.parse
+import urllib.request
 
 from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
@@ -109,6 +111,10 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         """What the options alone say is wrong (the rest once the input is read:
         `_check_against`)."""
         problems = []
+        location = self.context.config.get(SINGLE_LOCATION, None)
+        why = physical.unreadable_file(location, "a hibernation image or RAM dump") if location else None
+        if why:
+            problems.append(f"-f {urllib.request.url2pathname(urllib.parse.urlparse(location).path)}: {why}")
         plot_name = self.config.get("plot", None)
         if plot_name is not None and (not plot_name or os.path.basename(plot_name) != plot_name
                                       or plot_name in (".", "..")):

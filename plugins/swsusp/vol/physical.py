@@ -26,12 +26,15 @@ def _is_url(path_or_url: str) -> bool:
     return bool(parsed.scheme) and len(parsed.scheme) > 1  # not a Windows drive letter
 
 
-def unreadable_file(path_or_url: str) -> Optional[str]:
-    """Why a local path cannot be a memory dump Volatility reads (None if it may be one):
-    missing, a folder, empty, or a character device, FIFO or socket (no size, no offsets).
-    A URL is left to Volatility."""
+def unreadable_file(path_or_url: str, what: str = "a RAM dump") -> Optional[str]:
+    """Why a local path (or file URL) cannot be a memory dump Volatility reads (None if it may
+    be one): missing, a folder, empty, or a character device, FIFO or socket (no size, no
+    offsets).  Any other URL is left to Volatility."""
     if _is_url(path_or_url):
-        return None
+        parsed = urllib.parse.urlparse(path_or_url)
+        if parsed.scheme != "file":
+            return None
+        path_or_url = urllib.request.url2pathname(parsed.path)
     try:
         st = os.stat(path_or_url)
     except FileNotFoundError:
@@ -41,11 +44,11 @@ def unreadable_file(path_or_url: str) -> Optional[str]:
     if stat.S_ISDIR(st.st_mode):
         return "a folder, not a file"
     if stat.S_ISCHR(st.st_mode):
-        return "a character device, not a RAM dump Volatility can read (it has no size and no offsets)"
+        return f"a character device, not {what} Volatility can read (it has no size and no offsets)"
     if not (stat.S_ISREG(st.st_mode) or stat.S_ISBLK(st.st_mode)):
-        return "not a regular file or block device, so not a RAM dump Volatility can read"
+        return f"not a regular file or block device, so not {what} Volatility can read"
     if stat.S_ISREG(st.st_mode) and st.st_size == 0:
-        return "an empty file (0 bytes), not a RAM dump"
+        return f"an empty file (0 bytes), not {what}"
     if not os.access(path_or_url, os.R_OK):
         return "not readable (permission denied)"
     return None
