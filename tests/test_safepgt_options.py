@@ -351,3 +351,15 @@ def test_a_sparse_terabyte_is_refused_in_seconds(vol, tmp_path):
     lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
     assert time.monotonic() - started < 10
     assert lines[0].startswith("not a hibernation image") and "nor a RAM dump" in lines[0]
+
+
+def test_a_full_disk_mid_stream_leaves_nothing(tmp_path):
+    """Streamed writes (linux.swsusp_swaparea --dump): a failure after some parts commits none."""
+    handler = cli_handler(tmp_path)
+    dump = OutputFile(lambda name: full_disk_after(handler(name), 100, "flush"), "stale.bin")
+    dump.write(bytes(4096))
+    dump.write(bytes(4096))
+    with pytest.raises(OutputError, match="no space left"):
+        dump.close()
+    del dump
+    assert files_in(tmp_path) == []

@@ -4,7 +4,7 @@ process by process (swapped-out memory, issue 10)."""
 import logging
 from typing import Dict, Iterator, Tuple
 
-from volatility3.framework import interfaces, renderers
+from volatility3.framework import exceptions, interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.plugins.linux import pslist
 
@@ -12,6 +12,7 @@ from volatility3.plugins.swsusp.format.swap_area import SwapArea
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE
 from volatility3.plugins.swsusp.vol import swap_census
+from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
 
 vollog = logging.getLogger(__name__)
 
@@ -51,10 +52,16 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         out = {}
         for first, last in accounting.stale_runs(owners):
             name = f"swaparea-stale-slots-{first}-{last}.bin"
-            with self.open(name) as f:
-                for slot in range(first, last + 1):
-                    f.write(area.read_slot(slot) or bytes(PAGE_SIZE))
-            out[(first, last)] = getattr(f, "preferred_filename", name)
+            try:  # complete, or nothing under its name (a full disk)
+                dump = OutputFile(self.open, name)
+                try:
+                    for slot in range(first, last + 1):
+                        dump.write(area.read_slot(slot) or bytes(PAGE_SIZE))
+                    out[(first, last)] = dump.close()
+                finally:
+                    dump.discard()  # a failed read: no partial file either
+            except OutputError as exc:
+                raise exceptions.LayerException("swsusp_swaparea", str(exc)) from None
         return out
 
     def _rows(self) -> Iterator[accounting.Row]:

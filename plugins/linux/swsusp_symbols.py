@@ -16,6 +16,7 @@ from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
+from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
 
 vollog = logging.getLogger(__name__)
 
@@ -85,9 +86,10 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
     def _write(self, built) -> str:
         name = os.path.basename(nosym.store().path_for(built.banner))
         data = gzip.compress(json.dumps(built.isf, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
-        with self.open(name) as f:
-            f.write(data)
-        return getattr(f, "preferred_filename", name)
+        try:  # complete, or nothing under its name (a full disk)
+            return OutputFile(self.open, name).commit(data)
+        except OutputError as exc:
+            raise exceptions.LayerException("swsusp_symbols", str(exc)) from None
 
     @staticmethod
     def _generator(rows):

@@ -34,7 +34,7 @@ def _reason(exc: OSError) -> str:
     if exc.errno == errno.EROFS:
         return "-o is on a read-only file system"
     if exc.errno == errno.ENOENT:
-        return "-o does not exist"
+        return "-o does not exist or takes no new files"
     return exc.strerror or str(exc)
 
 
@@ -54,20 +54,35 @@ class OutputFile:
     def commit(self, data: bytes) -> str:
         """Write `data` and commit the file; the name it got (Volatility adds -1, -2 ... rather
         than overwrite a file already there).  On any failure nothing is left under that name."""
+        self.write(data)
+        return self.close()
+
+    def write(self, data: bytes) -> None:
+        """Write a part of the file (discarded, and OutputError, if that fails)."""
+        self._do(lambda handle: handle.write(data))
+
+    def close(self) -> str:
+        """Commit what was written; the name the file got."""
         handle = self._handle
-        if handle is None:
-            raise OutputError(f"{self.name} was already written or discarded")
-        try:
-            handle.write(data)
+
+        def close(handle) -> None:
             handle.flush()  # a full disk fails here, not in close() after the rename is decided
             handle.close()
+
+        self._do(close)
+        self._handle = None
+        return getattr(handle, "preferred_filename", self.name)
+
+    def _do(self, step: Callable[[interfaces.plugins.FileHandlerInterface], None]) -> None:
+        if self._handle is None:
+            raise OutputError(f"{self.name} was already written or discarded")
+        try:
+            step(self._handle)
         except OSError as exc:
             self.discard()
             where = f" ({self.folder})" if self.folder else ""
             raise OutputError(f"cannot write {self.name} into -o{where}: {_reason(exc)}; nothing was left "
                               "under that name") from None
-        self._handle = None
-        return getattr(handle, "preferred_filename", self.name)
 
     def discard(self) -> None:
         """Drop the file: close() will never commit it, its temporary file is removed."""
