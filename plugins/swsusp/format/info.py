@@ -45,6 +45,7 @@ RECORD_NAMES = {
 }
 X86_32_MAGICS = (0x12345678, 0x12345679)  # 32-bit x86's own record: out of scope
 PFNS_PER_PAGE = PAGE_SIZE // PFN_ENTRY
+HOLES_ALLOWED = 1 << 20  # PFNs: 4 GiB of physical address space without RAM, at least
 
 @dataclass(frozen=True)
 class RestoreDataRecord:
@@ -95,6 +96,16 @@ class SwsuspInfo:
     def meta_pages(self) -> int:
         """M: pages of PFN list between this page and the data (§4)."""
         return self.pages - self.image_pages - 1
+
+    @property
+    def pfn_limit(self) -> Optional[int]:
+        """No PFN of the machine is at or beyond this: num_physpages counts its present pages
+        (`get_num_physpages()`, checked by the kernel at resume), and the holes between them
+        (the PCI hole below 4 GiB, gaps between nodes) are allowed as much again, at least
+        4 GiB.  None when num_physpages cannot be the machine's (fewer than image_pages)."""
+        if self.num_physpages < self.image_pages or not self.num_physpages:
+            return None
+        return self.num_physpages + max(self.num_physpages, HOLES_ALLOWED)
 
     @property
     def kernel_version(self) -> Optional[str]:

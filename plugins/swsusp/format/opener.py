@@ -192,7 +192,7 @@ def _read_pfn_list(stream: Stream, info: SwsuspInfo) -> PfnIndex:
         return stream.offset(page) + (within if stream.codec == "none" else 0)
 
     try:
-        return parse_pfn_list(meta, info.image_pages, offset_of_entry, end.too_many)
+        return parse_pfn_list(meta, info.image_pages, offset_of_entry, end.too_many, info.pfn_limit)
     except SwsuspFormatError as exc:
         raise _Failed(_STAGE_PFNS, exc) from None
 
