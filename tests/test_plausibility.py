@@ -1,9 +1,10 @@
-"""Plausibility of the sizes and PFNs an image states (issue 11): a one-bit error in the PFN
-list costs that entry's page, never an export of terabytes; the truth is the generator's
-memory and PFN list."""
+"""Plausibility of the sizes and PFNs an image states, and of the input (issue 11): a one-bit
+error in the PFN list costs that entry's page, never an export of terabytes; the truth is the
+generator's memory and PFN list."""
 
 import os
 import resource
+import shutil
 import subprocess
 
 import pytest
@@ -15,7 +16,7 @@ from tests.test_fuzz import FUZZ, Case, StreamPut, base, check_contract, check_e
 from volatility3.plugins.swsusp.format.errors import PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.pfn_list import ENCODED_PFN_ZERO_FLAG, MAX_REJECTED
-from volatility3.plugins.swsusp.format.source import BytesSource
+from volatility3.plugins.swsusp.format.source import BytesSource, FileSource
 
 PAGE = 4096
 FLIP_VARIANTS = ("era-6.1-none", "quickstart-lzo", "era-6.6-zero", "uswsusp-lzo", "medium-none")
@@ -176,3 +177,38 @@ def test_layerwriter_output_is_bounded_by_the_described_memory(made, vol, tmp_pa
             if pfn != lost:
                 f.seek(pfn * PAGE)
                 assert f.read(PAGE) == machine.pages[pfn], f"PFN {pfn:#x}"
+
+
+def _read_only_loop_device(path):
+    """A read-only loop device over `path` (needs root and losetup), or a skip saying why."""
+    losetup = shutil.which("losetup")
+    if losetup is None or os.geteuid() != 0:
+        pytest.skip("a read-only block device needs root and losetup (util-linux)")
+    result = subprocess.run([losetup, "-f", "--show", "-r", str(path)], capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.skip(f"losetup -r failed: {result.stderr.strip()}")
+    return losetup, result.stdout.strip()
+
+
+def test_swsusp_info_reads_a_read_only_block_device(made, vol, tmp_path):
+    """A swap partition given as its (read-only) block device: linux.swsusp_info reads it as
+    the stock plugins do, with the same rows as for the file (its size from the device's end,
+    not st_size, which is 0 for a device)."""
+    _machine, _facts, path = made("quickstart-lzo")
+    copy = tmp_path / "swap.img"
+    shutil.copyfile(path, copy)
+    losetup, device = _read_only_loop_device(copy)
+    try:
+        source = FileSource(device)
+        assert source.size == copy.stat().st_size
+        from_device = vol("-f", device, "linux.swsusp_info", "--no-crc", timeout=300)
+    finally:
+        subprocess.run([losetup, "-d", device], check=True)
+    from_file = vol("-f", str(copy), "linux.swsusp_info", "--no-crc", timeout=300)
+    assert from_device.returncode == 0, from_device.stderr[-2000:]
+    assert from_device.stdout == from_file.stdout and "S1SUSPEND" in from_device.stdout
+
+
+def test_input_that_is_neither_file_nor_device_is_named(vol, tmp_path):
+    result = vol("-f", str(tmp_path), "linux.swsusp_info", timeout=300)
+    assert result.returncode == 1 and "Not a regular file or block device" in result.stderr
