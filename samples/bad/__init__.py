@@ -106,6 +106,23 @@ def _pfn_entry(facts, i: int) -> int:  # uncompressed variants: the PFN list is 
     return at(facts, facts.stream_blocks[1]) + 8 * i
 
 
+def _swap_header_page(version: int = 1, last_page: int = 131071, nr_badpages: int = 0) -> bytes:
+    page = bytearray(PAGE)
+    struct.pack_into("<III", page, 1024, version, last_page, nr_badpages)
+    page[4086:4096] = b"SWAPSPACE2"
+    return bytes(page)
+
+
+def _ram_dump_with_swap_header(_base) -> bytes:
+    """A raw RAM dump (as `layerwriter` writes one): text pages, a kernel banner, and the
+    kernel's copy of the machine's swap header (a 512 MiB area) in page 37."""
+    pages = [bytes((i * 7 + j) & 0x7F for j in range(PAGE)) for i in range(64)]
+    pages[0] = bytes(PAGE)  # PFN 0: not saved by hibernation, zeros in the dump
+    pages[12] = b"Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)\0".ljust(PAGE, b"\0")
+    pages[37] = _swap_header_page()
+    return b"".join(pages)
+
+
 def _other_arch(facts) -> List[Edit]:
     uts = bytearray(6 * 65)
     uts[0:5] = b"Linux"
@@ -134,6 +151,13 @@ CORPUS: List[Case] = [
          _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4056, bytes(20)),
                                             (f.header_file_offset + 4086, b"SWAPSPACE2")]),
          stderr=("plain swap area", "image pointer is 0", OFFSET)),
+    Case("ram-dump-swap-header", "a raw RAM dump holding the kernel's copy of a swap header page (as "
+         "`layerwriter` writes one)", _ram_dump_with_swap_header,
+         stderr=("not a hibernation image", "the SWAPSPACE2 page at file offset 0x25000 is no swap area",
+                 "looks like a RAM dump")),
+    Case("swap-header-implausible", "a SWAPSPACE2 signature on a page swapon would refuse (version 7)",
+         _file([(0, _swap_header_page(version=7))], size=64 * PAGE),
+         stderr=("is no swap area (its swap header version is 7", OFFSET)),
     Case("consumed-pointer-dangling", "a consumed image whose pointer now leads outside the area",
          _edit("quickstart-consumed", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))]),
          stderr=("plain swap area", "consumed image's pointer does not lead to one", "outside the swap area")),

@@ -29,6 +29,7 @@ from .header import (
     candidate_headers,
     read_header,
     signature_of,
+    swap_header_doubt,
 )
 from .identify import identify
 from .info import SwsuspInfo, parse_info
@@ -92,7 +93,7 @@ def open_at(source: Source, location: locate.Location, cache_blocks: int = 64) -
             return open_as(area, header, cache_blocks)  # type: ignore[operator]
         except _Failed as failed:
             failures.append(failed)
-    raise _explain_failure(location, sig, failures)
+    raise _explain_failure(location, sig, failures, _not_a_swap_area(source, location, page))
 
 
 def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:
@@ -197,8 +198,28 @@ def _read_pfn_list(stream: Stream, info: SwsuspInfo) -> PfnIndex:
         raise _Failed(_STAGE_PFNS, exc) from None
 
 
-def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Failed]) -> SwsuspFormatError:
+def _not_a_swap_area(source: Source, location: locate.Location, page: bytes) -> Optional[str]:
+    """Why a swap signature here is no swap area (None when it may be one): a header swapon
+    would refuse, or a page found by scanning data that is neither a partition's start nor a
+    filesystem holding a swap file (a RAM dump holds the swap header's page in memory)."""
+    doubt = swap_header_doubt(page)
+    if doubt is None and location.resume_offset and not location.block_base \
+            and not locate.looks_like_filesystem(source, location.partition.offset):
+        doubt = (f"found by scanning the {location.partition.name}, which is neither a swap partition nor a "
+                 "filesystem holding a swap file")
+    return doubt
+
+
+def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Failed],
+                     not_swap: Optional[str] = None) -> SwsuspFormatError:
     best = max(failures, key=lambda f: f.stage, default=None)
+    if sig in SWAP_SIGS and not_swap and (best is None or best.stage == 0):
+        return NotAnImageError(
+            f"not a hibernation image: the {sig.decode()} page at file offset {location.header_offset:#x} is no "
+            f"swap area ({not_swap}): a swap header's copy in memory? The input looks like a RAM dump: "
+            "analyse it with vol directly",
+            location.header_offset + SIG_OFFSET,
+        )
     if sig in SWAP_SIGS:
         where = location.header_offset + SIG_OFFSET
         if best is None:
