@@ -5,6 +5,7 @@ generator's memory and PFN list."""
 import os
 import resource
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.realsamples import REPO, vol_command
-from tests.test_fuzz import FUZZ, Case, StreamPut, base, check_contract, check_error, examples, u64
+from tests.test_fuzz import FUZZ, Case, Put, StreamPut, base, check_contract, check_error, examples, u64
 from volatility3.plugins.swsusp.format.errors import PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.pfn_list import ENCODED_PFN_ZERO_FLAG, MAX_REJECTED
@@ -212,3 +213,68 @@ def test_swsusp_info_reads_a_read_only_block_device(made, vol, tmp_path):
 def test_input_that_is_neither_file_nor_device_is_named(vol, tmp_path):
     result = vol("-f", str(tmp_path), "linux.swsusp_info", timeout=300)
     assert result.returncode == 1 and "Not a regular file or block device" in result.stderr
+
+
+# -- size fields: a damaged pages/size or mkswap last_page loses no page the file holds ------
+
+SIZE_VARIANTS = ("era-6.1-none", "quickstart-lzo", "medium-lzo", "era-6.6-zero", "gpt")
+
+
+def _info_field(facts, field):
+    info = facts.partition_offset + facts.stream_blocks[0] * PAGE  # stream page 0 is stored alone
+    return info + {"pages": 424, "size": 432}[field]
+
+
+def _size_damage(facts, kind):
+    """(mutations, field named in the warning, its damaged value, its file offset)."""
+    pages, size = facts.info["pages"], facts.info["pages"] * PAGE
+    if kind == "pages-high-bit":
+        high = pages ^ 1 << 40
+        return [StreamPut(0, 424, u64(high))], "swsusp_info.pages", high, _info_field(facts, "pages")
+    if kind == "pages-low-bit":
+        return [StreamPut(0, 424, u64(pages ^ 1))], "swsusp_info.pages", pages ^ 1, _info_field(facts, "pages")
+    if kind == "pages-below-image-pages":
+        return [StreamPut(0, 424, u64(pages >> 2))], "swsusp_info.pages", pages >> 2, _info_field(facts, "pages")
+    if kind == "size-bit":
+        return [StreamPut(0, 432, u64(size ^ 1 << 20))], "swsusp_info.size", size ^ 1 << 20, _info_field(facts, "size")
+    if kind == "pages-and-size":  # both, alike: only the PFN list tells the true M
+        more = pages + 100
+        return ([StreamPut(0, 424, u64(more) + u64(more * PAGE))], "swsusp_info.pages", more,
+                _info_field(facts, "pages"))
+    assert kind == "last-page"
+    low = 15
+    return [Put("header", 1028, struct.pack("<I", low))], "mkswap last_page", low, facts.header_file_offset + 1028
+
+
+@pytest.mark.parametrize("name", SIZE_VARIANTS)
+@pytest.mark.parametrize("kind", ["pages-high-bit", "pages-low-bit", "pages-below-image-pages", "size-bit",
+                                  "pages-and-size", "last-page"])
+def test_damaged_size_field_loses_no_page(made, name, kind):
+    machine, facts, _ = made(name)
+    mutations, field, value, offset = _size_damage(facts, kind)
+    data = Case(name, mutations).build()
+    check_contract(data, scans=("auto",))
+    image = SwsuspImage.open(BytesSource(data))
+    assert image.info.pages == facts.info["pages"] and image.info.meta_pages == facts.meta_pages
+    (note,) = image.size_warnings
+    assert f"{field} {value} (file offset {offset:#x})" in note, note
+    assert not image.scan_damage() and not image.rejected
+    for pfn, page in machine.pages.items():
+        if pfn in facts.zero_pfns:
+            assert image.is_zero_page(pfn)
+        else:
+            assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
+    if facts.crc32 is not None:
+        assert image.compute_crc32() == facts.crc32
+
+
+def test_one_damaged_map_entry_beyond_last_page_is_lost_alone(made):
+    """One block beyond last_page is a damaged entry, not a damaged last_page: that page only."""
+    machine, facts, _ = made("era-6.1-none")
+    k = facts.meta_pages + 1 + 5  # data page 5's map entry
+    data = Case("era-6.1-none", [Put("map0", 8 * k, u64(facts.last_page + 2))]).build()
+    image = SwsuspImage.open(BytesSource(data))
+    assert not image.size_warnings
+    (damage,) = image.scan_damage()
+    assert "outside the swap area" in damage.error.message
+    assert list(image.damaged_pfns(damage)) == [facts.data_pfns[5]]

@@ -132,9 +132,12 @@ def damage_rows(image: SwsuspImage, checked: bool, warn: Warn) -> Iterator[Row]:
     """Salvage: which pages are missing and why (a CRC pass found every damaged block;
     `checked` False says compressed blocks were not all read)."""
     checked = checked or image.codec == "none"
+    for note in image.size_warnings:  # a size field the image's own structure contradicts
+        warn(f"Hibernation image size field damaged: {note}")
+        yield Row("damage", "size field", note)
     yield from _rejected_rows(image, warn)
     if not image.damage:
-        if not image.rejected:
+        if not image.rejected and not image.size_warnings:
             yield Row("damage", "summary", "none: every page listed is readable" if checked
                       else "not checked (--no-crc: compressed blocks not read)")
         return

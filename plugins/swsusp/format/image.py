@@ -45,6 +45,7 @@ class SwsuspImage:
         self.uswsusp = parts.uswsusp
         self.codec = parts.stream.codec
         self.damage = parts.stream.damage  # grows as blocks are read
+        self.size_warnings = parts.warnings  # damaged size fields, each with what was used instead
         self._crc: Optional[int] = None
 
     @classmethod

@@ -64,6 +64,11 @@ class ImageParts:
     stream: Stream
     pfns: PfnIndex
     uswsusp: Optional[ImageHeaderInfo] = None
+    notes: Tuple[str, ...] = ()  # size fields the image's own structure contradicted, and what was used
+
+    @property
+    def warnings(self) -> Tuple[str, ...]:
+        return self.notes + self.info.notes
 
 
 # -- one location ---------------------------------------------------------------------------
@@ -99,10 +104,12 @@ def open_at(source: Source, location: locate.Location, cache_blocks: int = 64) -
 def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:
     """An in-kernel image: header -> swap_map chain -> info page (uncompressed, entry 0)."""
     try:
-        swap_map = read_swap_map(header.image, area.read_block, area.block_offset, area.holds_block,
-                                 area.nr_blocks, header.offset + header.layout.struct.offset("image"))
+        swap_map: Optional[SwapMap] = _read_map(area, header)
     except SwsuspFormatError as exc:
-        raise _Failed(0, exc) from None
+        swap_map, failure = None, exc
+    area, swap_map, notes = _checked_last_page(area, header, swap_map)
+    if swap_map is None:
+        raise _Failed(0, failure) from None
     broken = swap_map.broken  # salvage: kept only if the info page and PFN list are readable
     try:  # page 0 is stored alone, uncompressed
         info = parse_info(read_map_blocks(area, swap_map, swap_map.entries[:1], 0),
@@ -110,14 +117,57 @@ def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Ima
     except SwsuspFormatError as exc:
         raise _Failed(0 if broken else _STAGE_CHAIN, broken or exc) from None
     try:
-        stream = _stream(area, swap_map, info, base=1, codec=_kernel_codec(header, swap_map, info),
-                         cache_blocks=cache_blocks)
+        codec = _kernel_codec(header, swap_map, info)
+        stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
         pfns = _read_pfn_list(stream, info)
+        checked = _meta_pages_of_list(info, pfns)
+        if checked is not info:  # pages/size were wrong: the stream's length and data start move
+            info = checked
+            stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
     except _Failed as failed:
         if broken and failed.stage < _STAGE_PFNS:
             raise _Failed(0, broken) from None
         raise
-    return ImageParts(area.location, header, area, swap_map, info, stream, pfns)
+    return ImageParts(area.location, header, area, swap_map, info, stream, pfns, notes=notes)
+
+
+def _read_map(area: SwapArea, header: SwsuspHeader) -> SwapMap:
+    return read_swap_map(header.image, area.read_block, area.block_offset, area.holds_block, area.nr_blocks,
+                         header.offset + header.layout.struct.offset("image"))
+
+
+def _checked_last_page(area: SwapArea, header: SwsuspHeader, swap_map: Optional[SwapMap]
+                       ) -> Tuple[SwapArea, Optional[SwapMap], Tuple[str, ...]]:
+    """mkswap's last_page, unless the image's own map contradicts it: two or more of its
+    blocks (map pages or data) beyond it yet inside the file (one is a damaged entry or
+    pointer, lost alone).  The kernel reads the image by block and never looks at
+    last_page: the file's size and the map chain tell the truth."""
+    last, base = area.last_page, area.location.block_base
+    if not (last and area.slots_are_blocks):
+        return area, swap_map, ()
+    if swap_map is not None and swap_map.broken is None and max(swap_map.entries) - base <= last:
+        return area, swap_map, ()  # the map keeps inside last_page
+    bounded_by_file = SwapArea(area.source, area.location)
+    try:
+        lenient = _read_map(bounded_by_file, header)
+    except SwsuspFormatError:
+        return area, swap_map, ()
+    beyond = [b for b in list(lenient.map_blocks) + list(lenient.entries) if last < b - base < area.nr_blocks]
+    if len(beyond) < 2:
+        return area, swap_map, ()
+    note = (f"mkswap last_page {last} (file offset {header.field_offset('last_page'):#x}) is below block "
+            f"{max(beyond)} of the image's own map ({len(beyond)} of its blocks lie beyond it): ignored, the "
+            f"input's size ({area.nr_blocks} blocks) bounds the swap area")
+    return bounded_by_file, lenient, (note,)
+
+
+def _meta_pages_of_list(info: SwsuspInfo, pfns: PfnIndex) -> SwsuspInfo:
+    """The info with M as the PFN list fills it (`nr_meta_pages` = ceil(entries / 512)):
+    pages and size damaged alike would put the data pages behind a wrong M, and misread
+    them all."""
+    entries = len(pfns.data_pfns) + len(pfns.zero_pfns) + len(pfns.rejected)
+    meta = -(-entries // (PAGE_SIZE // PFN_ENTRY))
+    return info if meta == info.meta_pages else info.with_meta_pages(meta)
 
 
 def _kernel_codec(header: SwsuspHeader, swap_map: SwapMap, info: SwsuspInfo) -> str:
@@ -157,6 +207,10 @@ def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Im
     except _Failed as failed:
         raise _Failed(_STAGE_CHAIN, failed.error) from None
     pfns = _read_pfn_list(stream, info)
+    checked = _meta_pages_of_list(info, pfns)
+    if checked is not info:
+        info = checked
+        stream = _stream(area, swap_map, info, base=0, codec=codec, cache_blocks=cache_blocks)
     return ImageParts(area.location, header, area, swap_map, info, stream, pfns, uswsusp)
 
 

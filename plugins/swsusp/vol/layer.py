@@ -178,8 +178,11 @@ class SwsuspLayer(EvidencePhysicalLayer):
         self.config["block_base"] = loc.block_base
         self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
         unreported = self._unreported_damage()
-        if unreported is not None and self.image.rejected:  # implausible PFN-list entries
-            vollog.warning(describe.rejected_warning(self.image))
+        if unreported is not None:  # damaged size fields, implausible PFN-list entries
+            for note in self.image.size_warnings:
+                vollog.warning(f"Hibernation image size field damaged: {note}")
+            if self.image.rejected:
+                vollog.warning(describe.rejected_warning(self.image))
         for damage in unreported or []:  # known at opening: a broken chain, a truncated file
             vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
                            f"{damage.where} unreadable: {damage.error.message}")
