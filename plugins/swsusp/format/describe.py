@@ -137,7 +137,7 @@ def damage_rows(image: SwsuspImage, checked: bool, warn: Warn) -> Iterator[Row]:
         yield Row("damage", "size field", note)
     yield from _rejected_rows(image, warn)
     if not image.damage:
-        if not image.rejected and not image.size_warnings:
+        if not image.rejected:
             yield Row("damage", "summary", "none: every page listed is readable" if checked
                       else "not checked (--no-crc: compressed blocks not read)")
         return
@@ -194,8 +194,10 @@ def info_rows(image: SwsuspImage) -> Iterator[Row]:
 
     yield Row("swsusp_info", "num_physpages", str(info.num_physpages), at("num_physpages"))
     yield Row("swsusp_info", "image_pages", str(info.image_pages), at("image_pages"))
-    yield Row("swsusp_info", "pages", str(info.pages), at("pages"))
-    yield Row("swsusp_info", "size", str(info.size), at("size"))
+    stored_pages, stored_size = info.stored or (info.pages, info.size)
+    for field, value, stored in (("pages", info.pages, stored_pages), ("size", info.size, stored_size)):
+        text = str(value) if value == stored else f"{value} (the file holds {stored}: damaged, see damage)"
+        yield Row("swsusp_info", field, text, at(field))
     yield Row("swsusp_info", "metadata (PFN list) pages", str(info.meta_pages))
     if info.version_code:
         yield Row("swsusp_info", "version_code", f"{info.version_code:#x} ({info.kernel_version})", at("version_code"))

@@ -92,6 +92,7 @@ class SwsuspInfo:
     record: Optional[RestoreDataRecord]
     uts: Optional[dict]  # only when no arch record overwrote it (x86-64 <= 2.6.23)
     notes: Tuple[str, ...] = ()  # size fields found damaged, and what was used instead
+    stored: Optional[Tuple[int, int]] = None  # (pages, size) as the file holds them, when replaced
 
     def at(self, field: str) -> int:
         """File offset of a field (of the page, for an s2disk image's compressed info page)."""
@@ -104,7 +105,8 @@ class SwsuspInfo:
         note = (f"swsusp_info.pages {self.pages} (file offset {self.at('pages'):#x}) and size {self.size} disagree "
                 f"with the PFN list, which fills {meta_pages} page(s): using pages = image_pages + "
                 f"{meta_pages} + 1 = {pages}")
-        return replace(self, pages=pages, size=pages * PAGE_SIZE, notes=self.notes + (note,))
+        return replace(self, pages=pages, size=pages * PAGE_SIZE, notes=self.notes + (note,),
+                       stored=self.stored or (self.pages, self.size))
 
     @property
     def meta_pages(self) -> int:
@@ -213,7 +215,8 @@ def _resolve_pages(info: SwsuspInfo) -> SwsuspInfo:
     wrong, value = ("size", info.size) if pages == info.pages else ("pages", info.pages)
     note = (f"swsusp_info.{wrong} {value} (file offset {info.at(wrong):#x}) disagrees with "
             f"{'size' if wrong == 'pages' else 'pages'}: using {pages} pages")
-    return replace(info, pages=pages, size=pages * PAGE_SIZE, notes=info.notes + (note,))
+    return replace(info, pages=pages, size=pages * PAGE_SIZE, notes=info.notes + (note,),
+                   stored=(info.pages, info.size))
 
 
 def _check_counts(info: SwsuspInfo) -> None:
