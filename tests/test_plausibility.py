@@ -268,6 +268,29 @@ def test_damaged_size_field_loses_no_page(made, name, kind):
         assert image.compute_crc32() == facts.crc32
 
 
+@pytest.mark.parametrize("name", ["uswsusp-none", "uswsusp-lzo"])
+@pytest.mark.parametrize("field", ["s2disk pages", "swsusp_info.pages", "swsusp_info.size"])
+def test_s2disk_size_field_damaged_loses_no_page(made, name, field):
+    """s2disk states the stream's length three times (its header, swsusp_info.pages and size):
+    one damaged field is outvoted."""
+    machine, facts, _ = made(name)
+    pages = facts.info["pages"]
+    value = (pages * (PAGE if field.endswith("size") else 1)) ^ 1 << 41
+    mutation = {"s2disk pages": Put("ushdr", 0, u64(value)), "swsusp_info.pages": StreamPut(0, 424, u64(value)),
+                "swsusp_info.size": StreamPut(0, 432, u64(value))}[field]
+    data = Case(name, [mutation]).build()
+    check_contract(data, scans=("auto",))
+    image = SwsuspImage.open(BytesSource(data))
+    (note,) = image.size_warnings
+    assert f"{field.replace('s2disk pages', 's2disk image_header_info.pages')} {value} " in note, note
+    assert image.info.pages == pages and not image.scan_damage()
+    for pfn, page in machine.pages.items():
+        if pfn not in facts.zero_pfns:
+            assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
+    if image.md5_valid and field == "s2disk pages":  # the MD5 covers the stream, swsusp_info included
+        assert image.compute_md5() == image.uswsusp.checksum
+
+
 def test_one_damaged_map_entry_beyond_last_page_is_lost_alone(made):
     """One block beyond last_page is a damaged entry, not a damaged last_page: that page only."""
     machine, facts, _ = made("era-6.1-none")

@@ -190,7 +190,7 @@ def parse_info(page: bytes, offset: int) -> SwsuspInfo:
     return info
 
 
-def _plausible_pages(info: SwsuspInfo, pages: int) -> bool:
+def plausible_pages(info: SwsuspInfo, pages: int) -> bool:
     """`pages` leaves room for a PFN list of image_pages entries (and of the zero pages, at
     most num_physpages in all: M = ceil(entries / 512), `nr_meta_pages`)."""
     meta = pages - info.image_pages - 1
@@ -204,7 +204,7 @@ def _resolve_pages(info: SwsuspInfo) -> SwsuspInfo:
     if info.size == info.pages * PAGE_SIZE:
         return info
     by_size = info.size // PAGE_SIZE if info.size % PAGE_SIZE == 0 else None
-    fits = [p for p in (info.pages, by_size) if p is not None and _plausible_pages(info, p)]
+    fits = [p for p in (info.pages, by_size) if p is not None and plausible_pages(info, p)]
     if len(fits) == 2:
         exact = info.image_pages + 1 + -(-info.image_pages // PFNS_PER_PAGE)
         fits = [p for p in fits if p == exact] or fits[:1]  # the PFN list checks M afterwards

@@ -12,7 +12,7 @@ one reported, so the message names the real problem.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Tuple, Union
 
 from . import locate
@@ -32,11 +32,11 @@ from .header import (
     swap_header_doubt,
 )
 from .identify import identify
-from .info import SwsuspInfo, parse_info
+from .info import SwsuspInfo, parse_info, plausible_pages
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
 from .source import FileSource, Source
 from .stream import CompressedStream, PlainStream, read_map_blocks
-from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWAP_MAP_PAGE_STRUCT, SWSUSP_HEADER_A
+from .structs import IMAGE_HEADER_INFO, PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWAP_MAP_PAGE_STRUCT, SWSUSP_HEADER_A
 from .swap_area import SwapArea
 from .swap_map import SwapMap, read_swap_map
 from .uswsusp import IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -193,13 +193,15 @@ def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Im
         raise _Failed(0, exc) from None
     codec = "lzo" if uswsusp.flags & IMAGE_COMPRESSED else "none"
     # the stream's length is the s2disk header's until swsusp_info (inside the stream) is read
-    provisional = SwsuspInfo(0, 0, 0, 0, 0, uswsusp.pages, uswsusp.pages * PAGE_SIZE, None, None)
+    first = min(max(uswsusp.pages, 1), area.nr_blocks)  # a damaged `pages` may claim more than the device
+    provisional = SwsuspInfo(0, 0, 0, 0, 0, first, first * PAGE_SIZE, None, None)
     try:
         stream = _stream(area, swap_map, provisional, base=0, codec=codec, cache_blocks=cache_blocks)
         info = parse_info(bytes(stream.page(0)), stream.offset(0))
         if info.pages != uswsusp.pages:
-            raise SwsuspFormatError(f"s2disk header says {uswsusp.pages} pages, swsusp_info says {info.pages}",
-                                    uswsusp.offset)
+            info = _s2disk_pages(info, uswsusp)
+        if info.pages != first:
+            stream = _stream(area, swap_map, info, base=0, codec=codec, cache_blocks=cache_blocks)
     except SwsuspFormatError as exc:
         raise _Failed(_STAGE_CHAIN, exc) from None
     except PageDamaged as exc:  # block 0, which holds swsusp_info, does not decompress
@@ -212,6 +214,21 @@ def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Im
         info = checked
         stream = _stream(area, swap_map, info, base=0, codec=codec, cache_blocks=cache_blocks)
     return ImageParts(area.location, header, area, swap_map, info, stream, pfns, uswsusp)
+
+
+def _s2disk_pages(info: SwsuspInfo, uswsusp: ImageHeaderInfo) -> SwsuspInfo:
+    """The s2disk header's `pages` and swsusp_info's pages and size state one number three
+    times: the one two of them agree on (one damaged field loses nothing), else a refusal."""
+    at = uswsusp.offset + IMAGE_HEADER_INFO.offset("pages")
+    if info.stored is None:  # swsusp_info agrees with itself: the s2disk header is damaged
+        note = (f"s2disk image_header_info.pages {uswsusp.pages} (file offset {at:#x}) disagrees with "
+                f"swsusp_info.pages and size: using {info.pages} pages")
+        return replace(info, notes=info.notes + (note,))
+    raw_pages, raw_size = info.stored
+    if uswsusp.pages in (raw_pages, raw_size / PAGE_SIZE) and plausible_pages(info, uswsusp.pages):
+        note = f"s2disk image_header_info.pages {uswsusp.pages} (file offset {at:#x}) decides: using it"
+        return replace(info, pages=uswsusp.pages, size=uswsusp.pages * PAGE_SIZE, notes=info.notes + (note,))
+    raise SwsuspFormatError(f"s2disk header says {uswsusp.pages} pages, swsusp_info says {info.pages}", at)
 
 
 def _stream(area: SwapArea, swap_map: SwapMap, info: SwsuspInfo, base: int, codec: str,
