@@ -106,10 +106,16 @@ def test_pfn_repeated(made, tmp_path):
     assert err.offset == _block(facts, facts.stream_blocks[1]) + 8
 
 
-def test_pfn_out_of_range(made, tmp_path):
-    path, facts = _mutate(made, tmp_path, "era-6.1-none", _pfn_entry_edit(0, 1 << 45))
+def test_pfn_list_of_pfns_out_of_range_is_refused(made, tmp_path):
+    """Many entries beyond the 52-bit physical address space are no bit error (one entry is
+    salvaged: tests/test_plausibility.py)."""
+    def garbage(facts):
+        start = _block(facts, facts.stream_blocks[1])
+        return [(start + 8 * i, struct.pack("<Q", (1 << 45) + i)) for i in range(40, 80)]
+
+    path, facts = _mutate(made, tmp_path, "era-6.1-none", garbage)
     err = _error(path)
-    assert "52-bit" in err.message and err.offset == _block(facts, facts.stream_blocks[1])
+    assert "52-bit" in err.message and err.offset == _block(facts, facts.stream_blocks[1]) + 8 * 40
 
 
 def test_restore_record_of_another_architecture(made, tmp_path):

@@ -106,6 +106,23 @@ def _pfn_entry(facts, i: int) -> int:  # uncompressed variants: the PFN list is 
     return at(facts, facts.stream_blocks[1]) + 8 * i
 
 
+def _swap_header_page(version: int = 1, last_page: int = 131071, nr_badpages: int = 0) -> bytes:
+    page = bytearray(PAGE)
+    struct.pack_into("<III", page, 1024, version, last_page, nr_badpages)
+    page[4086:4096] = b"SWAPSPACE2"
+    return bytes(page)
+
+
+def _ram_dump_with_swap_header(_base) -> bytes:
+    """A raw RAM dump (as `layerwriter` writes one): text pages, a kernel banner, and the
+    kernel's copy of the machine's swap header (a 512 MiB area) in page 37."""
+    pages = [bytes((i * 7 + j) & 0x7F for j in range(PAGE)) for i in range(64)]
+    pages[0] = bytes(PAGE)  # PFN 0: not saved by hibernation, zeros in the dump
+    pages[12] = b"Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org)\0".ljust(PAGE, b"\0")
+    pages[37] = _swap_header_page()
+    return b"".join(pages)
+
+
 def _other_arch(facts) -> List[Edit]:
     uts = bytearray(6 * 65)
     uts[0:5] = b"Linux"
@@ -134,6 +151,13 @@ CORPUS: List[Case] = [
          _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4056, bytes(20)),
                                             (f.header_file_offset + 4086, b"SWAPSPACE2")]),
          stderr=("plain swap area", "image pointer is 0", OFFSET)),
+    Case("ram-dump-swap-header", "a raw RAM dump holding the kernel's copy of a swap header page (as "
+         "`layerwriter` writes one)", _ram_dump_with_swap_header,
+         stderr=("not a hibernation image", "the SWAPSPACE2 page at file offset 0x25000 is no swap area",
+                 "looks like a RAM dump")),
+    Case("swap-header-implausible", "a SWAPSPACE2 signature on a page swapon would refuse (version 7)",
+         _file([(0, _swap_header_page(version=7))], size=64 * PAGE),
+         stderr=("is no swap area (its swap header version is 7", OFFSET)),
     Case("consumed-pointer-dangling", "a consumed image whose pointer now leads outside the area",
          _edit("quickstart-consumed", lambda f: [(f.header_file_offset + 4064, struct.pack("<Q", 10**6))]),
          stderr=("plain swap area", "consumed image's pointer does not lead to one", "outside the swap area")),
@@ -157,8 +181,8 @@ CORPUS: List[Case] = [
     Case("pfn-repeated", "one PFN listed twice",
          _edit("era-6.1-none", lambda f: [(_pfn_entry(f, 1), struct.pack("<Q", f.pfn_entries[0]))]),
          stderr=("PFN listed twice", OFFSET)),
-    Case("pfn-beyond-52-bits", "a PFN beyond the physical address space",
-         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, 0), struct.pack("<Q", 1 << 45))]),
+    Case("pfn-list-beyond-52-bits", "17 PFNs beyond the physical address space (no bit error: garbage)",
+         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, i), struct.pack("<Q", (1 << 45) + i)) for i in range(17)]),
          stderr=("PFN beyond the 52-bit physical address space", OFFSET)),
     Case("image-pages-lie", "swsusp_info.image_pages says fewer pages than the list holds",
          _edit("era-6.1-none", lambda f: [(_info(f) + 416, struct.pack("<Q", 100))]),
@@ -186,6 +210,25 @@ CORPUS: List[Case] = [
          _edit("medium-none", lambda f: [(at(f, f.map_blocks[0]) + 4088, struct.pack("<Q", f.map_blocks[0]))]),
          exit_code=0, stderr=("Hibernation image damaged",),
          stdout=("stream pages 511-693", "183 pages lost", "swap_map_page chain loops back")),
+    Case("pfn-beyond-52-bits", "one PFN beyond the physical address space (its page only is lost)",
+         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, 0), struct.pack("<Q", 1 << 45))]),
+         exit_code=0, stderr=("PFN list damaged: PFN list entry #0 holds 0x200000000000", "out of the list's "
+                              "ascending order", "at file offset 0x3000"),
+         stdout=("1 implausible entries rejected",)),
+    Case("pfn-bit-flip-last", "bit 39 of the last PFN flipped: far beyond the machine's memory",
+         _edit("era-6.1-none", lambda f: [(_pfn_entry(f, len(f.pfn_entries) - 1),
+                                           struct.pack("<Q", f.pfn_entries[-1] ^ 1 << 39))]),
+         exit_code=0, stderr=("PFN list damaged", "beyond the machine's memory", "num_physpages"),
+         stdout=("0x11ff9f (num_physpages plus as much again",)),
+    Case("pages-field-damaged", "bit 40 of swsusp_info.pages flipped (size still says the truth)",
+         _edit("quickstart-lzo", lambda f: [(_info(f) + 424, struct.pack("<Q", f.info["pages"] ^ 1 << 40))]),
+         exit_code=0, stderr=("size field damaged: swsusp_info.pages 1099511627992 (file offset 0x21a8) disagrees "
+                              "with size: using 216 pages",),
+         stdout=("none: every page listed is readable", "MATCH", "216 (the file holds 1099511627992: damaged")),
+    Case("last-page-damaged", "mkswap last_page 15 where the image uses blocks up to 217",
+         _edit("era-6.1-none", lambda f: [(f.header_file_offset + 1028, struct.pack("<I", 15))]),
+         exit_code=0, stderr=("size field damaged: mkswap last_page 15 (file offset 0x404) is below block",
+                              "ignored, the input's size")),
     Case("crc-mismatch", "the stored CRC32 differs from the data",
          _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")]),
          exit_code=0, stderr=("CRC32 mismatch",), stdout=("MISMATCH",)),

@@ -132,9 +132,14 @@ def damage_rows(image: SwsuspImage, checked: bool, warn: Warn) -> Iterator[Row]:
     """Salvage: which pages are missing and why (a CRC pass found every damaged block;
     `checked` False says compressed blocks were not all read)."""
     checked = checked or image.codec == "none"
+    for note in image.size_warnings:  # a size field the image's own structure contradicts
+        warn(f"Hibernation image size field damaged: {note}")
+        yield Row("damage", "size field", note)
+    yield from _rejected_rows(image, warn)
     if not image.damage:
-        yield Row("damage", "summary", "none: every page listed is readable" if checked
-                  else "not checked (--no-crc: compressed blocks not read)")
+        if not image.rejected:
+            yield Row("damage", "summary", "none: every page listed is readable" if checked
+                      else "not checked (--no-crc: compressed blocks not read)")
         return
     lost = [image.damaged_pfns(d) for d in image.damage]
     total, data_pages = sum(map(len, lost)), len(image.pfns.data_pfns)
@@ -154,6 +159,31 @@ def damage_rows(image: SwsuspImage, checked: bool, warn: Warn) -> Iterator[Row]:
             yield Row("damage", "lost PFNs", f"… {len(runs) - MAX_RUN_ROWS} more runs", depth=1)
 
 
+def rejected_warning(image: SwsuspImage) -> Optional[str]:
+    """One line for the PFN-list entries rejected as implausible (None when there are none)."""
+    rejected = image.rejected
+    if not rejected:
+        return None
+    first = rejected[0]
+    more = f" (and {len(rejected) - 1} more entries)" if len(rejected) > 1 else ""
+    return (f"Hibernation image PFN list damaged: {first.message}, at file offset {first.offset:#x}{more}; "
+            "the other pages are intact")
+
+
+def _rejected_rows(image: SwsuspImage, warn: Warn) -> Iterator[Row]:
+    """PFN-list entries a bit error made implausible: each costs its own page only."""
+    line = rejected_warning(image)
+    if line is None:
+        return
+    warn(line)
+    lost = sum(r.data_page is not None for r in image.rejected)
+    yield Row("damage", "PFN list", f"{len(image.rejected)} implausible entries rejected, {lost} data pages "
+              "not placed (their PFN is unknown); all other pages are readable")
+    for r in image.rejected:
+        page = "" if r.data_page is None else f" (stream page {image.data_page_first + r.data_page})"
+        yield Row("damage", f"PFN list entry #{r.index}{page}", r.message, r.offset)
+
+
 def info_rows(image: SwsuspImage) -> Iterator[Row]:
     info = image.info
     # an s2disk image compresses its swsusp_info page: no file offset inside it
@@ -164,8 +194,10 @@ def info_rows(image: SwsuspImage) -> Iterator[Row]:
 
     yield Row("swsusp_info", "num_physpages", str(info.num_physpages), at("num_physpages"))
     yield Row("swsusp_info", "image_pages", str(info.image_pages), at("image_pages"))
-    yield Row("swsusp_info", "pages", str(info.pages), at("pages"))
-    yield Row("swsusp_info", "size", str(info.size), at("size"))
+    stored_pages, stored_size = info.stored or (info.pages, info.size)
+    for field, value, stored in (("pages", info.pages, stored_pages), ("size", info.size, stored_size)):
+        text = str(value) if value == stored else f"{value} (the file holds {stored}: damaged, see damage)"
+        yield Row("swsusp_info", field, text, at(field))
     yield Row("swsusp_info", "metadata (PFN list) pages", str(info.meta_pages))
     if info.version_code:
         yield Row("swsusp_info", "version_code", f"{info.version_code:#x} ({info.kernel_version})", at("version_code"))
@@ -199,6 +231,10 @@ def memory_rows(image: SwsuspImage) -> Iterator[Row]:
     yield Row("memory", "PFN list form", image.pfns.form)
     yield Row("memory", "PFN list ascending", str(image.pfns.ascending))
     yield Row("memory", "PFN range", f"{image.min_pfn:#x}-{image.max_pfn:#x}")
+    limit = image.pfns.pfn_limit
+    yield Row("memory", "PFN plausibility limit",
+              f"{limit:#x} (num_physpages plus as much again for holes, at least 4 GiB)" if limit is not None
+              else "none (num_physpages is fewer than image_pages: not the machine's)")
     yield Row("memory", "data pages", str(len(image.pfns.data_pfns)))
     yield Row("memory", "zero pages (6.6+, not stored)", str(image.zero_page_count))
     yield Row("memory", "index bytes", str(image.index_nbytes()))

@@ -121,6 +121,31 @@ class SwsuspHeader:
         return None if f is None else self.offset + f.offset
 
 
+# mm/swapfile.c read_swap_header(): what swapon refuses
+MAX_SWAP_BADPAGES = (SIG_OFFSET - 1536) // 4  # the badpages[] array fills the page up to the magic
+
+
+def swap_header_doubt(page: bytes) -> Optional[str]:
+    """Why a SWAPSPACE2 page is no swap header swapon would accept (None when it could be):
+    version 1, a last_page, at most MAX_SWAP_BADPAGES bad pages (`read_swap_header()`)."""
+    if signature_of(page) != SWAP_SIGS[0]:
+        return None  # SWAP-SPACE (version 0) has no such fields
+    f = SWAP_HEADER.read(page)
+    if f["version"] == _swab32(1):  # written on a big-endian machine: swapon swabs it
+        f = {k: _swab32(v) if isinstance(v, int) else v for k, v in f.items()}
+    if f["version"] != 1:
+        return f"its swap header version is {f['version']} (mkswap writes 1)"
+    if not f["last_page"]:
+        return "its swap header's last_page is 0"
+    if f["nr_badpages"] > MAX_SWAP_BADPAGES:
+        return f"its swap header lists {f['nr_badpages']} bad pages (at most {MAX_SWAP_BADPAGES})"
+    return None
+
+
+def _swab32(value: int) -> int:
+    return int.from_bytes(value.to_bytes(4, "little"), "big")
+
+
 def signature_of(page: bytes) -> bytes:
     return bytes(page[SIG_OFFSET : SIG_OFFSET + SIG_LEN])
 

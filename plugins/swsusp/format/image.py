@@ -21,6 +21,7 @@ from .compress import crc32_le
 from .damage import Damage
 from .errors import PageDamaged, PageNotInImage
 from .opener import ImageParts, find_image, open_at
+from .pfn_list import NO_PFN
 from .stream import CompressedStream, Pages
 from .structs import PAGE_SIZE
 from .uswsusp import IMAGE_CHECKSUM
@@ -44,6 +45,7 @@ class SwsuspImage:
         self.uswsusp = parts.uswsusp
         self.codec = parts.stream.codec
         self.damage = parts.stream.damage  # grows as blocks are read
+        self.size_warnings = parts.warnings  # damaged size fields, each with what was used instead
         self._crc: Optional[int] = None
 
     @classmethod
@@ -82,8 +84,8 @@ class SwsuspImage:
         """PFNs whose data pages lie in `damage` (metadata pages have none)."""
         first = max(damage.first, self.data_page_first) - self.data_page_first
         end = max(damage.end, self.data_page_first) - self.data_page_first
-        pfn_of = self.pfn_of_data_page()
-        return array(pfn_of.typecode, sorted(pfn_of[first:end]))
+        pfn_of = self._pfn_by_data_page()
+        return array(pfn_of.typecode, sorted(p for p in pfn_of[first:end] if p != NO_PFN))
 
     def is_damaged_pfn(self, pfn: int) -> bool:
         """Known damaged (blocks not yet decompressed may still turn out damaged)."""
@@ -276,23 +278,36 @@ class SwsuspImage:
         return max(x[-1] for x in (self.pfns.data_pfns, self.pfns.zero_pfns) if len(x))
 
     def pfn_of_data_page(self) -> array:
-        """Data page number -> PFN (list order)."""
-        if self.pfns.data_slot is None:
-            return self.pfns.data_pfns
-        out = array(self.pfns.data_pfns.typecode, bytes(len(self.pfns.data_pfns) * self.pfns.data_pfns.itemsize))
-        for pos, k in enumerate(self.pfns.data_slot):
-            out[k] = self.pfns.data_pfns[pos]
+        """The PFN of each placed data page, in list (stream) order (the data pages of
+        rejected list entries have none, and are left out)."""
+        pfn_of = self._pfn_by_data_page()
+        return array(pfn_of.typecode, (p for p in pfn_of if p != NO_PFN)) if self.pfns.rejected else pfn_of
+
+    def _pfn_by_data_page(self) -> array:
+        """Data page number -> PFN (list order); NO_PFN for a rejected entry's page."""
+        pfns = self.pfns
+        if pfns.data_slot is None:
+            return pfns.data_pfns
+        typecode = "Q" if pfns.rejected else pfns.data_pfns.typecode
+        out = array(typecode, [NO_PFN if pfns.rejected else 0]) * pfns.data_pages
+        for pos, k in enumerate(pfns.data_slot):
+            out[k] = pfns.data_pfns[pos]
         return out
 
+    @property
+    def rejected(self):
+        """PFN-list entries rejected as implausible (pfn_list.RejectedEntry): their pages are lost."""
+        return self.pfns.rejected
+
     def iter_pages(self, progress: Progress = None) -> Iterator[Tuple[int, Pages]]:
-        """(PFN, page) of every data page in stream order, then the zero pages."""
-        pfn_of = self.pfn_of_data_page()
+        """(PFN, page) of every placed data page in stream order, then the zero pages."""
+        pfn_of = self._pfn_by_data_page()
         first_data = self.data_page_first
         for first, chunk in self.iter_stream_chunks(progress):
             mv = memoryview(chunk)
             for i in range(len(chunk) // PAGE_SIZE):
                 k = first + i - first_data
-                if k >= 0:
+                if k >= 0 and pfn_of[k] != NO_PFN:
                     yield pfn_of[k], mv[i * PAGE_SIZE : (i + 1) * PAGE_SIZE]
         for pfn in self.pfns.zero_pfns:
             yield pfn, ZERO_PAGE

@@ -7,8 +7,8 @@ backported every layout change.
 
 import struct
 import zlib
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import dataclass, replace
+from typing import Optional, Tuple
 
 from ..memory import START_KERNEL_MAP, U64
 from .errors import SwsuspFormatError
@@ -45,6 +45,7 @@ RECORD_NAMES = {
 }
 X86_32_MAGICS = (0x12345678, 0x12345679)  # 32-bit x86's own record: out of scope
 PFNS_PER_PAGE = PAGE_SIZE // PFN_ENTRY
+HOLES_ALLOWED = 1 << 20  # PFNs: 4 GiB of physical address space without RAM, at least
 
 @dataclass(frozen=True)
 class RestoreDataRecord:
@@ -90,11 +91,37 @@ class SwsuspInfo:
     size: int
     record: Optional[RestoreDataRecord]
     uts: Optional[dict]  # only when no arch record overwrote it (x86-64 <= 2.6.23)
+    notes: Tuple[str, ...] = ()  # size fields found damaged, and what was used instead
+    stored: Optional[Tuple[int, int]] = None  # (pages, size) as the file holds them, when replaced
+
+    def at(self, field: str) -> int:
+        """File offset of a field (of the page, for an s2disk image's compressed info page)."""
+        return self.offset + SWSUSP_INFO.offset(field)
+
+    def with_meta_pages(self, meta_pages: int) -> "SwsuspInfo":
+        """This info with the M the PFN list itself fills, where pages/size disagree with it
+        (a damaged `pages` hid the data pages behind a wrong M, or cut the stream short)."""
+        pages = self.image_pages + meta_pages + 1
+        note = (f"swsusp_info.pages {self.pages} (file offset {self.at('pages'):#x}) and size {self.size} disagree "
+                f"with the PFN list, which fills {meta_pages} page(s): using pages = image_pages + "
+                f"{meta_pages} + 1 = {pages}")
+        return replace(self, pages=pages, size=pages * PAGE_SIZE, notes=self.notes + (note,),
+                       stored=self.stored or (self.pages, self.size))
 
     @property
     def meta_pages(self) -> int:
         """M: pages of PFN list between this page and the data (§4)."""
         return self.pages - self.image_pages - 1
+
+    @property
+    def pfn_limit(self) -> Optional[int]:
+        """No PFN of the machine is at or beyond this: num_physpages counts its present pages
+        (`get_num_physpages()`, checked by the kernel at resume), and the holes between them
+        (the PCI hole below 4 GiB, gaps between nodes) are allowed as much again, at least
+        4 GiB.  None when num_physpages cannot be the machine's (fewer than image_pages)."""
+        if self.num_physpages < self.image_pages or not self.num_physpages:
+            return None
+        return self.num_physpages + max(self.num_physpages, HOLES_ALLOWED)
 
     @property
     def kernel_version(self) -> Optional[str]:
@@ -158,16 +185,42 @@ def parse_info(page: bytes, offset: int) -> SwsuspInfo:
     f = SWSUSP_INFO.read(page)
     info = SwsuspInfo(offset, f["version_code"], f["num_physpages"], f["cpus"], f["image_pages"], f["pages"],
                       f["size"], record, uts)
+    info = _resolve_pages(info)
     _check_counts(info)
     return info
 
 
-def _check_counts(info: SwsuspInfo) -> None:
-    def at(field: str) -> int:
-        return info.offset + SWSUSP_INFO.offset(field)
+def plausible_pages(info: SwsuspInfo, pages: int) -> bool:
+    """`pages` leaves room for a PFN list of image_pages entries (and of the zero pages, at
+    most num_physpages in all: M = ceil(entries / 512), `nr_meta_pages`)."""
+    meta = pages - info.image_pages - 1
+    most = -(-max(info.num_physpages, info.image_pages) // PFNS_PER_PAGE)
+    return 0 < info.image_pages and meta * PFNS_PER_PAGE >= info.image_pages and meta <= most
 
-    if info.size != info.pages * PAGE_SIZE:
-        raise SwsuspFormatError(f"swsusp_info.size {info.size} is not pages*4096 (pages={info.pages})", at("size"))
+
+def _resolve_pages(info: SwsuspInfo) -> SwsuspInfo:
+    """pages and size (= pages * 4096) say the same twice: when one is damaged, the other one,
+    if it fits image_pages (ties: the M of a list without zero pages); else refuse."""
+    if info.size == info.pages * PAGE_SIZE:
+        return info
+    by_size = info.size // PAGE_SIZE if info.size % PAGE_SIZE == 0 else None
+    fits = [p for p in (info.pages, by_size) if p is not None and plausible_pages(info, p)]
+    if len(fits) == 2:
+        exact = info.image_pages + 1 + -(-info.image_pages // PFNS_PER_PAGE)
+        fits = [p for p in fits if p == exact] or fits[:1]  # the PFN list checks M afterwards
+    if not fits:
+        raise SwsuspFormatError(f"swsusp_info.size {info.size} is not pages*4096 (pages={info.pages}), and "
+                                "neither fits image_pages", info.at("size"))
+    pages = fits[0]
+    wrong, value = ("size", info.size) if pages == info.pages else ("pages", info.pages)
+    note = (f"swsusp_info.{wrong} {value} (file offset {info.at(wrong):#x}) disagrees with "
+            f"{'size' if wrong == 'pages' else 'pages'}: using {pages} pages")
+    return replace(info, pages=pages, size=pages * PAGE_SIZE, notes=info.notes + (note,),
+                   stored=(info.pages, info.size))
+
+
+def _check_counts(info: SwsuspInfo) -> None:
+    at = info.at
     if not 0 < info.image_pages < info.pages:
         raise SwsuspFormatError(
             f"swsusp_info image_pages {info.image_pages} does not fit pages {info.pages}", at("image_pages")

@@ -12,7 +12,7 @@ one reported, so the message names the real problem.
 """
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, List, Optional, Tuple, Union
 
 from . import locate
@@ -29,13 +29,14 @@ from .header import (
     candidate_headers,
     read_header,
     signature_of,
+    swap_header_doubt,
 )
 from .identify import identify
-from .info import SwsuspInfo, parse_info
+from .info import SwsuspInfo, parse_info, plausible_pages
 from .pfn_list import ListEnd, PfnIndex, parse_pfn_list
 from .source import FileSource, Source
 from .stream import CompressedStream, PlainStream, read_map_blocks
-from .structs import PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWAP_MAP_PAGE_STRUCT, SWSUSP_HEADER_A
+from .structs import IMAGE_HEADER_INFO, PAGE_SIZE, PFN_ENTRY, SIG_OFFSET, SWAP_MAP_PAGE_STRUCT, SWSUSP_HEADER_A
 from .swap_area import SwapArea
 from .swap_map import SwapMap, read_swap_map
 from .uswsusp import IMAGE_COMPRESSED, ImageHeaderInfo, parse_image_header_info, read_extents
@@ -63,6 +64,11 @@ class ImageParts:
     stream: Stream
     pfns: PfnIndex
     uswsusp: Optional[ImageHeaderInfo] = None
+    notes: Tuple[str, ...] = ()  # size fields the image's own structure contradicted, and what was used
+
+    @property
+    def warnings(self) -> Tuple[str, ...]:
+        return self.notes + self.info.notes
 
 
 # -- one location ---------------------------------------------------------------------------
@@ -92,16 +98,18 @@ def open_at(source: Source, location: locate.Location, cache_blocks: int = 64) -
             return open_as(area, header, cache_blocks)  # type: ignore[operator]
         except _Failed as failed:
             failures.append(failed)
-    raise _explain_failure(location, sig, failures)
+    raise _explain_failure(location, sig, failures, _not_a_swap_area(source, location, page))
 
 
 def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:
     """An in-kernel image: header -> swap_map chain -> info page (uncompressed, entry 0)."""
     try:
-        swap_map = read_swap_map(header.image, area.read_block, area.block_offset, area.holds_block,
-                                 area.nr_blocks, header.offset + header.layout.struct.offset("image"))
+        swap_map: Optional[SwapMap] = _read_map(area, header)
     except SwsuspFormatError as exc:
-        raise _Failed(0, exc) from None
+        swap_map, failure = None, exc
+    area, swap_map, notes = _checked_last_page(area, header, swap_map)
+    if swap_map is None:
+        raise _Failed(0, failure) from None
     broken = swap_map.broken  # salvage: kept only if the info page and PFN list are readable
     try:  # page 0 is stored alone, uncompressed
         info = parse_info(read_map_blocks(area, swap_map, swap_map.entries[:1], 0),
@@ -109,14 +117,57 @@ def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Ima
     except SwsuspFormatError as exc:
         raise _Failed(0 if broken else _STAGE_CHAIN, broken or exc) from None
     try:
-        stream = _stream(area, swap_map, info, base=1, codec=_kernel_codec(header, swap_map, info),
-                         cache_blocks=cache_blocks)
+        codec = _kernel_codec(header, swap_map, info)
+        stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
         pfns = _read_pfn_list(stream, info)
+        checked = _meta_pages_of_list(info, pfns)
+        if checked is not info:  # pages/size were wrong: the stream's length and data start move
+            info = checked
+            stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
     except _Failed as failed:
         if broken and failed.stage < _STAGE_PFNS:
             raise _Failed(0, broken) from None
         raise
-    return ImageParts(area.location, header, area, swap_map, info, stream, pfns)
+    return ImageParts(area.location, header, area, swap_map, info, stream, pfns, notes=notes)
+
+
+def _read_map(area: SwapArea, header: SwsuspHeader) -> SwapMap:
+    return read_swap_map(header.image, area.read_block, area.block_offset, area.holds_block, area.nr_blocks,
+                         header.offset + header.layout.struct.offset("image"))
+
+
+def _checked_last_page(area: SwapArea, header: SwsuspHeader, swap_map: Optional[SwapMap]
+                       ) -> Tuple[SwapArea, Optional[SwapMap], Tuple[str, ...]]:
+    """mkswap's last_page, unless the image's own map contradicts it: two or more of its
+    blocks (map pages or data) beyond it yet inside the file (one is a damaged entry or
+    pointer, lost alone).  The kernel reads the image by block and never looks at
+    last_page: the file's size and the map chain tell the truth."""
+    last, base = area.last_page, area.location.block_base
+    if not (last and area.slots_are_blocks):
+        return area, swap_map, ()
+    if swap_map is not None and swap_map.broken is None and max(swap_map.entries) - base <= last:
+        return area, swap_map, ()  # the map keeps inside last_page
+    bounded_by_file = SwapArea(area.source, area.location)
+    try:
+        lenient = _read_map(bounded_by_file, header)
+    except SwsuspFormatError:
+        return area, swap_map, ()
+    beyond = [b for b in list(lenient.map_blocks) + list(lenient.entries) if last < b - base < area.nr_blocks]
+    if len(beyond) < 2:
+        return area, swap_map, ()
+    note = (f"mkswap last_page {last} (file offset {header.field_offset('last_page'):#x}) is below block "
+            f"{max(beyond)} of the image's own map ({len(beyond)} of its blocks lie beyond it): ignored, the "
+            f"input's size ({area.nr_blocks} blocks) bounds the swap area")
+    return bounded_by_file, lenient, (note,)
+
+
+def _meta_pages_of_list(info: SwsuspInfo, pfns: PfnIndex) -> SwsuspInfo:
+    """The info with M as the PFN list fills it (`nr_meta_pages` = ceil(entries / 512)):
+    pages and size damaged alike would put the data pages behind a wrong M, and misread
+    them all."""
+    entries = len(pfns.data_pfns) + len(pfns.zero_pfns) + len(pfns.rejected)
+    meta = -(-entries // (PAGE_SIZE // PFN_ENTRY))
+    return info if meta == info.meta_pages else info.with_meta_pages(meta)
 
 
 def _kernel_codec(header: SwsuspHeader, swap_map: SwapMap, info: SwsuspInfo) -> str:
@@ -142,13 +193,15 @@ def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Im
         raise _Failed(0, exc) from None
     codec = "lzo" if uswsusp.flags & IMAGE_COMPRESSED else "none"
     # the stream's length is the s2disk header's until swsusp_info (inside the stream) is read
-    provisional = SwsuspInfo(0, 0, 0, 0, 0, uswsusp.pages, uswsusp.pages * PAGE_SIZE, None, None)
+    first = min(max(uswsusp.pages, 1), area.nr_blocks)  # a damaged `pages` may claim more than the device
+    provisional = SwsuspInfo(0, 0, 0, 0, 0, first, first * PAGE_SIZE, None, None)
     try:
         stream = _stream(area, swap_map, provisional, base=0, codec=codec, cache_blocks=cache_blocks)
         info = parse_info(bytes(stream.page(0)), stream.offset(0))
         if info.pages != uswsusp.pages:
-            raise SwsuspFormatError(f"s2disk header says {uswsusp.pages} pages, swsusp_info says {info.pages}",
-                                    uswsusp.offset)
+            info = _s2disk_pages(info, uswsusp)
+        if info.pages != first:
+            stream = _stream(area, swap_map, info, base=0, codec=codec, cache_blocks=cache_blocks)
     except SwsuspFormatError as exc:
         raise _Failed(_STAGE_CHAIN, exc) from None
     except PageDamaged as exc:  # block 0, which holds swsusp_info, does not decompress
@@ -156,7 +209,26 @@ def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Im
     except _Failed as failed:
         raise _Failed(_STAGE_CHAIN, failed.error) from None
     pfns = _read_pfn_list(stream, info)
+    checked = _meta_pages_of_list(info, pfns)
+    if checked is not info:
+        info = checked
+        stream = _stream(area, swap_map, info, base=0, codec=codec, cache_blocks=cache_blocks)
     return ImageParts(area.location, header, area, swap_map, info, stream, pfns, uswsusp)
+
+
+def _s2disk_pages(info: SwsuspInfo, uswsusp: ImageHeaderInfo) -> SwsuspInfo:
+    """The s2disk header's `pages` and swsusp_info's pages and size state one number three
+    times: the one two of them agree on (one damaged field loses nothing), else a refusal."""
+    at = uswsusp.offset + IMAGE_HEADER_INFO.offset("pages")
+    if info.stored is None:  # swsusp_info agrees with itself: the s2disk header is damaged
+        note = (f"s2disk image_header_info.pages {uswsusp.pages} (file offset {at:#x}) disagrees with "
+                f"swsusp_info.pages and size: using {info.pages} pages")
+        return replace(info, notes=info.notes + (note,))
+    raw_pages, raw_size = info.stored
+    if uswsusp.pages in (raw_pages, raw_size / PAGE_SIZE) and plausible_pages(info, uswsusp.pages):
+        note = f"s2disk image_header_info.pages {uswsusp.pages} (file offset {at:#x}) decides: using it"
+        return replace(info, pages=uswsusp.pages, size=uswsusp.pages * PAGE_SIZE, notes=info.notes + (note,))
+    raise SwsuspFormatError(f"s2disk header says {uswsusp.pages} pages, swsusp_info says {info.pages}", at)
 
 
 def _stream(area: SwapArea, swap_map: SwapMap, info: SwsuspInfo, base: int, codec: str,
@@ -192,13 +264,33 @@ def _read_pfn_list(stream: Stream, info: SwsuspInfo) -> PfnIndex:
         return stream.offset(page) + (within if stream.codec == "none" else 0)
 
     try:
-        return parse_pfn_list(meta, info.image_pages, offset_of_entry, end.too_many)
+        return parse_pfn_list(meta, info.image_pages, offset_of_entry, end.too_many, info.pfn_limit)
     except SwsuspFormatError as exc:
         raise _Failed(_STAGE_PFNS, exc) from None
 
 
-def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Failed]) -> SwsuspFormatError:
+def _not_a_swap_area(source: Source, location: locate.Location, page: bytes) -> Optional[str]:
+    """Why a swap signature here is no swap area (None when it may be one): a header swapon
+    would refuse, or a page found by scanning data that is neither a partition's start nor a
+    filesystem holding a swap file (a RAM dump holds the swap header's page in memory)."""
+    doubt = swap_header_doubt(page)
+    if doubt is None and location.resume_offset and not location.block_base \
+            and not locate.looks_like_filesystem(source, location.partition.offset):
+        doubt = (f"found by scanning the {location.partition.name}, which is neither a swap partition nor a "
+                 "filesystem holding a swap file")
+    return doubt
+
+
+def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Failed],
+                     not_swap: Optional[str] = None) -> SwsuspFormatError:
     best = max(failures, key=lambda f: f.stage, default=None)
+    if sig in SWAP_SIGS and not_swap and (best is None or best.stage == 0):
+        return NotAnImageError(
+            f"not a hibernation image: the {sig.decode()} page at file offset {location.header_offset:#x} is no "
+            f"swap area ({not_swap}): a swap header's copy in memory? The input looks like a RAM dump: "
+            "analyse it with vol directly",
+            location.header_offset + SIG_OFFSET,
+        )
     if sig in SWAP_SIGS:
         where = location.header_offset + SIG_OFFSET
         if best is None:

@@ -1,6 +1,7 @@
 """Byte sources the reader pulls from: a read-only file, bytes, or anything with this shape."""
 
 import os
+import stat
 from typing import Protocol, Union
 
 from .errors import NotAnImageError
@@ -48,7 +49,9 @@ class FileSource(ChunkedFind):
     def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
         self.path = os.fspath(path)
         self._fd = os.open(self.path, os.O_RDONLY)
-        self.size = os.fstat(self._fd).st_size
+        st = os.fstat(self._fd)
+        # a block device (a swap partition, read-only or not) has no st_size: its end is its size
+        self.size = os.lseek(self._fd, 0, os.SEEK_END) if stat.S_ISBLK(st.st_mode) else st.st_size
         if self.size == 0:
             os.close(self._fd)
             self._fd = -1  # or __del__ closes it again (EBADF, or another file's descriptor)

@@ -53,8 +53,7 @@ def parse_image_header_info(page: bytes, offset: int, device_size: int) -> Image
 
     if flags & (IMAGE_ENCRYPTED | IMAGE_USE_RSA):
         raise SwsuspFormatError("encrypted s2disk image: decrypting is not supported", at("flags"))
-    if not 0 < pages <= device_size // PAGE_SIZE:
-        raise SwsuspFormatError(f"s2disk image_header_info.pages {pages} does not fit the device", at("pages"))
+    # `pages` is checked against swsusp_info (opener), which states it twice more
     if map_start <= 0 or map_start % PAGE_SIZE or map_start >= device_size:
         raise SwsuspFormatError(f"s2disk map_start {map_start:#x} is not a page inside the device", at("map_start"))
     if data_size <= 0 or data_size % PAGE_SIZE or data_size > device_size:

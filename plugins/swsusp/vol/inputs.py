@@ -1,6 +1,7 @@
 """The `-f` input of header-level plugins, opened without stacking (no full-memory scans)."""
 
 import os
+import stat
 import urllib.parse
 import urllib.request
 from typing import Optional
@@ -23,9 +24,18 @@ def input_path(context) -> str:
     if parsed.scheme not in ("file", ""):
         raise exceptions.LayerException("hibernation image", f"Only local files are supported, not {location}")
     path = urllib.request.url2pathname(parsed.path)
-    if not os.path.isfile(path):
-        raise exceptions.LayerException("hibernation image", f"Not a file: {path}")
+    if not is_file_or_block_device(path):  # a swap partition is read as its block device
+        what = "No such file" if not os.path.exists(path) else "Not a regular file or block device"
+        raise exceptions.LayerException("hibernation image", f"{what}: {path}")
     return path
+
+
+def is_file_or_block_device(path: str) -> bool:
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) or stat.S_ISBLK(mode)
 
 
 def open_input(context, resume_offset: Optional[int] = None, partition: Optional[int] = None) -> SwsuspImage:

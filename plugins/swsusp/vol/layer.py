@@ -17,7 +17,7 @@ from typing import Iterable, List, Optional, Tuple
 from volatility3.framework import constants, exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
-from volatility3.plugins.swsusp.format import locate
+from volatility3.plugins.swsusp.format import describe, locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
@@ -177,14 +177,20 @@ class SwsuspLayer(EvidencePhysicalLayer):
         self.config["resume_offset"] = loc.resume_offset
         self.config["block_base"] = loc.block_base
         self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
-        for damage in self._unreported_damage():  # known at opening: a broken chain, a truncated file
+        unreported = self._unreported_damage()
+        if unreported is not None:  # damaged size fields, implausible PFN-list entries
+            for note in self.image.size_warnings:
+                vollog.warning(f"Hibernation image size field damaged: {note}")
+            if self.image.rejected:
+                vollog.warning(describe.rejected_warning(self.image))
+        for damage in unreported or []:  # known at opening: a broken chain, a truncated file
             vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
                            f"{damage.where} unreadable: {damage.error.message}")
 
     def _unreported_damage(self):
         """Damage known at opening, once per opened image (Volatility rebuilds layers)."""
         if getattr(self.image, "damage_reported", False):
-            return []
+            return None
         self.image.damage_reported = True
         return list(self.image.damage)
 
