@@ -29,6 +29,7 @@ from volatility3.plugins.swsusp.vol.layer import (
     SwsuspStacker,
     open_image,
 )
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     def _kernels(self):
         location = self.context.config.get(SINGLE_LOCATION, None)
         if not location:
-            raise exceptions.LayerException("input", "No input: give the image or dump with -f FILE")
+            raise Refusal("No input: give the image or dump with -f FILE")
         try:
             name = self._physical(location, "safepgt_input")
         except SwsuspFormatError as exc:
@@ -110,9 +111,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
                 resume = self._dump_kernel(self._physical(url, "safepgt_resume"), "resume-time dump",
                                            self.config.get("resume_cr3", None))
         except NoRestoreRecord as exc:
-            raise exceptions.LayerException("safepgt", f"{exc}: give --cr3") from None
+            raise Refusal(f"{exc}: give --cr3", exc) from None
         except PagingError as exc:
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+            raise Refusal(str(exc), exc) from None
         return image, main, resume
 
     def _refuse_broken_image(self, name: str, location: str) -> None:

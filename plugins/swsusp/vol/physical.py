@@ -14,6 +14,7 @@ from volatility3.framework.layers import physical
 
 from volatility3.plugins.swsusp.paging.errors import MissingMemory
 from volatility3.plugins.swsusp.paging.walk import ReadPhys
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
@@ -26,7 +27,7 @@ def location_url(path_or_url: str) -> str:
         return path_or_url
     path = os.path.abspath(path_or_url)
     if not os.path.isfile(path):
-        raise exceptions.LayerException("input", f"No such file: {path_or_url}")
+        raise Refusal(f"No such file: {path_or_url}")
     return urllib.parse.urljoin("file:", urllib.request.pathname2url(path))
 
 
