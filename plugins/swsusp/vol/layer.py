@@ -18,14 +18,14 @@ from volatility3.framework import constants, exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import locate
-from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageDamaged, PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.vol import options
-from volatility3.plugins.swsusp.vol.refusal import Refusal
+from volatility3.plugins.swsusp.vol.refusal import Refusal, hook_command_line
 
 vollog = logging.getLogger(__name__)
 
@@ -40,6 +40,17 @@ class SwsuspFormatException(Refusal):
     def __init__(self, source: str, error) -> None:
         super().__init__(f"{source}: {error.message if isinstance(error, SwsuspFormatError) else error}",
                          error if isinstance(error, SwsuspFormatError) else None)
+
+
+class DamagedPageException(exceptions.InvalidAddressException):
+    """A page the image lists but cannot give (its block is damaged): an invalid address, which
+    plugins catch as any other; one that ends the run is printed as its `refusal` line alone
+    (refusal.hook_command_line), not with Volatility's "memory smear ... file a bug" causes."""
+
+    def __init__(self, layer: "SwsuspLayer", address: int, why: str) -> None:
+        super().__init__(layer.name, address, why)
+        self.refusal = (f"{input_name(layer.context, layer.config['base_layer'])}: {why}; the plugin cannot go on "
+                        "without this page (linux.swsusp_info lists every damaged part of the image)")
 
 
 class LayerSource(ChunkedFind):
@@ -236,10 +247,12 @@ class SwsuspLayer(EvidencePhysicalLayer):
     def read(self, offset: int, length: int, pad: bool = False) -> bytes:
         try:
             return self.image.read(offset, length, pad)
-        except PageNotInImage as exc:  # PageDamaged too: its message says why
+        except PageDamaged as exc:
+            raise DamagedPageException(self, exc.pfn * PAGE_SIZE if exc.pfn >= 0 else offset, str(exc)) from None
+        except PageNotInImage as exc:
             raise exceptions.InvalidAddressException(self.name, exc.pfn * PAGE_SIZE, str(exc)) from None
         except SwsuspFormatError as exc:
-            raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
+            raise DamagedPageException(self, offset, exc.message) from None
 
     def mapping(self, offset: int, length: int,
                 ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
@@ -324,3 +337,6 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
             if warn:
                 vollog.warning(f"No hibernation image: the input is {what}")
         return False
+
+
+hook_command_line()  # loaded by `vol`: a damaged page that ends a run is printed as its cause alone
