@@ -66,3 +66,16 @@ def test_the_same_damage_is_no_refusal_where_a_plugin_can_go_on(made, tmp_path, 
     assert (machine.tasks[2][2] - machine.page_offset) >> 12 in lost
     for pfn, page in machine.pages.items():
         assert written[pfn * 4096 : (pfn + 1) * 4096] == (bytes(4096) if pfn in lost else page), hex(pfn)
+
+
+def test_swaparea_on_a_ram_dump_is_a_refusal(made, tmp_path, vol):
+    """A RAM dump has no swap area to account for: one line and exit 1, not an error log and 0."""
+    from samples import resume_scenarios
+
+    machine, _facts, _path = made("quickstart-lzo")
+    raw = tmp_path / "quickstart.raw"
+    resume_scenarios.write_raw(str(raw), machine.ram_pfns, machine.pages)
+    result = vol("-f", str(raw), "linux.swsusp_swaparea")
+    assert result.returncode == 1
+    assert _only_line(result) == ("linux.swsusp_swaparea needs a hibernation image as input "
+                                  "(a swap partition, disk or file)")

@@ -12,6 +12,7 @@ from volatility3.plugins.swsusp.format.swap_area import SwapArea
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE
 from volatility3.plugins.swsusp.vol import swap_census
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 
@@ -60,9 +61,8 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
     def _rows(self) -> Iterator[accounting.Row]:
         found = swap_census.census(self.context, self.config["kernel"], self.config.get("pid", None) or (),
                                    self._progress_callback)
-        if found is None:
-            vollog.error("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
-            return
+        if found is None:  # a RAM dump: there is no swap area to account for
+            raise Refusal("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
         outputs = self._dump_stale(found.report.owners, found.area) if self.config.get("dump", False) else {}
         yield from accounting.report_rows(found.report, outputs)
 
