@@ -2,6 +2,8 @@
 value then counts as not given), and nothing is a traceback."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from volatility3.framework import contexts
 
 from tests import realsamples
@@ -44,6 +46,8 @@ def test_defaults_when_not_given():
     ("resume_offset", -1, "-1 is negative"),
     ("partition", True, "True is not a number"),
     ("btf_timeout", "soon", "'soon' is not a number"),
+    ("btf_timeout", "nan", "'nan' is not a finite number"),
+    ("btf_timeout", "inf", "'inf' is not a finite number"),
 ])
 def test_an_unusable_value_is_named_and_counts_as_not_given(name, raw, words):
     """(for library callers: `vol` refuses the run, below)"""
@@ -107,3 +111,30 @@ def test_readme_lists_every_option():
         assert kind == kinds[option.kind] and what == option.help, name
         shown = "not given" if option.default is None else str(option.default).lower()
         assert default == shown.removesuffix(".0"), name
+
+
+# what Volatility's configuration stores from an -e JSON value (it refuses floats and objects)
+_values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=12), st.lists(st.integers(), max_size=3))
+_names = st.one_of(st.sampled_from(sorted(options.OPTIONS)), st.from_regex(r"[A-Za-z_\-][A-Za-z0-9_\-]{0,12}",
+                                                                           fullmatch=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(_names, _values, max_size=4))
+def test_any_option_names_and_values_give_lines_never_an_exception(given_options):
+    """Whatever `-e swsusp.NAME=VALUE` Volatility hands over: one line per problem, and the
+    readers return a usable value (the default for an unusable one), never an exception."""
+    ctx = context(**given_options)
+    lines = options.problems(ctx)
+    named = {line.split(":")[0] for line in lines}
+    for name, raw in given_options.items():
+        if name in options.OPTIONS and raw is not None:
+            try:
+                options.OPTIONS[name].parse(raw)
+                assert f"-e swsusp.{name}" not in named
+            except ValueError:
+                assert f"-e swsusp.{name}" in named
+            value = options.get(ctx, name)
+            assert value is None or isinstance(value, options.OPTIONS[name].kind)
+        elif name not in options.OPTIONS:
+            assert f"-e swsusp.{name}" in named

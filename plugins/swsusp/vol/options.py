@@ -12,6 +12,7 @@ choose.  (Library callers reading an unusable value get the option's default.)
 """
 
 import difflib
+import math
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
@@ -46,6 +47,8 @@ class Option:
             value = self.kind(str(raw).strip(), 0) if self.kind is int and isinstance(raw, str) else self.kind(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{raw!r} is not {'a whole number' if self.kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{raw!r} is not a finite number")
         if value < 0:
             raise ValueError(f"{raw!r} is negative")
         return value
