@@ -79,3 +79,18 @@ def test_swaparea_on_a_ram_dump_is_a_refusal(made, tmp_path, vol):
     assert result.returncode == 1
     assert _only_line(result) == ("linux.swsusp_swaparea needs a hibernation image as input "
                                   "(a swap partition, disk or file)")
+
+
+def test_swsusp_info_reads_the_placement_options_every_plugin_reads(made, vol):
+    """-e swsusp.partition / resume_offset place the image for linux.swsusp_info too (its own
+    --partition / --resume-offset win), and a wrong one is refused naming the option."""
+    _machine, facts, path = made("gpt")
+    result = vol("-r", "json", "-e", "swsusp.partition=2", "-f", path, "linux.swsusp_info", "--no-crc")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f'"Offset": {facts.partition_offset}' in result.stdout
+    wrong = vol("-e", "swsusp.partition=1", "-f", path, "linux.swsusp_info")
+    assert wrong.returncode == 1
+    line = _only_line(wrong)
+    assert line.startswith("gpt.img (-e swsusp.partition=1): not a hibernation image: GPT partition 1")
+    own = vol("-e", "swsusp.partition=1", "-f", path, "linux.swsusp_info", "--partition", "2", "--no-crc")
+    assert own.returncode == 0, own.stderr[-3000:]
