@@ -38,3 +38,18 @@ def test_tutorial_outputs_are_current(vol, tmp_path):
         assert claim.split(": ")[0] in README
     moved = sorted(hex(r["Physical"]) for r in rows if r.get("Finding") == "moved")
     assert moved == ["0x6000000", "0xa000000"]
+
+
+def test_refusal_example_is_what_vol_prints(vol, tmp_path):
+    """The Troubleshooting example: the command, its stdout and stderr lines, its exit status."""
+    from samples import bad
+
+    block = README.split("<!-- refusal example")[1].split("```")[1]
+    command, *printed, status_command, status = block.strip().splitlines()
+    assert command.startswith("$ vol -f samples/bad/") and status_command == "$ echo $?"
+    image, *args = command.split()[3:]
+    name = image.removeprefix("samples/bad/").removesuffix(".img")
+    path = bad.build(str(tmp_path), names=[name])[name]
+    result = vol("-f", path, *args)
+    assert result.returncode == int(status)
+    assert result.stdout.splitlines() + result.stderr.splitlines() == printed

@@ -7,7 +7,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format import describe
-from volatility3.plugins.swsusp.vol import nosym
+from volatility3.plugins.swsusp.vol import nosym, options
 from volatility3.plugins.swsusp.vol.inputs import open_input
 
 vollog = logging.getLogger(__name__)
@@ -63,8 +63,24 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
             offset = format_hints.Hex(row.offset) if row.offset is not None else na
             yield row.depth, (row.section, row.field, row.value, offset)
 
+    def _placement(self):
+        """--resume-offset / --partition, else -e swsusp.resume_offset / swsusp.partition (as
+        every other plugin reads them), and how they were given, for a refusal to say."""
+        values, said = {}, []
+        for name in ("resume_offset", "partition"):
+            value = self.config.get(name, None)
+            if value is not None:
+                said.append(f"--{name.replace('_', '-')} {value}")
+            else:
+                value = options.integer(self.context, name)
+                if value is not None:
+                    said.append(f"-e {options.NAMESPACE}.{name}={value}")
+            values[name] = value
+        return values, ", ".join(said)
+
     def run(self):
-        image = open_input(self.context, self.config.get("resume_offset", None), self.config.get("partition", None))
+        placement, said = self._placement()
+        image = open_input(self.context, placement["resume_offset"], placement["partition"], said)
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Offset", format_hints.Hex)],
             self._generator(image),

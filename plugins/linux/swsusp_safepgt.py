@@ -32,6 +32,7 @@ from volatility3.plugins.swsusp.vol.layer import (
     open_image,
 )
 from volatility3.plugins.swsusp.vol.output import OutputError, OutputFiles
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     @staticmethod
     def _refuse(problems):
         if problems:
-            raise exceptions.LayerException("safepgt", "\n".join(problems))
+            raise Refusal("\n".join(problems))
 
     def _check_arguments(self) -> None:
         """What the options alone say is wrong (the rest once the input is read:
@@ -172,7 +173,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
     def _kernels(self):
         location = self.context.config.get(SINGLE_LOCATION, None)
         if not location:
-            raise exceptions.LayerException("input", "No input: give the image or dump with -f FILE")
+            raise Refusal("No input: give the image or dump with -f FILE")
         source = os.path.basename(location.rstrip("/"))
         try:
             name = self._physical(location, "safepgt_input")
@@ -191,11 +192,11 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except NoPageTableRoot as exc:
             if raw:  # neither a hibernation image nor a RAM dump: say both
                 raise self._neither(name, source, exc) from None
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+            raise Refusal(str(exc)) from None
         except NoRestoreRecord as exc:
-            raise exceptions.LayerException("safepgt", f"{exc}: give --cr3") from None
+            raise Refusal(f"{exc}: give --cr3", exc) from None
         except PagingError as exc:
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+            raise Refusal(str(exc), exc) from None
         resume = None
         if self.config.get("resume_dump", None):
             resume = self._resume_kernel(self.config["resume_dump"])
@@ -211,10 +212,9 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             if not isinstance(layer, interfaces.layers.TranslationLayerInterface):
                 what = ("not a RAM dump Volatility can read: no dump format recognised (ELF core, LiME, ...), and "
                         "no kernel page-table root found reading it as a raw dump")
-            raise exceptions.LayerException(
-                "safepgt", f"--resume-dump {path}: {what} (give --resume-cr3 if it is a RAM dump)") from None
+            raise Refusal(f"--resume-dump {path}: {what} (give --resume-cr3 if it is a RAM dump)") from None
         except PagingError as exc:
-            raise exceptions.LayerException("safepgt", f"--resume-dump {path}: {exc}") from None
+            raise Refusal(f"--resume-dump {path}: {exc}") from None
 
     def _refuse_broken_image(self, name: str, source: str) -> None:
         """A raw input that looks like a hibernation image (or is a LUKS/LVM volume, never a
@@ -235,7 +235,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except SwsuspFormatError as exc:
             raise SwsuspFormatException(source, exc) from None
 
-    def _neither(self, name: str, source: str, no_root: NoPageTableRoot) -> exceptions.LayerException:
+    def _neither(self, name: str, source: str, no_root: NoPageTableRoot) -> Refusal:
         """A raw input in which no kernel page tables were found: why it is not a hibernation
         image either (as linux.swsusp_info says it)."""
         try:
@@ -243,7 +243,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
         except SwsuspFormatError as exc:
             not_image = exc
         else:  # an image after all (the stacker declined it): keep the RAM-dump reason
-            return exceptions.LayerException("safepgt", str(no_root))
+            return Refusal(str(no_root))
         return SwsuspFormatException(
             source, f"{not_image.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
                     "if it is one)")
@@ -279,7 +279,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             for row in rows:
                 yield 0, tuple(cls._value(value, is_hex) for value, is_hex in zip(row, hex_columns))
         except PagingError as exc:
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+            raise Refusal(str(exc)) from None
 
     @staticmethod
     def _hung_rows(result, image, copied):
@@ -326,7 +326,7 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             self._check_against(result, image)
             self._write_files(files, result, *opened)
         except OutputError as exc:
-            raise exceptions.LayerException("safepgt", str(exc)) from None
+            raise Refusal(str(exc)) from None
         finally:
             files.discard()
         is_image = image is not None

@@ -4,7 +4,7 @@ process by process (swapped-out memory, issue 10)."""
 import logging
 from typing import Dict, Iterator, Tuple
 
-from volatility3.framework import exceptions, interfaces, renderers
+from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.plugins.linux import pslist
 
@@ -13,6 +13,7 @@ from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE
 from volatility3.plugins.swsusp.vol import swap_census
 from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 
@@ -61,15 +62,14 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
                 finally:
                     dump.discard()  # a failed read: no partial file either
             except OutputError as exc:
-                raise exceptions.LayerException("swsusp_swaparea", str(exc)) from None
+                raise Refusal(str(exc)) from None
         return out
 
     def _rows(self) -> Iterator[accounting.Row]:
         found = swap_census.census(self.context, self.config["kernel"], self.config.get("pid", None) or (),
                                    self._progress_callback)
-        if found is None:
-            vollog.error("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
-            return
+        if found is None:  # a RAM dump: there is no swap area to account for
+            raise Refusal("linux.swsusp_swaparea needs a hibernation image as input (a swap partition, disk or file)")
         outputs = self._dump_stale(found.report.owners, found.area) if self.config.get("dump", False) else {}
         yield from accounting.report_rows(found.report, outputs)
 

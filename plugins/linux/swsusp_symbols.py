@@ -6,7 +6,7 @@ import json
 import logging
 import os
 
-from volatility3.framework import exceptions, interfaces, renderers
+from volatility3.framework import interfaces, renderers
 from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
@@ -17,17 +17,9 @@ from volatility3.plugins.swsusp.vol import nosym, physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
 from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
-
-
-class NoSymbolsException(exceptions.LayerException):
-    """No ISF can be built: one message naming the kernel, what is missing and what to do."""
-
-    def __init__(self, error: engine.NoSymbolsError) -> None:
-        self.error = error
-        super().__init__(f"kernel {error.kernel}: no ISF from BTF - a property of this kernel or memory, "
-                         "not a fault of Volatility", f"{error.detail}. {error.next_step}")
 
 
 class SwsuspSymbols(interfaces.plugins.PluginInterface):
@@ -56,7 +48,7 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
     def _input(self) -> str:
         location = self.context.config.get(SINGLE_LOCATION, None)
         if not location:
-            raise exceptions.LayerException("input", "No input: give the image or dump with -f FILE")
+            raise Refusal("No input: give the image or dump with -f FILE")
         try:
             return physical.physical_layer(self.context, location, "swsusp_symbols", self._progress_callback)
         except SwsuspFormatError as exc:
@@ -69,7 +61,7 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
         if source is not None and not isinstance(source, str):  # a hibernation image
             found = source.find_banners(limit=1)
             if not found:
-                raise exceptions.LayerException(layer_name, "No kernel banner in this hibernation image")
+                raise Refusal("No kernel banner in this hibernation image: no ISF can be built")
             banner = found[0][1]
         timeout = float(self.config.get("timeout", engine.DEFAULT_TIMEOUT))
         try:
@@ -77,11 +69,11 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
         except nosym.Unreadable as exc:
             kernel = f" for kernel {hints.release_of(banner)}" if banner else ""
             step = f" {hints.next_step(banner)}" if banner else ""
-            raise exceptions.LayerException(layer_name, f"No ISF from BTF{kernel}: {exc}.{step}") from None
+            raise Refusal(f"No ISF from BTF{kernel}: {exc}.{step}", exc) from None
         except engine.NoSymbolsError as exc:
-            raise NoSymbolsException(exc) from None
+            raise Refusal(str(exc), exc) from None  # one line: the kernel, what is missing, what to do
         except PagingError as exc:  # the restore record's page tables do not reach the kernel
-            raise exceptions.LayerException(layer_name, str(exc)) from None
+            raise Refusal(str(exc), exc) from None
 
     def _write(self, built) -> str:
         name = os.path.basename(nosym.store().path_for(built.banner))
@@ -89,7 +81,7 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
         try:  # complete, or nothing under its name (a full disk)
             return OutputFile(self.open, name).commit(data)
         except OutputError as exc:
-            raise exceptions.LayerException("swsusp_symbols", str(exc)) from None
+            raise Refusal(str(exc)) from None
 
     @staticmethod
     def _generator(rows):

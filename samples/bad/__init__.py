@@ -34,6 +34,11 @@ class Case:
     stderr: Tuple[str, ...] = ()  # all must appear in vol's stderr
     stdout: Tuple[str, ...] = ()  # all must appear in vol's stdout
     args: Tuple[str, ...] = field(default=())
+    extend: Tuple[str, ...] = ()  # `-e` values (Volatility's global option, before the plugin)
+
+    def command(self) -> Tuple[str, ...]:
+        """The `vol` arguments after `-f IMAGE`."""
+        return tuple(a for value in self.extend for a in ("-e", value)) + (self.plugin,) + self.args
 
 
 class _Base:
@@ -138,6 +143,8 @@ CORPUS: List[Case] = [
          stderr=("not a hibernation image", "no S1SUSPEND/ULSUSPEND/SWAPSPACE2 signature")),
     Case("luks", "a LUKS header (encrypted swap)", _file([(0, b"LUKS\xba\xbe")]),
          stderr=("LUKS-encrypted volume", "cryptsetup open")),
+    Case("luks-pslist", "the same LUKS header under a stock plugin: the stacker's refusal, the next step",
+         _file([(0, b"LUKS\xba\xbe")]), plugin="linux.pslist", stderr=("LUKS-encrypted volume", "cryptsetup open")),
     Case("luks-safepgt", "the same LUKS header under linux.swsusp_safepgt: refused, not read as a RAM dump",
          _file([(0, b"LUKS\xba\xbe")]), plugin="linux.swsusp_safepgt",
          stderr=("LUKS-encrypted volume", "cryptsetup open")),
@@ -167,11 +174,16 @@ CORPUS: List[Case] = [
          stderr=("swap_map_page pointer 1000000 is outside the swap area", OFFSET)),
     Case("chain-loop", "a map chain that loops before any page is readable", _looping_chain,
          stderr=("swap_map_page chain loops back to block 1", OFFSET)),
-    Case("chain-loop-pslist", "the same, under a stock plugin: the stacker says why it gave up",
-         _looping_chain, plugin="linux.pslist",
-         stderr=("Hibernation image not usable", "loops back to block 1")),
+    Case("chain-loop-pslist", "the same, under a stock plugin: the stacker refuses with the same line",
+         _looping_chain, plugin="linux.pslist", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
+    Case("chain-loop-layerwriter", "the same, under layerwriter: nothing written", _looping_chain,
+         plugin="layerwriter", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
     Case("chain-loop-safepgt", "the same, under linux.swsusp_safepgt: refused, not read as a RAM dump",
          _looping_chain, plugin="linux.swsusp_safepgt", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
+    Case("chain-loop-symbols", "the same, under linux.swsusp_symbols", _looping_chain,
+         plugin="linux.swsusp_symbols", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
+    Case("chain-loop-swaparea", "the same, under linux.swsusp_swaparea", _looping_chain,
+         plugin="linux.swsusp_swaparea", stderr=("swap_map_page chain loops back to block 1", OFFSET)),
     Case("truncated-in-pfn-list", "the file ends inside the PFN list",
          _edit("era-6.1-none", lambda f: [], cut=lambda f: at(f, f.stream_blocks[1]) + 100),
          stderr=("beyond the end of the input (truncated file)", OFFSET)),
@@ -193,6 +205,17 @@ CORPUS: List[Case] = [
     Case("other-architecture", "an image written by an arm64 kernel (uts machine aarch64)",
          _edit("quickstart-lzo", _other_arch),
          stderr=("written by a kernel for machine 'aarch64'", OFFSET)),
+    # -- a right image, a wrong -e option: the option and the opener's reason ----------------
+    Case("wrong-resume-offset", "an intact image, a wrong `-e swsusp.resume_offset` (stock plugin)",
+         _edit("quickstart-lzo", lambda f: []), plugin="layerwriter", extend=("swsusp.resume_offset=5",),
+         stderr=("(-e swsusp.resume_offset=5): no hibernation signature at offset 4086", OFFSET)),
+    Case("wrong-partition", "an intact GPT disk, `-e swsusp.partition` naming its filesystem partition",
+         _edit("gpt", lambda f: []), plugin="linux.pslist", extend=("swsusp.partition=1",),
+         stderr=("(-e swsusp.partition=1): not a hibernation image: GPT partition 1",
+                 "ext2/3/4 filesystem in which no swap-file header was found")),
+    Case("option-typo", "an intact image, a misspelt `-e swsusp.` option name", _edit("quickstart-lzo", lambda f: []),
+         plugin="linux.pslist", extend=("swsusp.resume_ofset=0",),
+         stderr=("-e swsusp.resume_ofset: no such option; did you mean swsusp.resume_offset?", "known: btf")),
     # -- salvage: only the damaged part is lost --------------------------------------------
     Case("block-not-decompressing", "compressed block #3's data garbled",
          _edit("quickstart-lzo", lambda f: [(block_of_compressed(f, 3) + 8, bytes(64))]),
@@ -235,14 +258,16 @@ CORPUS: List[Case] = [
 ]
 
 
-def build(directory: Optional[str] = None) -> Dict[str, str]:
-    """Write every case as DIRECTORY/<name>.img; returns name -> path."""
+def build(directory: Optional[str] = None, names: Optional[List[str]] = None) -> Dict[str, str]:
+    """Write every case (or those named) as DIRECTORY/<name>.img; returns name -> path."""
     directory = directory or os.path.dirname(os.path.abspath(__file__))
     os.makedirs(directory, exist_ok=True)
     paths = {}
     with tempfile.TemporaryDirectory() as scratch:
         base = _Base(scratch)
         for case in CORPUS:
+            if names is not None and case.name not in names:
+                continue
             path = os.path.join(directory, f"{case.name}.img")
             with open(path, "wb") as f:
                 f.write(case.build(base))
@@ -257,5 +282,5 @@ def readme_table() -> str:
         says = "; ".join(f"`{s}`" for s in c.stderr + c.stdout if s != OFFSET)
         if OFFSET in c.stderr:
             says += " + the file offset"
-        rows.append(f"| {c.name}.img | {c.defect} | `{c.plugin}` | {c.exit_code} | {says} |")
+        rows.append(f"| {c.name}.img | {c.defect} | `{' '.join(c.command())}` | {c.exit_code} | {says} |")
     return "\n".join(rows) + "\n"

@@ -12,37 +12,45 @@ import threading
 import urllib.parse
 import urllib.request
 from collections import OrderedDict
-from typing import Iterable, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 from volatility3.framework import constants, exceptions, interfaces
 from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import describe, locate
-from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageDamaged, PageNotInImage, SwsuspFormatError
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.vol import options
+from volatility3.plugins.swsusp.vol.refusal import Refusal, hook_command_line
 
 vollog = logging.getLogger(__name__)
 
+SINGLE_LOCATION = "automagic.LayerStacker.single_location"  # where Volatility keeps -f
 
-class SwsuspFormatException(exceptions.LayerException):
-    """A damaged or unsupported input, as Volatility prints cleanly: one message, exit 1.
 
-    Volatility's command line adds a fixed "faulty layer implementation... file a bug" cause
-    to every LayerException; the first line says where the fault really is.  `error` keeps
-    the SwsuspFormatError (offset, block, PFN) for library callers."""
+class SwsuspFormatException(Refusal):
+    """A damaged or unsupported input: "<input>: <what is wrong> (at file offset ...)", the
+    one line `vol` prints before it exits 1 (vol/refusal.py says why this is not a
+    LayerException).  `error` keeps the SwsuspFormatError (offset, block, PFN)."""
 
     def __init__(self, source: str, error) -> None:
-        self.error = error if isinstance(error, SwsuspFormatError) else None
-        super().__init__(
-            f"{source}: damaged or not a hibernation image - a problem of the input, not of Volatility "
-            "(see Troubleshooting in the swsusp-safepgt README)",
-            error.message if self.error else str(error),
-        )
+        super().__init__(f"{source}: {error.message if isinstance(error, SwsuspFormatError) else error}",
+                         error if isinstance(error, SwsuspFormatError) else None)
+
+
+class DamagedPageException(exceptions.InvalidAddressException):
+    """A page the image lists but cannot give (its block is damaged): an invalid address, which
+    plugins catch as any other; one that ends the run is printed as its `refusal` line alone
+    (refusal.hook_command_line), not with Volatility's "memory smear ... file a bug" causes."""
+
+    def __init__(self, layer: "SwsuspLayer", address: int, why: str) -> None:
+        super().__init__(layer.name, address, why)
+        self.refusal = (f"{input_name(layer.context, layer.config['base_layer'])}: {why}; the plugin cannot go on "
+                        "without this page (linux.swsusp_info lists every damaged part of the image)")
 
 
 class LayerSource(ChunkedFind):
@@ -67,6 +75,21 @@ def local_path(context, layer_name: str) -> Optional[str]:
         return None
     path = urllib.request.url2pathname(parsed.path)
     return path if os.path.isfile(path) else None
+
+
+def is_input(context, layer_name: str) -> bool:
+    """Whether the layer is the file given with -f."""
+    location = context.layers[layer_name].config.get("location", None)
+    return location is not None and location == context.config.get(SINGLE_LOCATION, None)
+
+
+def input_name(context, layer_name: str, given: Optional[Dict[str, int]] = None) -> str:
+    """How a refusal names the input: its file name, and the -e options that placed the image."""
+    location = context.layers[layer_name].config.get("location", None)
+    path = urllib.parse.urlparse(location).path if isinstance(location, str) else ""
+    name = os.path.basename(urllib.request.url2pathname(path).rstrip("/")) or layer_name
+    placed = ", ".join(f"-e {options.NAMESPACE}.{key}={value}" for key, value in (given or {}).items())
+    return f"{name} ({placed})" if placed else name
 
 
 class _ImageCache:
@@ -169,7 +192,7 @@ class SwsuspLayer(EvidencePhysicalLayer):
                 self.config.get("partition_size", None),
             )
         except SwsuspFormatError as exc:
-            raise SwsuspFormatException(f"hibernation image layer {name}", exc) from None
+            raise SwsuspFormatException(input_name(context, self._base_layer), exc) from None
         # Pin the location so a rebuild from config opens it directly, without a scan.
         loc = self.image.location
         self.config["partition_offset"] = loc.partition.offset
@@ -230,10 +253,12 @@ class SwsuspLayer(EvidencePhysicalLayer):
     def read(self, offset: int, length: int, pad: bool = False) -> bytes:
         try:
             return self.image.read(offset, length, pad)
-        except PageNotInImage as exc:  # PageDamaged too: its message says why
+        except PageDamaged as exc:
+            raise DamagedPageException(self, exc.pfn * PAGE_SIZE if exc.pfn >= 0 else offset, str(exc)) from None
+        except PageNotInImage as exc:
             raise exceptions.InvalidAddressException(self.name, exc.pfn * PAGE_SIZE, str(exc)) from None
         except SwsuspFormatError as exc:
-            raise exceptions.InvalidAddressException(self.name, offset, exc.message) from None
+            raise DamagedPageException(self, offset, exc.message) from None
 
     def mapping(self, offset: int, length: int,
                 ignore_errors: bool = False) -> Iterable[Tuple[int, int, int, int, str]]:
@@ -267,17 +292,25 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         layer = context.layers[layer_name]
         if isinstance(layer, interfaces.layers.TranslationLayerInterface):
             return None  # only plain files/devices hold swap areas
-        resume_offset, partition = options.integer(context, "resume_offset"), options.integer(context, "partition")
-        if resume_offset is None and partition is None and not cls._worth_trying(context, layer_name):
+        given = {name: options.integer(context, name) for name in ("resume_offset", "partition")}
+        given = {name: value for name, value in given.items() if value is not None}
+        # The -f input's problem ends the run with its one line (it could be nothing else);
+        # another file (safepgt's --resume-dump) is left to the other stackers.
+        refuse = is_input(context, layer_name)
+        if not given and not cls._worth_trying(context, layer_name, refuse=refuse):
             return None
         try:
-            image = open_image(context, layer_name, resume_offset=resume_offset, partition=partition)
-        except NotAnImageError:
-            return None
-        except SwsuspFormatError as exc:  # recognised but broken: say why, stacking is silent
-            vollog.warning(f"Hibernation image not usable: {exc.message}")
+            image = open_image(context, layer_name, **given)
+        except SwsuspFormatError as exc:
+            unusable = not isinstance(exc, NotAnImageError)  # recognised but broken
+            if refuse and (unusable or given):
+                raise SwsuspFormatException(input_name(context, layer_name, given), exc) from None
+            if unusable:
+                vollog.warning(f"Hibernation image not usable: {exc.message}")
             return None
         except ImportError as exc:  # a codec's package is missing: its message says which
+            if refuse:
+                raise Refusal(f"{input_name(context, layer_name)}: {exc}", exc) from None
             vollog.warning(str(exc))
             return None
         new_name = context.layers.free_layer_name("SwsuspLayer")
@@ -291,9 +324,10 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         return SwsuspLayer(context, new_name, new_name)
 
     @staticmethod
-    def _worth_trying(context, layer_name: str, warn: bool = True) -> bool:
+    def _worth_trying(context, layer_name: str, warn: bool = True, refuse: bool = False) -> bool:
         """Cheap checks first: a signature at a header page, a partition table or a filesystem.
-        Raw RAM dumps are never scanned."""
+        Raw RAM dumps are never scanned.  A LUKS or LVM volume (swap meant, but not readable
+        as it is) is said with the next step: the refusal of the -f input, else a warning."""
         path = local_path(context, layer_name)
         source = FileSource(path) if path else LayerSource(context, layer_name)
         if source.size < PAGE_SIZE:
@@ -303,6 +337,12 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         if locate.partitions(source) or locate.looks_like_filesystem(source, 0):
             return True
         what = identify(source)
-        if warn and what and ("LUKS" in what or "LVM" in what):  # inputs meant as swap: say what to do
-            vollog.warning(f"No hibernation image: the input is {what}")
+        if what and ("LUKS" in what or "LVM" in what):  # inputs meant as swap: say what to do
+            if refuse:
+                raise Refusal(f"{input_name(context, layer_name)}: not a hibernation image: the input is {what}")
+            if warn:
+                vollog.warning(f"No hibernation image: the input is {what}")
         return False
+
+
+hook_command_line()  # loaded by `vol`: a damaged page that ends a run is printed as its cause alone

@@ -5,13 +5,16 @@ Volatility reads each `-e` value as JSON: `-e swsusp.swap=false`, `-e swsusp.res
 A word must be quoted for JSON (`-e 'swsusp.swap="no"'`); an unquoted one (`=no`) fails in
 Volatility's own command line before any plugin runs: `ExtendHook` turns that traceback into
 one line saying how to write it (exit status 1).  The readers accept the forms users type
-(true/false, yes/no, on/off, 1/0, as JSON values or strings).  `OptionsCheck` says, once per
-run and before anything is stacked, which `swsusp.*` names are unknown and which values are
-unusable (one line each; an unusable value then counts as not given).
+(true/false, yes/no, on/off, 1/0, as JSON values or strings).  `OptionsCheck` refuses the run,
+before anything is stacked, when a `swsusp.*` name is unknown (a typo, or a misspelt `swsusp.`)
+or a value is unusable: one line each, exit status 1.  Volatility itself keeps any `-e` path
+without a word, so a typo would otherwise run the analysis with settings the user did not
+choose.  (Library callers reading an unusable value get the option's default.)
 """
 
+import difflib
 import json
-import logging
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -19,7 +22,7 @@ from typing import Dict, List, Optional, Union
 
 from volatility3.framework import interfaces
 
-vollog = logging.getLogger(__name__)
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 NAMESPACE = "swsusp"
 Value = Union[bool, int, float, None]
@@ -48,6 +51,8 @@ class Option:
             value = self.kind(str(raw).strip(), 0) if self.kind is int and isinstance(raw, str) else self.kind(raw)
         except (TypeError, ValueError):
             raise ValueError(f"{raw!r} is not {'a whole number' if self.kind is int else 'a number'}") from None
+        if not math.isfinite(value):
+            raise ValueError(f"{raw!r} is not a finite number")
         if value < 0:
             raise ValueError(f"{raw!r} is negative")
         return value
@@ -89,33 +94,57 @@ def integer(context, name: str) -> Optional[int]:
     return None if value is None else int(value)
 
 
+def _known() -> str:
+    return ", ".join(sorted(OPTIONS))
+
+
+def _did_you_mean(name: str) -> str:
+    close = difflib.get_close_matches(name.lower().replace("-", "_"), OPTIONS, n=1, cutoff=0.6)
+    return f"did you mean {NAMESPACE}.{close[0]}? " if close else ""
+
+
+def _misspelt_namespace(head: str) -> bool:
+    """A first config-path word meant as `swsusp` (other words are Volatility's or plugins')."""
+    low = head.lower()
+    return head != NAMESPACE and (
+        low == NAMESPACE or low.startswith((NAMESPACE + "_", NAMESPACE + "-"))
+        or bool(difflib.get_close_matches(low, [NAMESPACE], cutoff=0.75)))
+
+
 def problems(context) -> List[str]:
-    """One line per unknown `swsusp.*` name and per unusable value."""
-    given = context.config.branch(NAMESPACE)
+    """One line per unknown `swsusp.*` name (or `-e` path meant as one) and per unusable value."""
     lines = []
+    for key in sorted(context.config):
+        head, _, name = key.partition(".")
+        if head == NAMESPACE and not name:
+            lines.append(f"-e {key}: give an option's name, -e {NAMESPACE}.NAME=VALUE (known: {_known()})")
+        elif _misspelt_namespace(head):
+            guess = name or head[len(NAMESPACE) + 1:]
+            lines.append(f"-e {key}: not an option: options are -e {NAMESPACE}.NAME=VALUE; "
+                         f"{_did_you_mean(guess)}(known: {_known()})")
+    given = context.config.branch(NAMESPACE)
     for name in sorted(given.keys()):
         option = OPTIONS.get(name)
         if option is None:
-            known = ", ".join(sorted(OPTIONS))
-            lines.append(f"-e {NAMESPACE}.{name}: no such option (known: {known}); ignored")
+            lines.append(f"-e {NAMESPACE}.{name}: no such option; {_did_you_mean(name)}(known: {_known()})")
             continue
         try:
             option.parse(given[name])
         except ValueError as exc:
-            default = "not given" if option.default is None else f"{option.default}"
-            lines.append(f"-e {NAMESPACE}.{name}: {exc}; using its default ({default})")
+            lines.append(f"-e {NAMESPACE}.{name}: {exc}")
     return lines
 
 
 class OptionsCheck(interfaces.automagic.AutomagicInterface):
-    """Says which `-e swsusp.*` options are unknown or unusable, before the stackers use them."""
+    """Refuses unknown or unusable `-e swsusp.*` options, before the stackers use them."""
 
     priority = 1  # after the configuration is built, before everything that reads the options
-    exclusion_list = ["mac", "windows"]
+    exclusion_list = ["mac", "windows"]  # where no stacker of ours runs, the options mean nothing
 
     def __call__(self, context, config_path, requirement, progress_callback=None):
-        for line in problems(context):
-            vollog.error(line)
+        lines = problems(context)
+        if lines:
+            raise Refusal("\n".join(lines))
 
 
 class ExtendHook:

@@ -16,6 +16,7 @@ from volatility3.framework.layers import physical
 
 from volatility3.plugins.swsusp.paging.errors import MissingMemory
 from volatility3.plugins.swsusp.paging.walk import ReadPhys
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
@@ -60,7 +61,7 @@ def location_url(path_or_url: str) -> str:
         return path_or_url
     why = unreadable_file(path_or_url)
     if why:
-        raise exceptions.LayerException("input", f"{path_or_url}: {why}")
+        raise Refusal(f"{path_or_url}: {why}")
     path = os.path.abspath(path_or_url)
     return urllib.parse.urljoin("file:", urllib.request.pathname2url(path))
 
