@@ -51,6 +51,7 @@ def refusal(result):
     assert result.returncode != 0, result.stdout[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     assert "\t" not in result.stdout, "rows printed before the refusal"
+    assert "faulty layer" not in result.stderr, result.stderr[-3000:]
     framing = ("Volatility 3 Framework", "Volatility experienced", "Volatility could not import", "\t* ",
                "No further results")
     return [line for line in (result.stdout + result.stderr).splitlines()
@@ -138,7 +139,7 @@ def test_neither_image_nor_dump_says_why(vol, not_dumps, kind):
     with pytest.raises(NotAnImageError) as info:
         SwsuspImage.open(path)
     lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
-    assert lines == [f"{info.value.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
+    assert lines == [f"{path.name}: {info.value.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
                      "if it is one)"]
 
 
@@ -350,7 +351,7 @@ def test_a_sparse_terabyte_is_refused_in_seconds(vol, tmp_path):
     started = time.monotonic()
     lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
     assert time.monotonic() - started < 10
-    assert lines[0].startswith("not a hibernation image") and "nor a RAM dump" in lines[0]
+    assert lines[0].startswith(f"{path.name}: not a hibernation image") and "nor a RAM dump" in lines[0]
 
 
 def test_a_full_disk_mid_stream_leaves_nothing(tmp_path):
