@@ -282,15 +282,17 @@ _SIG_FIRST_BYTES = sorted({sig[:1] for sig in ALL_SIGS})
 def _header_pages(source, base: int, spans: List[Run]) -> Iterator[Tuple[int, bytes]]:
     """(page offset, signature) of every page, counted from `base`, whose bytes at
     SIG_OFFSET are a signature: one read of each data run, holes skipped."""
+    done = base  # pages before this one were looked at (two data runs may share a page)
     for span_lo, span_hi in spans:
         for lo, hi in data_runs(source, span_lo, span_hi):
-            pos = base + (lo - base) // PAGE_SIZE * PAGE_SIZE  # the page holding lo
+            pos = max(done, base + (lo - base) // PAGE_SIZE * PAGE_SIZE)  # the page holding lo
             while pos < hi:
                 data = source.read(pos, min(SCAN_CHUNK, hi - pos + PAGE_SIZE - 1) // PAGE_SIZE * PAGE_SIZE)
                 if not data:
                     break
                 yield from _signatures_in(data, pos)
                 pos += len(data)
+            done = max(done, pos)
 
 
 def _signatures_in(data: bytes, pos: int) -> Iterator[Tuple[int, bytes]]:
