@@ -20,8 +20,10 @@ from samples import bad
 from samples.containers import GPT_SWAP, build_gpt
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
+from volatility3.plugins.swsusp.format.filefrag import parse_filefrag, read_filefrag
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.format.source import BytesSource, FileSource
+from volatility3.plugins.swsusp.format.swap_area import SwapExtent
 
 PAGE = 4096
 TIB = 1 << 40
@@ -324,4 +326,71 @@ def test_copied_swap_file_not_rebased_says_what_is_needed(made, tmp_path):
     message, _ = refusal(out)
     assert one_line(message)
     assert f"header names filesystem block {facts.map_blocks[0]} for the first swap_map_page" in message
-    assert "filefrag -v" in message and "resume_offset" in message
+    assert "filefrag -v" in message and "swapfile_extents" in message and "resume_offset" in message
+
+
+# -- a fragmented swap file copied out, with its extents (filefrag -v) ---------------------------
+
+
+def _fragmented_copy(made, tmp_path):
+    """The copied swap file with file pages 40-79 and 80-119 swapped (a fragmented file),
+    and what `filefrag -v` says of it; truth: the contiguous copy's page s is slot s."""
+    machine, facts, path = made("swapped-swapfile-copy")
+    contiguous = open(path, "rb").read()
+    frag = bytearray(contiguous)
+    frag[40 * PAGE : 80 * PAGE], frag[80 * PAGE : 120 * PAGE] = contiguous[80 * PAGE : 120 * PAGE], \
+        contiguous[40 * PAGE : 80 * PAGE]
+    out = tmp_path / "frag.img"
+    out.write_bytes(frag)
+    r, n = facts.resume_offset, len(frag) // PAGE
+    filefrag = tmp_path / "filefrag.txt"
+    filefrag.write_text(
+        f"Filesystem type is: ef53\nFile size of /swapfile is {len(frag)} ({n} blocks of 4096 bytes)\n"
+        " ext:     logical_offset:        physical_offset: length:   expected: flags:\n"
+        f"   0:        0..      39:      {r}..     {r + 39}:     40:\n"
+        f"   1:       40..      79:      {r + 80}..     {r + 119}:     40:      {r + 40}:\n"
+        f"   2:       80..     119:      {r + 40}..     {r + 79}:     40:      {r + 120}:\n"
+        f"   3:      120..     {n - 1}:      {r + 120}..     {r + n - 1}:    {n - 120}:      {r + 80}: last,eof\n"
+        "/swapfile: 4 extents found\n")
+    return machine, facts, contiguous, out, filefrag
+
+
+def test_fragmented_copy_read_through_its_extents(made, tmp_path):
+    machine, facts, contiguous, path, filefrag = _fragmented_copy(made, tmp_path)
+    extents = read_filefrag(str(filefrag))
+    image = SwsuspImage.open(path, extents=extents)
+    assert image.location.extents and image.location.header_offset == 0
+    for pfn in machine.saved_pfns:
+        assert bytes(image.read_page(pfn)) == machine.pages[pfn], f"PFN {pfn:#x}"
+    if facts.crc32 is not None:
+        assert image.compute_crc32() == facts.crc32
+    # slots are file pages (what a swap PTE names), whatever block the extents put them in;
+    # the kernel's own extents (from swap_info[]) do not replace the copy's
+    frag = path.read_bytes()
+    area = image.area.with_kernel_extents([SwapExtent(0, 1 << 20, 7)])
+    for slot in (1, 39, 40, 79, 80, 119, 120, len(contiguous) // PAGE - 1):
+        assert area.read_slot(slot) == frag[slot * PAGE : (slot + 1) * PAGE], slot
+        assert area.block_offset(area.slot_block(slot)) == slot * PAGE
+
+
+def test_filefrag_output_that_does_not_read(tmp_path):
+    for text, words in (("hello", "no extent lines"),
+                        ("   0:        1..   9:      100..  108:   9:", "no extent holds the file's first page"),
+                        ("   0:        0..   9:      100..  108:   10:", "does not add up"),
+                        ("(8 blocks of 1024 bytes)\n   0:        0..   7:      101..  108:   8:", "not aligned")):
+        with pytest.raises(SwsuspFormatError, match=words) as info:
+            parse_filefrag(text)
+        assert one_line(str(info.value))
+    # 1 KiB filesystem blocks, aligned: counted in pages
+    assert parse_filefrag("(8 blocks of 1024 bytes)\n   0:        0..   7:      104..  111:   8:") == [(0, 2, 26)]
+    with pytest.raises(SwsuspFormatError, match="cannot read the extents file"):
+        read_filefrag(str(tmp_path / "missing.txt"))
+
+
+def test_vol_reads_a_fragmented_copy_with_its_extents(made, tmp_path, vol):
+    machine, facts, _contiguous, path, filefrag = _fragmented_copy(made, tmp_path)
+    result = vol("-f", str(path), "linux.swsusp_info", "--swapfile-extents", str(filefrag), timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "placed by its 4 extent(s)" in result.stdout
+    if facts.crc32 is not None:
+        assert f"{facts.crc32:#010x} MATCH" in result.stdout

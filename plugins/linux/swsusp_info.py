@@ -7,7 +7,7 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format import describe
-from volatility3.plugins.swsusp.vol import nosym
+from volatility3.plugins.swsusp.vol import nosym, options
 from volatility3.plugins.swsusp.vol.inputs import open_input
 
 vollog = logging.getLogger(__name__)
@@ -34,6 +34,11 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
             requirements.IntRequirement(
                 name="partition", optional=True,
                 description="Partition number (1-based) of a whole-disk image to look in",
+            ),
+            requirements.StringRequirement(
+                name="swapfile_extents", optional=True,
+                description="A swap file copied out of its filesystem: a file holding `filefrag -v SWAPFILE` "
+                            "(its extents place the image's blocks in the copy)",
             ),
             requirements.BooleanRequirement(
                 name="no_crc", optional=True, default=False,
@@ -64,7 +69,9 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
             yield row.depth, (row.section, row.field, row.value, offset)
 
     def run(self):
-        image = open_input(self.context, self.config.get("resume_offset", None), self.config.get("partition", None))
+        extents = self.config.get("swapfile_extents", None) or options.text(self.context, "swapfile_extents")
+        image = open_input(self.context, self.config.get("resume_offset", None), self.config.get("partition", None),
+                           extents)
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Offset", format_hints.Hex)],
             self._generator(image),

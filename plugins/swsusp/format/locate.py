@@ -58,6 +58,9 @@ class Location:
     resume_offset: int  # header block, counted from the partition start
     block_base: int = 0  # block number found at the partition's first byte (copied swap file)
     how: str = "header at block 0"
+    # a swap file copied out with its extents (first file page, pages, first filesystem
+    # block): device block b is the copy's page of b (swap_area.SwapArea), in any order
+    extents: Tuple[Tuple[int, int, int], ...] = ()
 
     @property
     def header_offset(self) -> int:
@@ -308,6 +311,15 @@ def _signatures_in(data: bytes, pos: int) -> Iterator[Tuple[int, bytes]]:
         sig = data[at : at + SIG_LEN]
         if sig in ALL_SIGS:
             yield pos + page * PAGE_SIZE, sig
+
+
+def copied_with_extents(source, extents) -> Location:
+    """A swap file copied out of its filesystem, placed by its extents (`filefrag -v`): its
+    header is the copy's first page, and the kernel's resume_offset the block of that page."""
+    first_block = extents[0][2]
+    return Location(Partition(0, source.size, "whole file"), first_block, first_block,
+                    f"swap file copied out of its filesystem, placed by its {len(extents)} extent(s)",
+                    tuple(tuple(e) for e in extents))
 
 
 def rebased(location: Location, block_base: int) -> Location:

@@ -13,11 +13,12 @@ one reported, so the message names the real problem.
 
 import os
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import locate
 from .compress import UNC_PAGES
 from .errors import NotAnImageError, PageDamaged, SwsuspFormatError
+from .filefrag import Extent
 from .header import (
     HIBERNATE_SIG,
     SF_COMPRESSION_ALG_LZ4,
@@ -222,11 +223,15 @@ def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Fail
 
 
 def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_offset: Optional[int] = None,
-               partition: Optional[int] = None, scan: str = "auto", cache_blocks: int = 64) -> ImageParts:
-    """Find and open the image in a swap partition, filesystem or disk image."""
+               partition: Optional[int] = None, scan: str = "auto", cache_blocks: int = 64,
+               extents: Optional[Sequence[Extent]] = None) -> ImageParts:
+    """Find and open the image in a swap partition, filesystem or disk image (`extents`:
+    the input is a swap file copied out of its filesystem, placed by them)."""
     source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
     if source.size < PAGE_SIZE:
         raise NotAnImageError(f"input is {source.size} bytes, smaller than one swap header page", 0)
+    if extents:
+        return open_at(source, locate.copied_with_extents(source, extents), cache_blocks)
     errors: List[SwsuspFormatError] = []  # the first real error and the first "not an image"
     for location in locate.candidates(source, resume_offset, partition, scan):
         try:
@@ -302,8 +307,9 @@ def _copy_hint(source: Source, location: locate.Location, error: SwsuspFormatErr
     image = headers[0].image
     hint = (f"; if the input is a swap file copied out of its filesystem: its header names filesystem block "
             f"{image} for the first swap_map_page, and a fragmented copy does not keep the filesystem's "
-            "blocks in order: give the filesystem partition instead, with resume_offset = the swap file's "
-            "first block (`filefrag -v SWAPFILE`: physical_offset of extent 0)")
+            "blocks in order: give the file's extents (option swapfile_extents: a file holding `filefrag -v "
+            "SWAPFILE` as run where the swap file lives), or the filesystem partition with resume_offset = the "
+            "swap file's first block (physical_offset of extent 0)")
     hinted = type(error)(error.reason + hint, error.offset, block=error.block, pfn=error.pfn,
                          block_index=error.block_index)
     return hinted

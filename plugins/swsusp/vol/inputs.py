@@ -8,6 +8,7 @@ from typing import Optional
 from volatility3.framework import exceptions
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
+from volatility3.plugins.swsusp.format.filefrag import read_filefrag
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
 
@@ -28,10 +29,12 @@ def input_path(context) -> str:
     return path
 
 
-def open_input(context, resume_offset: Optional[int] = None, partition: Optional[int] = None) -> SwsuspImage:
+def open_input(context, resume_offset: Optional[int] = None, partition: Optional[int] = None,
+               extents_file: Optional[str] = None) -> SwsuspImage:
     """Open the -f image; a format problem becomes one clean Volatility error line."""
     path = input_path(context)
     try:
-        return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all")
+        extents = read_filefrag(extents_file) if extents_file else None
+        return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all", extents=extents)
     except SwsuspFormatError as exc:
         raise SwsuspFormatException(os.path.basename(path), exc) from None

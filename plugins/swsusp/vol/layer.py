@@ -19,6 +19,7 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageNotInImage, SwsuspFormatError
+from volatility3.plugins.swsusp.format.filefrag import read_filefrag
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
@@ -107,14 +108,17 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
                partition_size=None, partition=None) -> SwsuspImage:
     """Open (or fetch from the cache) the image under `base_layer`."""
     path = local_path(context, base_layer)
+    extents_file = options.text(context, "swapfile_extents")
     key = None
     if path:
-        key = (_file_key(path), partition_offset, resume_offset, block_base, partition)
+        key = (_file_key(path), partition_offset, resume_offset, block_base, partition, extents_file)
         image = IMAGES.get(key)
         if image is not None:
             return image
     source = FileSource(path) if path else LayerSource(context, base_layer)
-    if partition_offset is None:
+    if extents_file:  # a copied swap file: its extents place every block, wherever configured
+        image = SwsuspImage.open(source, extents=read_filefrag(extents_file))
+    elif partition_offset is None:
         image = SwsuspImage.open(source, resume_offset=resume_offset, partition=partition)
     else:
         size = partition_size if partition_size else source.size - partition_offset
@@ -124,7 +128,7 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
     if key:
         IMAGES.put(key, image)
         loc = image.location
-        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base, None), image)
+        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base, None, extents_file), image)
     return image
 
 
@@ -262,7 +266,8 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         if isinstance(layer, interfaces.layers.TranslationLayerInterface):
             return None  # only plain files/devices hold swap areas
         resume_offset, partition = options.integer(context, "resume_offset"), options.integer(context, "partition")
-        if resume_offset is None and partition is None and not cls._worth_trying(context, layer_name):
+        if (resume_offset is None and partition is None and not options.text(context, "swapfile_extents")
+                and not cls._worth_trying(context, layer_name)):
             return None
         try:
             image = open_image(context, layer_name, resume_offset=resume_offset, partition=partition)
