@@ -6,7 +6,8 @@ Inputs analysts hold:
     block, every pointer a block of that partition (found by scanning when not given);
   * a whole disk with an MBR or GPT: the same, counted from a partition's start;
   * a swap file copied out of its filesystem: header at 0, pointers still count from the
-    filesystem's start, so they are rebased by the file's own first block.
+    filesystem's start, so they are rebased by the file's own first block (a contiguous
+    copy), or placed by the file's extents (`filefrag -v`, a fragmented one).
 """
 
 import logging
