@@ -7,6 +7,7 @@ the same input without its sparse extension, and the bytes the scan reads."""
 
 import logging
 import os
+import random
 import shutil
 import struct
 import time
@@ -17,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from samples import bad
-from samples.containers import GPT_SWAP, build_gpt
+from samples.containers import GPT_SWAP, build_gpt, filefrag_text, fragmented_copy
 from volatility3.plugins.swsusp.format import locate
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
 from volatility3.plugins.swsusp.format.filefrag import parse_filefrag, read_filefrag
@@ -333,31 +334,24 @@ def test_copied_swap_file_not_rebased_says_what_is_needed(made, tmp_path):
 
 
 def _fragmented_copy(made, tmp_path):
-    """The copied swap file with file pages 40-79 and 80-119 swapped (a fragmented file),
-    and what `filefrag -v` says of it; truth: the contiguous copy's page s is slot s."""
+    """The copied swap file as a fragmented file would be copied (samples/containers.py),
+    and what `filefrag -v` says of it."""
     machine, facts, path = made("swapped-swapfile-copy")
     contiguous = open(path, "rb").read()
-    frag = bytearray(contiguous)
-    frag[40 * PAGE : 80 * PAGE], frag[80 * PAGE : 120 * PAGE] = contiguous[80 * PAGE : 120 * PAGE], \
-        contiguous[40 * PAGE : 80 * PAGE]
+    frag, extents = fragmented_copy(contiguous, facts.resume_offset, [40, 80, 120, 200, 300],
+                                    random.Random("fragmented"))
+    assert [e[2] for e in extents] != sorted(e[2] for e in extents)  # really out of order
     out = tmp_path / "frag.img"
     out.write_bytes(frag)
-    r, n = facts.resume_offset, len(frag) // PAGE
     filefrag = tmp_path / "filefrag.txt"
-    filefrag.write_text(
-        f"Filesystem type is: ef53\nFile size of /swapfile is {len(frag)} ({n} blocks of 4096 bytes)\n"
-        " ext:     logical_offset:        physical_offset: length:   expected: flags:\n"
-        f"   0:        0..      39:      {r}..     {r + 39}:     40:\n"
-        f"   1:       40..      79:      {r + 80}..     {r + 119}:     40:      {r + 40}:\n"
-        f"   2:       80..     119:      {r + 40}..     {r + 79}:     40:      {r + 120}:\n"
-        f"   3:      120..     {n - 1}:      {r + 120}..     {r + n - 1}:    {n - 120}:      {r + 80}: last,eof\n"
-        "/swapfile: 4 extents found\n")
-    return machine, facts, contiguous, out, filefrag
+    filefrag.write_text(filefrag_text(extents))
+    return machine, facts, extents, out, filefrag
 
 
 def test_fragmented_copy_read_through_its_extents(made, tmp_path):
-    machine, facts, contiguous, path, filefrag = _fragmented_copy(made, tmp_path)
+    machine, facts, truth, path, filefrag = _fragmented_copy(made, tmp_path)
     extents = read_filefrag(str(filefrag))
+    assert extents == truth
     image = SwsuspImage.open(path, extents=extents)
     assert image.location.extents and image.location.header_offset == 0
     for pfn in machine.saved_pfns:
@@ -368,9 +362,10 @@ def test_fragmented_copy_read_through_its_extents(made, tmp_path):
     # the kernel's own extents (from swap_info[]) do not replace the copy's
     frag = path.read_bytes()
     area = image.area.with_kernel_extents([SwapExtent(0, 1 << 20, 7)])
-    for slot in (1, 39, 40, 79, 80, 119, 120, len(contiguous) // PAGE - 1):
-        assert area.read_slot(slot) == frag[slot * PAGE : (slot + 1) * PAGE], slot
-        assert area.block_offset(area.slot_block(slot)) == slot * PAGE
+    for first, count, block in truth:
+        for slot in (first, first + count - 1):
+            assert area.slot_block(slot) == block + slot - first
+            assert area.read_slot(slot) == frag[slot * PAGE : (slot + 1) * PAGE], slot
 
 
 def test_filefrag_output_that_does_not_read(tmp_path):
@@ -388,9 +383,9 @@ def test_filefrag_output_that_does_not_read(tmp_path):
 
 
 def test_vol_reads_a_fragmented_copy_with_its_extents(made, tmp_path, vol):
-    machine, facts, _contiguous, path, filefrag = _fragmented_copy(made, tmp_path)
+    machine, facts, extents, path, filefrag = _fragmented_copy(made, tmp_path)
     result = vol("-f", str(path), "linux.swsusp_info", "--swapfile-extents", str(filefrag), timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "placed by its 4 extent(s)" in result.stdout
+    assert f"placed by its {len(extents)} extent(s)" in result.stdout
     if facts.crc32 is not None:
         assert f"{facts.crc32:#010x} MATCH" in result.stdout

@@ -152,6 +152,19 @@ def _header_in_the_middle(base) -> bytes:
     return base.edited("quickstart-lzo", lambda f: [])[:PAGE]
 
 
+def _fragmented_copy(base) -> bytes:
+    """The copied-out swap file had it been fragmented (samples/containers.py), given alone:
+    the header's filesystem blocks are not in the copy's order."""
+    import random
+
+    from samples.containers import fragmented_copy
+
+    _machine, facts, path = base.variant("swapped-swapfile-copy")
+    with open(path, "rb") as f:
+        contiguous = f.read()
+    return fragmented_copy(contiguous, facts.resume_offset, [40, 80, 120, 200, 300], random.Random("fragmented"))[0]
+
+
 def _gpt_primary_entries_zeroed(facts) -> List[Edit]:
     """The primary GPT's partition entries (LBA 2-33) wiped: its entries CRC32 fails."""
     return [(2 * 512, bytes(32 * 512))]
@@ -249,6 +262,8 @@ CORPUS: List[Case] = [
     Case("every-page-a-header", "a 64 MiB ext4-like filesystem whose every page reads as an S1SUSPEND header",
          _every_page_a_header, seconds=REFUSAL_SECONDS,
          stderr=("header-like pages found by scanning, the rest not looked at", "resume_offset")),
+    Case("copied-swapfile-fragmented", "a fragmented swap file copied out of its filesystem, without its extents",
+         _fragmented_copy, stderr=("its header names filesystem block", "swapfile_extents", OFFSET)),
     Case("resume-offset-negative", "`--resume-offset -1`", _edit("quickstart-lzo", lambda f: []),
          args=("--resume-offset", "-1"), stderr=("resume_offset -1 is negative",)),
     Case("resume-offset-beyond", "a resume_offset beyond the end of the input", _edit("quickstart-lzo", lambda f: []),
