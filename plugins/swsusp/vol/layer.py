@@ -23,7 +23,7 @@ from volatility3.plugins.swsusp.format.filefrag import read_filefrag
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
+from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource, check_offset
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.vol import options
 
@@ -54,6 +54,7 @@ class LayerSource(ChunkedFind):
         self.size = self._layer.maximum_address + 1
 
     def read(self, offset: int, length: int) -> bytes:
+        check_offset(offset)
         length = max(0, min(length, self.size - offset))
         return self._layer.read(offset, length, pad=True) if length else b""
 
