@@ -35,7 +35,7 @@ GPT_SIGNATURE = b"EFI PART"
 GPT_HEADER = struct.Struct("<8sIIIIQQQQ16sQIII")
 GPT_HEADER_CRC = 16  # offset of header_crc32, zero while the CRC is computed
 MAX_GPT_ENTRIES = 1024
-SCAN_CHUNK = 64 << 20  # bytes read at once by a scan
+SCAN_CHUNK = 16 << 20  # bytes read at once by a scan (what a scan holds)
 MAX_SCAN_HITS = 256  # header-like pages a scan yields before it stops (each try is ~1 ms)
 IMAGE_SIGS = (HIBERNATE_SIG, USWSUSP_SIG)  # a scan yields these at once; swap signatures after
 
