@@ -316,3 +316,41 @@ def assemble(container: str, area: SwapArea, layout: SwapLayout,
     if container == "swapfile-copy":
         return swapfile_copy(area, layout), -layout.resume_offset * PAGE
     return disk_image(area, layout.part_blocks, container, rng)
+
+
+# ---------------------------------------------------------------------------------------------
+# a swap file copied out of a fragmented file: its pages, and what `filefrag -v` says
+def fragmented_copy(contiguous: bytes, first_block: int, cuts: list[int],
+                    rng: random.Random) -> tuple[bytes, list[tuple[int, int, int]]]:
+    """The copy (``cp /swapfile``) of the swap file whose contiguous copy is ``contiguous``
+    (page s at filesystem block ``first_block + s``), had the file been fragmented: the
+    pages between ``cuts`` are runs whose filesystem blocks are shuffled (run 0, the header,
+    stays first).  The image's pointers name blocks, so each block's page moves with it.
+    Returns (the copy, its extents: (first file page, pages, first filesystem block))."""
+    pages = len(contiguous) // PAGE
+    edges = [0] + sorted(c for c in cuts if 0 < c < pages) + [pages]
+    runs = [(a, b) for a, b in zip(edges, edges[1:]) if a < b]
+    order = runs[:1] + rng.sample(runs[1:], len(runs) - 1)  # blocks of file run i: order[i]
+    copy, extents, page = bytearray(), [], 0
+    for lo, hi in order:
+        extents.append((page, hi - lo, first_block + lo))
+        copy += contiguous[lo * PAGE:hi * PAGE]
+        page += hi - lo
+    return bytes(copy), extents
+
+
+def filefrag_text(extents: list[tuple[int, int, int]], path: str = "/swapfile") -> str:
+    """``filefrag -v PATH`` (e2fsprogs 1.47) for a file of 4 KiB blocks with these extents."""
+    pages = sum(n for _, n, _ in extents)
+    lines = ["Filesystem type is: ef53",
+             f"File size of {path} is {pages * PAGE} ({pages} blocks of {PAGE} bytes)",
+             " ext:     logical_offset:        physical_offset: length:   expected: flags:"]
+    expected = None
+    for i, (first, n, block) in enumerate(extents):
+        exp = f"{expected:>10}:" if expected is not None and expected != block else " " * 11
+        flags = " last,eof" if i == len(extents) - 1 else ""
+        lines.append(f"{i:4}: {first:>10}..{first + n - 1:>10}: {block:>10}..{block + n - 1:>10}: "
+                     f"{n:>6}: {exp}{flags}")
+        expected = block + n
+    lines.append(f"{path}: {len(extents)} extents found")
+    return "\n".join(lines) + "\n"

@@ -105,7 +105,7 @@ def test_readme_lists_every_option():
     rows = [line.split("|")[1:-1] for line in table.splitlines() if line.startswith("| `swsusp.")]
     listed = {cells[0].strip(" `")[len("swsusp."):]: [c.strip() for c in cells[1:]] for cells in rows}
     assert set(listed) == set(options.OPTIONS)
-    kinds = {bool: "true/false", int: "whole number", float: "number"}
+    kinds = {bool: "true/false", int: "whole number", float: "number", str: "file name"}
     for name, option in options.OPTIONS.items():
         kind, default, what = listed[name]
         assert kind == kinds[option.kind] and what == option.help, name

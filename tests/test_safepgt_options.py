@@ -139,8 +139,8 @@ def test_neither_image_nor_dump_says_why(vol, not_dumps, kind):
     with pytest.raises(NotAnImageError) as info:
         SwsuspImage.open(path)
     lines = refusal(vol("-f", str(path), "linux.swsusp_safepgt"))
-    assert lines == [f"{path.name}: {info.value.message}; nor a RAM dump: no kernel page-table root found in it (give --cr3 "
-                     "if it is one)"]
+    assert lines == [f"{path.name}: {info.value.message}; nor a RAM dump: no kernel page-table root found in it "
+                     "(give --cr3 if it is one)"]
 
 
 @pytest.mark.parametrize("kind,why", [

@@ -35,6 +35,11 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
                 name="partition", optional=True,
                 description="Partition number (1-based) of a whole-disk image to look in",
             ),
+            requirements.StringRequirement(
+                name="swapfile_extents", optional=True,
+                description="A swap file copied out of its filesystem: a file holding `filefrag -v SWAPFILE` "
+                            "(its extents place the image's blocks in the copy)",
+            ),
             requirements.BooleanRequirement(
                 name="no_crc", optional=True, default=False,
                 description="Skip decompressing the whole image to verify its CRC32",
@@ -80,7 +85,8 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
 
     def run(self):
         placement, said = self._placement()
-        image = open_input(self.context, placement["resume_offset"], placement["partition"], said)
+        extents = self.config.get("swapfile_extents", None) or options.text(self.context, "swapfile_extents")
+        image = open_input(self.context, placement["resume_offset"], placement["partition"], said, extents)
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Offset", format_hints.Hex)],
             self._generator(image),

@@ -35,6 +35,9 @@ class Case:
     stdout: Tuple[str, ...] = ()  # all must appear in vol's stdout
     args: Tuple[str, ...] = field(default=())
     extend: Tuple[str, ...] = ()  # `-e` values (Volatility's global option, before the plugin)
+    size: int = 0  # apparent size: the file is extended, sparse, to this (os.truncate)
+    seconds: float = 0  # the answer's time bound, vol's start included (0: not checked)
+    place: int = 0  # file offset the built bytes are written at (zeros, sparse, before)
 
     def command(self) -> Tuple[str, ...]:
         """The `vol` arguments after `-f IMAGE`."""
@@ -136,6 +139,59 @@ def _other_arch(facts) -> List[Edit]:
 
 
 OFFSET = "file offset 0x"
+TIB = 1 << 40
+REFUSAL_SECONDS = 10.0  # the error contract: any refusal of an input up to 1 TiB apparent size
+
+
+def _first_map_page_zeroed(facts) -> List[Edit]:
+    return [(at(facts, facts.map_blocks[0]), bytes(PAGE))]
+
+
+def _gpt_repeating(base) -> bytes:
+    """A GPT disk whose 128 entries all name the (damaged) swap partition."""
+    from samples.containers import GPT_SWAP, build_gpt
+
+    area = base.edited("quickstart-lzo", _first_map_page_zeroed)
+    first = 2048
+    head, tail = build_gpt(TIB // 512, [(GPT_SWAP, first, first + len(area) // 512 - 1, "swap")] * 128,
+                           __import__("random").Random("gpt-repeating"))
+    return head + bytes(first * 512 - len(head)) + area  # the backup GPT lies beyond: absent
+
+
+def _every_page_a_header(_base) -> bytes:
+    """An ext4-like filesystem (scanned for swap files) whose every other page reads as an
+    S1SUSPEND header pointing at block 1: 64 MiB, 16383 false headers."""
+    page = bytearray(PAGE)
+    page[4086:4096] = b"S1SUSPEND\0"
+    struct.pack_into("<Q", page, 4064, 1)
+    block0 = bytearray(PAGE)
+    block0[1080:1082] = b"\x53\xef"
+    return bytes(block0) + bytes(page) * ((64 << 20) // PAGE - 1)
+
+
+def _header_in_the_middle(base) -> bytes:
+    """One header page at 512 GiB of a 1 TiB sparse file: its map pointer names block 1."""
+    return base.edited("quickstart-lzo", lambda f: [])[:PAGE]
+
+
+def _fragmented_copy(base) -> bytes:
+    """The copied-out swap file had it been fragmented (samples/containers.py), given alone:
+    the header's filesystem blocks are not in the copy's order."""
+    import random
+
+    from samples.containers import fragmented_copy
+
+    _machine, facts, path = base.variant("swapped-swapfile-copy")
+    with open(path, "rb") as f:
+        contiguous = f.read()
+    return fragmented_copy(contiguous, facts.resume_offset, [40, 80, 120, 200, 300], random.Random("fragmented"))[0]
+
+
+def _gpt_primary_entries_zeroed(facts) -> List[Edit]:
+    """The primary GPT's partition entries (LBA 2-33) wiped: its entries CRC32 fails."""
+    return [(2 * 512, bytes(32 * 512))]
+
+
 
 CORPUS: List[Case] = [
     # -- not a hibernation image: named, with the next step --------------------------------
@@ -255,6 +311,29 @@ CORPUS: List[Case] = [
     Case("crc-mismatch", "the stored CRC32 differs from the data",
          _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")]),
          exit_code=0, stderr=("CRC32 mismatch",), stdout=("MISMATCH",)),
+    Case("gpt-primary-entries-damaged", "the primary GPT's partition entries wiped, the backup GPT intact",
+         _edit("gpt", _gpt_primary_entries_zeroed), exit_code=0,
+         stderr=("primary GPT damaged (partition entries CRC32 mismatch", "read from the backup GPT"),
+         stdout=("GPT partition 2 of the backup GPT",)),
+    # -- bounded time: a refusal costs the work the evidence needs, not the apparent size --
+    Case("damaged-swap-1tib", "a 1 TiB swap partition (sparse) whose first map page is zeroed",
+         _edit("quickstart-lzo", _first_map_page_zeroed), size=TIB, seconds=REFUSAL_SECONDS,
+         stderr=("swap_map_page chain is empty", OFFSET)),
+    Case("gpt-128-entries-1tib", "a 1 TiB GPT disk (sparse) whose 128 entries all name that damaged partition",
+         _gpt_repeating, size=TIB, seconds=REFUSAL_SECONDS,
+         stderr=("swap_map_page chain is empty", OFFSET)),
+    Case("header-in-the-middle-1tib", "a 1 TiB sparse file whose only data is a header page at 512 GiB",
+         _header_in_the_middle, size=TIB, place=TIB // 2, seconds=REFUSAL_SECONDS,
+         stderr=("swap_map_page chain is empty", OFFSET)),
+    Case("every-page-a-header", "a 64 MiB ext4-like filesystem whose every page reads as an S1SUSPEND header",
+         _every_page_a_header, seconds=REFUSAL_SECONDS,
+         stderr=("header-like pages found by scanning, the rest not looked at", "resume_offset")),
+    Case("copied-swapfile-fragmented", "a fragmented swap file copied out of its filesystem, without its extents",
+         _fragmented_copy, stderr=("its header names filesystem block", "swapfile_extents", OFFSET)),
+    Case("resume-offset-negative", "`--resume-offset -1`", _edit("quickstart-lzo", lambda f: []),
+         args=("--resume-offset", "-1"), stderr=("resume_offset -1 is negative",)),
+    Case("resume-offset-beyond", "a resume_offset beyond the end of the input", _edit("quickstart-lzo", lambda f: []),
+         args=("--resume-offset", "123456789"), stderr=("resume_offset 123456789 is beyond the end of the input",)),
 ]
 
 
@@ -270,7 +349,10 @@ def build(directory: Optional[str] = None, names: Optional[List[str]] = None) ->
                 continue
             path = os.path.join(directory, f"{case.name}.img")
             with open(path, "wb") as f:
+                f.seek(case.place)
                 f.write(case.build(base))
+                if case.size:
+                    f.truncate(case.size)
             paths[case.name] = path
     return paths
 
@@ -282,5 +364,7 @@ def readme_table() -> str:
         says = "; ".join(f"`{s}`" for s in c.stderr + c.stdout if s != OFFSET)
         if OFFSET in c.stderr:
             says += " + the file offset"
+        if c.seconds:
+            says += f"; within {c.seconds:g} s"
         rows.append(f"| {c.name}.img | {c.defect} | `{' '.join(c.command())}` | {c.exit_code} | {says} |")
     return "\n".join(rows) + "\n"

@@ -50,9 +50,10 @@ class SwsuspImage:
 
     @classmethod
     def open(cls, path_or_source, *, resume_offset: Optional[int] = None, partition: Optional[int] = None,
-             scan: str = "auto", cache_blocks: int = 64) -> "SwsuspImage":
-        """Find and open the image in a swap partition, filesystem or disk image."""
-        return cls(find_image(path_or_source, resume_offset, partition, scan, cache_blocks))
+             scan: str = "auto", cache_blocks: int = 64, extents=None) -> "SwsuspImage":
+        """Find and open the image in a swap partition, filesystem or disk image (`extents`,
+        format/filefrag.py: a swap file copied out of its filesystem)."""
+        return cls(find_image(path_or_source, resume_offset, partition, scan, cache_blocks, extents))
 
     @classmethod
     def at(cls, source, location: locate.Location, cache_blocks: int = 64) -> "SwsuspImage":

@@ -13,11 +13,12 @@ one reported, so the message names the real problem.
 
 import os
 from dataclasses import dataclass, replace
-from typing import Iterator, List, Optional, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import locate
 from .compress import UNC_PAGES
 from .errors import NotAnImageError, PageDamaged, SwsuspFormatError
+from .filefrag import Extent
 from .header import (
     HIBERNATE_SIG,
     SF_COMPRESSION_ALG_LZ4,
@@ -314,11 +315,15 @@ def _explain_failure(location: locate.Location, sig: bytes, failures: List[_Fail
 
 
 def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_offset: Optional[int] = None,
-               partition: Optional[int] = None, scan: str = "auto", cache_blocks: int = 64) -> ImageParts:
-    """Find and open the image in a swap partition, filesystem or disk image."""
+               partition: Optional[int] = None, scan: str = "auto", cache_blocks: int = 64,
+               extents: Optional[Sequence[Extent]] = None) -> ImageParts:
+    """Find and open the image in a swap partition, filesystem or disk image (`extents`:
+    the input is a swap file copied out of its filesystem, placed by them)."""
     source = FileSource(path_or_source) if isinstance(path_or_source, (str, os.PathLike)) else path_or_source
     if source.size < PAGE_SIZE:
         raise NotAnImageError(f"input is {source.size} bytes, smaller than one swap header page", 0)
+    if extents:
+        return open_at(source, locate.copied_with_extents(source, extents), cache_blocks)
     errors: List[SwsuspFormatError] = []  # the first real error and the first "not an image"
     for location in locate.candidates(source, resume_offset, partition, scan):
         try:
@@ -327,6 +332,7 @@ def find_image(path_or_source: Union[str, "os.PathLike[str]", Source], resume_of
             parts = _copied_swap_file(source, location, exc, cache_blocks)
             if parts:
                 return parts
+            exc = _copy_hint(source, location, exc)
             # keep the message, not the frames: a scan may try thousands of header-like pages
             exc.__traceback__ = exc.__context__ = None
             kind = isinstance(exc, NotAnImageError)
@@ -366,14 +372,39 @@ def _copied_swap_file(source: Source, location: locate.Location, error: SwsuspFo
     page = source.read(location.header_offset, PAGE_SIZE)
     nblocks = location.partition.size // PAGE_SIZE
     for header in candidate_headers(page, location.header_offset):
-        if header.image < nblocks or header.image >= 1 << 32:  # 2^32+: an older layout's misreading
+        if header.image >= 1 << 32:  # 2^32+: an older layout's misreading
             continue
+        # (a pointer inside the file may still be a filesystem block: a copy larger than
+        # its first block's number)
         for slot in _first_map_page_slots(source, location, header.image, nblocks):
+            if slot >= header.image:  # the copy's slot 0 would be block 0 or before
+                break
             try:
                 return open_at(source, locate.rebased(location, header.image - slot), cache_blocks)
             except SwsuspFormatError:
                 continue
     return None
+
+
+def _copy_hint(source: Source, location: locate.Location, error: SwsuspFormatError) -> SwsuspFormatError:
+    """A header at the start of a plain file whose first map page is not where a swap
+    partition keeps it (one of the first slots), and that no contiguous copy explains: say
+    what a swap file copied out of its filesystem needs (its blocks are the filesystem's)."""
+    if (location.resume_offset or location.block_base or location.partition.offset
+            or isinstance(error, NotAnImageError)):
+        return error
+    headers = candidate_headers(source.read(location.header_offset, PAGE_SIZE), location.header_offset)
+    if not headers or headers[0].image <= COPIED_NEAR_START or headers[0].layout.name != "A":
+        return error
+    image = headers[0].image
+    hint = (f"; if the input is a swap file copied out of its filesystem: its header names filesystem block "
+            f"{image} for the first swap_map_page, and a fragmented copy does not keep the filesystem's "
+            "blocks in order: give the file's extents (option swapfile_extents: a file holding `filefrag -v "
+            "SWAPFILE` as run where the swap file lives), or the filesystem partition with resume_offset = the "
+            "swap file's first block (physical_offset of extent 0)")
+    hinted = type(error)(error.reason + hint, error.offset, block=error.block, pfn=error.pfn,
+                         block_index=error.block_index)
+    return hinted
 
 
 COPIED_NEAR_START = 8  # the first map page is normally slot 1, or just after

@@ -1,10 +1,13 @@
 """Byte sources the reader pulls from: a read-only file, bytes, or anything with this shape."""
 
+import errno
 import os
 import stat
-from typing import Protocol, Union
+from typing import Iterator, Optional, Protocol, Tuple, Union
 
-from .errors import NotAnImageError
+from .errors import NotAnImageError, SwsuspFormatError
+
+Run = Tuple[int, int]  # [start, end) byte range
 
 
 class Source(Protocol):
@@ -16,6 +19,26 @@ class Source(Protocol):
     def read(self, offset: int, length: int) -> bytes: ...
 
     def find(self, needle: bytes, start: int, end: int) -> int: ...
+
+
+def data_runs(source, start: int, end: int) -> Iterator[Run]:
+    """The parts of [start, end) that may hold data: a sparse file's holes (zeros the
+    filesystem never stored) are left out, so scanning a 1 TiB sparse copy reads only its
+    data.  Sources that cannot tell give the whole range."""
+    runs = getattr(source, "data_runs", None)
+    if runs is None:
+        if start < end:
+            yield start, end
+        return
+    yield from runs(start, end)
+
+
+def check_offset(offset: int) -> None:
+    """Offsets come from the image and from options: a negative one is refused here, at
+    the source, whichever of them computed it (pread would raise a bare OSError)."""
+    if offset < 0:
+        raise SwsuspFormatError(f"read at negative file offset {offset} (a negative resume_offset or "
+                                "partition offset?)")
 
 
 class ChunkedFind:
@@ -58,9 +81,42 @@ class FileSource(ChunkedFind):
             raise NotAnImageError(f"{self.path} is empty", 0)
 
     def read(self, offset: int, length: int) -> bytes:
+        check_offset(offset)
         if offset >= self.size or length <= 0:
             return b""
         return os.pread(self._fd, min(length, self.size - offset), offset)
+
+    def data_runs(self, start: int, end: int) -> Iterator[Run]:
+        """[start, end) without the file's holes (SEEK_DATA/SEEK_HOLE where the OS and the
+        filesystem support them; else the whole range)."""
+        end = min(end, self.size)
+        pos = max(0, start)
+        while pos < end:
+            data = self._seek(pos, getattr(os, "SEEK_DATA", None))
+            if data is None:  # no support: everything may be data
+                yield pos, end
+                return
+            if data < 0 or data >= end:  # only a hole is left
+                return
+            hole = self._seek(data, getattr(os, "SEEK_HOLE", None))
+            stop = end if hole is None or hole < 0 else min(hole, end)
+            if stop <= data:  # a filesystem that lies: do not loop
+                yield data, end
+                return
+            yield data, stop
+            pos = stop
+
+    def _seek(self, offset: int, whence: Optional[int]) -> Optional[int]:
+        """lseek with SEEK_DATA/SEEK_HOLE: the offset, -1 past the last data, None when
+        unsupported.  Only the descriptor's position moves; reads use pread."""
+        if whence is None:
+            return None
+        try:
+            return os.lseek(self._fd, offset, whence)
+        except OSError as exc:
+            if exc.errno == errno.ENXIO:
+                return -1
+            return None
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -82,6 +138,7 @@ class BytesSource:
         self.size = len(self._data)
 
     def read(self, offset: int, length: int) -> bytes:
+        check_offset(offset)  # a negative slice would read from the end
         return self._data[offset : offset + length]
 
     def find(self, needle: bytes, start: int, end: int) -> int:

@@ -40,8 +40,9 @@ def read_map_blocks(area: SwapArea, swap_map: SwapMap, blocks: Sequence[int],
     out, i, n = [], 0, len(blocks)
     while i < n:
         j = i + 1
-        while j < n and blocks[j] == blocks[j - 1] + 1:
-            j += 1
+        while j < n and blocks[j] == blocks[j - 1] + 1 and (
+                not area.copied or area.block_offset(blocks[j]) == area.block_offset(blocks[j - 1]) + PAGE_SIZE):
+            j += 1  # (a copied swap file's extents may split a run of blocks)
         data = area.source.read(area.block_offset(blocks[i]), (j - i) * PAGE_SIZE)
         if len(data) != (j - i) * PAGE_SIZE:
             raise _beyond_end(area, swap_map, blocks, i, i + len(data) // PAGE_SIZE, first_entry)

@@ -53,6 +53,10 @@ class SwapArea:
         self.partition = location.partition
         self.nr_blocks = location.partition.size // PAGE_SIZE
         self.last_page = last_page
+        # a copied-out swap file with its extents: the input holds slots, in slot order
+        self.copied = bool(location.extents)
+        if self.copied:
+            extents = [SwapExtent(*e) for e in location.extents]
         self.extents: Optional[Tuple[SwapExtent, ...]] = (
             tuple(sorted(extents, key=lambda e: e.start_page)) if extents is not None else None
         )
@@ -67,7 +71,7 @@ class SwapArea:
         """The area as the hibernated kernel addressed it.  Its extents are needed, and
         used, only where slots are not blocks (a swap file inside a filesystem): on a
         partition or a copied-out swap file slot s is block s whatever they say."""
-        if self.slots_are_blocks or not extents:
+        if self.slots_are_blocks or self.copied or not extents:
             return self
         return self.with_extents(extents)
 
@@ -78,12 +82,19 @@ class SwapArea:
         return self.location.block_base
 
     def block_offset(self, block: int) -> int:
-        """Byte offset in the input of device block `block`."""
+        """Byte offset in the input of device block `block` (a copied swap file: of its
+        slot; a block the copy does not hold is placed past the input's end)."""
+        if self.copied:
+            slot = self.block_slot(block)
+            return self.source.size if slot is None else self.partition.offset + slot * PAGE_SIZE
         return self.partition.offset + (block - self.location.block_base) * PAGE_SIZE
 
     def holds_block(self, block: int) -> bool:
         """A block of the area: inside the partition (whose block 0 never holds image data)
         and, on a swap partition, not beyond mkswap's last_page."""
+        if self.copied:
+            slot = self.block_slot(block)
+            return slot is not None and 0 < slot < self.nr_blocks
         rel = block - self.location.block_base
         if not 0 < rel < self.nr_blocks:
             return False
@@ -92,6 +103,11 @@ class SwapArea:
     def where(self, block: int) -> str:
         """Where a block the area does not hold is: past a truncated copy of a partition
         whose mkswap header says it is larger, or really outside."""
+        if self.copied:
+            slot = self.block_slot(block)
+            if slot is None:
+                return "not a block of the swap file (its extents)"
+            return BEYOND_END
         rel = block - self.location.block_base
         if not self.location.resume_offset and self.nr_blocks <= rel <= self.last_page:
             return BEYOND_END
@@ -99,6 +115,8 @@ class SwapArea:
 
     def last_block_in_file(self) -> int:
         """The highest device block whose page the input still holds whole."""
+        if self.copied:  # blocks are not in file order: holds_block bounds them
+            return max(e.start_block + e.nr_pages - 1 for e in self.extents or ())
         return (self.source.size - self.partition.offset) // PAGE_SIZE + self.location.block_base - 1
 
     def read_block(self, block: int, what: str = "") -> bytes:
@@ -118,8 +136,9 @@ class SwapArea:
 
     @property
     def slots_are_blocks(self) -> bool:
-        """Slot s is device block header_block + s: a swap partition, or a copied-out file."""
-        return self.location.resume_offset == self.location.block_base
+        """Slot s is device block header_block + s: a swap partition, or a copied-out file
+        (without its extents: then assumed contiguous)."""
+        return self.location.resume_offset == self.location.block_base and not self.location.extents
 
     def slot_block(self, slot: int) -> Optional[int]:
         """The device block holding `slot`, None when the area does not have it or (a swap
@@ -140,6 +159,10 @@ class SwapArea:
 
     def slot_offset(self, slot: int) -> Optional[int]:
         """Byte offset in the input of `slot`, None if the input cannot hold it."""
+        if self.copied:  # the copy is the area, slot by slot
+            if slot < 0 or (self.last_page and slot > self.last_page) or (slot + 1) * PAGE_SIZE > self.source.size:
+                return None
+            return self.partition.offset + slot * PAGE_SIZE
         block = self.slot_block(slot)
         if block is None or not (block == self.location.resume_offset or self.holds_block(block)):
             return None

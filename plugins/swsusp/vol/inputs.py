@@ -7,6 +7,7 @@ import urllib.request
 from typing import Optional
 
 from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
+from volatility3.plugins.swsusp.format.filefrag import read_filefrag
 from volatility3.plugins.swsusp.format.image import SwsuspImage
 from volatility3.plugins.swsusp.vol.layer import SINGLE_LOCATION, SwsuspFormatException
 from volatility3.plugins.swsusp.vol.refusal import Refusal
@@ -38,12 +39,13 @@ def is_file_or_block_device(path: str) -> bool:
 
 
 def open_input(context, resume_offset: Optional[int] = None, partition: Optional[int] = None,
-               placed: str = "") -> SwsuspImage:
+               placed: str = "", extents_file: Optional[str] = None) -> SwsuspImage:
     """Open the -f image; a format problem is the run's one refusal line, naming the file
     and `placed` (how resume_offset / partition were given)."""
     path = input_path(context)
     try:
-        return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all")
+        extents = read_filefrag(extents_file) if extents_file else None
+        return SwsuspImage.open(path, resume_offset=resume_offset, partition=partition, scan="all", extents=extents)
     except SwsuspFormatError as exc:
         name = os.path.basename(path)
         raise SwsuspFormatException(f"{name} ({placed})" if placed else name, exc) from None

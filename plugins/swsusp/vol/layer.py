@@ -19,10 +19,11 @@ from volatility3.framework.configuration import requirements
 
 from volatility3.plugins.swsusp.format import describe, locate
 from volatility3.plugins.swsusp.format.errors import NotAnImageError, PageDamaged, PageNotInImage, SwsuspFormatError
+from volatility3.plugins.swsusp.format.filefrag import read_filefrag
 from volatility3.plugins.swsusp.format.header import ALL_SIGS
 from volatility3.plugins.swsusp.format.identify import identify
 from volatility3.plugins.swsusp.format.image import SwsuspImage
-from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource
+from volatility3.plugins.swsusp.format.source import ChunkedFind, FileSource, check_offset
 from volatility3.plugins.swsusp.format.structs import PAGE_SIZE, SIG_LEN, SIG_OFFSET
 from volatility3.plugins.swsusp.vol import options
 from volatility3.plugins.swsusp.vol.refusal import Refusal, hook_command_line
@@ -61,6 +62,7 @@ class LayerSource(ChunkedFind):
         self.size = self._layer.maximum_address + 1
 
     def read(self, offset: int, length: int) -> bytes:
+        check_offset(offset)
         length = max(0, min(length, self.size - offset))
         return self._layer.read(offset, length, pad=True) if length else b""
 
@@ -130,14 +132,17 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
                partition_size=None, partition=None) -> SwsuspImage:
     """Open (or fetch from the cache) the image under `base_layer`."""
     path = local_path(context, base_layer)
+    extents_file = options.text(context, "swapfile_extents")
     key = None
     if path:
-        key = (_file_key(path), partition_offset, resume_offset, block_base, partition)
+        key = (_file_key(path), partition_offset, resume_offset, block_base, partition, extents_file)
         image = IMAGES.get(key)
         if image is not None:
             return image
     source = FileSource(path) if path else LayerSource(context, base_layer)
-    if partition_offset is None:
+    if extents_file:  # a copied swap file: its extents place every block, wherever configured
+        image = SwsuspImage.open(source, extents=read_filefrag(extents_file))
+    elif partition_offset is None:
         image = SwsuspImage.open(source, resume_offset=resume_offset, partition=partition)
     else:
         size = partition_size if partition_size else source.size - partition_offset
@@ -147,7 +152,7 @@ def open_image(context, base_layer: str, partition_offset=None, resume_offset=No
     if key:
         IMAGES.put(key, image)
         loc = image.location
-        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base, None), image)
+        IMAGES.put((key[0], loc.partition.offset, loc.resume_offset, loc.block_base, None, extents_file), image)
     return image
 
 
@@ -297,7 +302,8 @@ class SwsuspStacker(interfaces.automagic.StackerLayerInterface):
         # The -f input's problem ends the run with its one line (it could be nothing else);
         # another file (safepgt's --resume-dump) is left to the other stackers.
         refuse = is_input(context, layer_name)
-        if not given and not cls._worth_trying(context, layer_name, refuse=refuse):
+        if (not given and not options.text(context, "swapfile_extents")
+                and not cls._worth_trying(context, layer_name, refuse=refuse)):
             return None
         try:
             image = open_image(context, layer_name, **given)

@@ -25,7 +25,7 @@ from volatility3.framework import interfaces
 from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 NAMESPACE = "swsusp"
-Value = Union[bool, int, float, None]
+Value = Union[bool, int, float, str, None]
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -34,7 +34,7 @@ _FALSE = ("false", "no", "off", "0")
 @dataclass(frozen=True)
 class Option:
     name: str
-    kind: type  # bool, int or float
+    kind: type  # bool, int, float or str (a file name)
     default: Value
     help: str
 
@@ -45,6 +45,10 @@ class Option:
             if isinstance(raw, bool) or text in _TRUE + _FALSE:
                 return raw if isinstance(raw, bool) else text in _TRUE
             raise ValueError(f"{raw!r} is not true or false (yes/no, on/off, 1/0)")
+        if self.kind is str:
+            if not isinstance(raw, str) or not raw.strip():
+                raise ValueError(f"{raw!r} is not a file name (quote it: -e '{NAMESPACE}.{self.name}=\"/path\"')")
+            return raw.strip()
         if isinstance(raw, bool):
             raise ValueError(f"{raw!r} is not a number")
         try:
@@ -66,6 +70,8 @@ OPTIONS: Dict[str, Option] = {o.name: o for o in (
     Option("swap_type", int, None, "which of the kernel's swap areas is the input's, when several could be"),
     Option("btf", bool, True, "build a missing ISF from the kernel's own BTF and kallsyms"),
     Option("btf_timeout", float, 900.0, "seconds building an ISF from BTF may take"),
+    Option("swapfile_extents", str, None,
+           "a swap file copied out of its filesystem: a file holding `filefrag -v SWAPFILE`, to place its pages"),
 )}
 
 
@@ -87,6 +93,11 @@ def get(context, name: str) -> Value:
 
 def flag(context, name: str) -> bool:
     return bool(get(context, name))
+
+
+def text(context, name: str) -> Optional[str]:
+    value = get(context, name)
+    return None if value is None else str(value)
 
 
 def integer(context, name: str) -> Optional[int]:
