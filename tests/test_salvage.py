@@ -136,7 +136,7 @@ def test_broken_map_chain_keeps_the_pages_before_the_break(made, tmp_path):
     check_salvage(machine, image, _pfns_of_stream_pages(facts, 511, facts.num_entries))
     assert "loops back" in image.swap_map.broken.message
     (damage,) = image.damage
-    assert damage.first == 511 and damage.error is image.swap_map.broken
+    assert damage.first == 511 and damage.error.message == image.swap_map.broken.message
 
 
 def test_map_ending_early_in_a_compressed_image_loses_the_blocks_after(made, tmp_path):
@@ -275,3 +275,41 @@ def test_swsusp_info_lists_every_lost_pfn(made, tmp_path, vol):
         lo, _dash, hi = first.partition("-")
         listed |= set(range(int(lo, 16), int(hi or lo, 16) + 1))
     assert listed == _pfns_of_blocks(facts, [3])
+
+
+# -- several independent damaged lengths / map entries: each costs only its own block ------
+
+def _spread(n_blocks, k):
+    """k block indices spread over the data blocks (block 0 holds the PFN list)."""
+    return [max(1, n_blocks * (i + 1) // (k + 1)) for i in range(k)]
+
+
+@pytest.mark.parametrize("name", ["medium-lzo", "incompressible-lz4"])
+@pytest.mark.parametrize("what", ["length", "entry"])
+@pytest.mark.parametrize("k", [2, 3])
+def test_independent_damaged_lengths_each_cost_one_block(made, tmp_path, name, what, k):
+    """Issue 11: one damaged length (or map entry of a block's first page) cost 32 pages, two
+    lost ~85% of the image.  Salvage now finds the next block again after each one."""
+    def damage(facts):
+        edits = []
+        for j in _spread(facts.num_blocks, k):
+            first = facts.blocks[j]["first_entry"]
+            if what == "length":
+                edits.append((_at(facts, facts.stream_blocks[first]), struct.pack("<Q", (1 << 40) + j)))
+            else:  # the map entry naming the block's first page points outside the area
+                edits.append((_at(facts, facts.map_blocks[first // 511]) + 8 * (first % 511),
+                              struct.pack("<Q", 10**7 + j)))
+        return edits
+
+    machine, facts, image = _damaged_copy(made, tmp_path, name, damage)
+    blocks = _spread(facts.num_blocks, k)
+    assert len(set(blocks)) == k and min(b2 - b1 for b1, b2 in zip(blocks, blocks[1:])) > 1
+    check_salvage(machine, image, _pfns_of_blocks(facts, blocks))
+    assert [d.block_index for d in image.damage] == blocks
+    words = "compressed block length" if what == "length" else "outside the swap area"
+    assert all(words in d.error.message for d in image.damage)
+    # pages read backwards first (blocks located in another order) decode the same
+    again = SwsuspImage.open(tmp_path / f"{name}-damaged.img")
+    lost = _pfns_of_blocks(facts, blocks)
+    for pfn in sorted(set(machine.pages) - lost, reverse=True):
+        assert bytes(again.read_page(pfn)) == machine.pages[pfn], f"PFN {pfn:#x}"

@@ -14,7 +14,7 @@ raise `PageDamaged` for a page that is listed but cannot be read.
 
 from array import array
 from collections import OrderedDict
-from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .compress import CMP_PAGES_MAX, CMP_SIZE_MAX, UNC_PAGES, BlockDecompressor
 from .damage import Damage, DamageLog, error_kind
@@ -86,7 +86,9 @@ class _Stream:
 
     def _map_short(self) -> SwsuspFormatError:
         """Why the map lists fewer stream pages than swsusp_info.pages."""
-        return self.swap_map.broken or SwsuspFormatError(
+        if self.swap_map.broken:
+            return self.swap_map.broken.copy()
+        return SwsuspFormatError(
             f"map chain lists {len(self.swap_map)} stream pages but swsusp_info says {self.pages} "
             "(truncated image)",
             self.area.block_offset(self.swap_map.map_blocks[-1]),
@@ -242,6 +244,7 @@ class CompressedStream(_Stream):
         self.starts = array("Q", [base])  # map entry of each located block's first page
         self.lost_from: Optional[int] = None  # block from which the stream cannot be located
         self._rechecked: set = set()  # damaged blocks already looked for after a damaged neighbour
+        self._candidates: Dict[Tuple[int, int], bool] = {}  # (map entry, pages) -> a block starts there
         workers = WORKERS if getattr(area.source, "thread_safe", False) else 0  # in-order walks: ahead
         self.readahead = ReadAhead(self.decompress_block, self.block_start, self.nr_blocks, self.cache, workers,
                                    fetch_ahead=self._decompress_ahead)
@@ -321,7 +324,7 @@ class CompressedStream(_Stream):
         """Map entry after compressed block j, which starts at entry `first`."""
         entries = self.swap_map.entries
         if first >= len(entries):
-            raise self.swap_map.broken or SwsuspFormatError(
+            raise self._broken() or SwsuspFormatError(
                 f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
                 self.area.block_offset(self.swap_map.map_blocks[-1]),
                 block_index=j,
@@ -346,47 +349,95 @@ class CompressedStream(_Stream):
             )
         end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
         if end > len(entries):
-            raise self.swap_map.broken or SwsuspFormatError(
+            raise self._broken() or SwsuspFormatError(
                 f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
                 offset,
                 block_index=j,
             )
         return end
 
+    def _broken(self) -> Optional[SwsuspFormatError]:
+        """Why the map chain stopped early, as a new exception (the stored one stays frame-free)."""
+        return self.swap_map.broken.copy() if self.swap_map.broken else None
+
+    def _is_broken(self, exc: SwsuspFormatError) -> bool:
+        broken = self.swap_map.broken
+        return broken is not None and (exc.reason, exc.offset) == (broken.reason, broken.offset)
+
     def _relocate(self, k: int, lo: int, skip: Optional[int] = None) -> bool:
         """Find block k among the CMP_PAGES_MAX entries from `lo` (after a block whose length
         is unusable or suspect) and rebuild the index from it.  A candidate must decompress as
         a whole block *and* its lengths must lead to the end of the map in exactly the blocks
         left: that is what tells block k from block k+1, which decompresses just as well but
-        ends one block early.  Bounded: 35 candidates, one pass over the remaining lengths
-        for each that decompresses."""
+        ends one block early.  Another unusable length further on is resynchronised the same
+        way inside that walk (see _chain_from), so k independent damaged lengths cost k
+        blocks.  Bounded: 35 candidates, one pass over the remaining lengths for each that
+        decompresses, and each entry decompressed at most once as a candidate."""
         entries = self.swap_map.entries
         if k >= self.nr_blocks or self.swap_map.broken:
             return False  # without the whole map, no identity check: lose the rest, guess nothing
         for candidate in range(lo, min(lo + CMP_PAGES_MAX, len(entries))):
-            if candidate == skip:
+            if candidate == skip or not self._starts_block(k, candidate):
                 continue
-            try:
-                end = self._block_end(k, candidate)
-                data = self._decompress_span(k, candidate, end)
-                chain = self._chain_from(k, candidate)
-            except SwsuspFormatError:
+            found = self._chain_from(k, candidate)
+            if found is None:
                 continue
-            if chain is None:
-                continue
+            chain, jumped = found
             del self.starts[k:]
             self.starts.extend(chain)
-            self.cache.put(k, data)
+            for j, error in jumped:
+                self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), error, j))
             return True
         return False
 
-    def _chain_from(self, k: int, start: int) -> Optional[array]:
-        """Starts of blocks k.. and the end of the last, following the lengths from `start`;
-        None unless they end exactly where the map does."""
+    def _starts_block(self, k: int, candidate: int) -> bool:
+        """Whether block k's length and data read right from map entry `candidate` (memoised:
+        relocation walks may ask again; nothing of the block is kept)."""
+        key = (candidate, self.block_pages(k))
+        known = self._candidates.get(key)
+        if known is None:
+            try:
+                self._decompress_span(k, candidate, self._block_end(k, candidate))
+                known = True
+            except SwsuspFormatError:
+                known = False
+            self._candidates[key] = known
+        return known
+
+    def _chain_from(self, k: int, start: int) -> Optional[Tuple[array, List[Tuple[int, SwsuspFormatError]]]]:
+        """Starts of blocks k.. and the end of the last, following the lengths from `start`,
+        and the blocks whose length was unusable on the way (with why): after such a block j
+        the walk goes on from the first entry of the next CMP_PAGES_MAX where block j+1
+        decompresses.  None unless the walk ends exactly where the map does, in exactly the
+        blocks left: a resynchronisation that skipped a second block (or none) fails that."""
+        entries = self.swap_map.entries
         chain = array("Q", [start])
-        for j in range(k, self.nr_blocks):
-            chain.append(self._block_end(j, chain[-1]))
-        return chain if chain[-1] == len(self.swap_map.entries) else None
+        jumped: List[Tuple[int, SwsuspFormatError]] = []
+        j = k
+        while j < self.nr_blocks:
+            here = chain[-1]
+            try:
+                chain.append(self._block_end(j, here))
+                j += 1
+                continue
+            except SwsuspFormatError as exc:
+                error = exc
+            error.__traceback__ = None
+            if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
+                if not 0 < len(entries) - here <= CMP_PAGES_MAX:
+                    return None
+                chain.append(len(entries))
+            else:
+                nxt = next((c for c in range(here + 1, min(here + 1 + CMP_PAGES_MAX, len(entries)))
+                            if self._starts_block(j + 1, c)), None)
+                if nxt is None:
+                    return None
+                chain.append(nxt)
+            if error.block_index is None:
+                error.block_index = j
+            jumped.append((j, error))
+            j += 1
+        return (chain, jumped) if chain[-1] == len(entries) else None
 
     # -- decompressing ---------------------------------------------------------------------
 
@@ -411,7 +462,7 @@ class CompressedStream(_Stream):
             try:
                 return self._decompress_span(index, self.block_start(index), self.block_start(index + 1))
             except SwsuspFormatError as exc:
-                if exc.block_index is None and exc is not self.swap_map.broken:
+                if exc.block_index is None and not self._is_broken(exc):
                     exc.block_index = index
                 if self.damage.at(first) is None:
                     self.damage.add(Damage(first, first + self.block_pages(index), exc, index))
@@ -439,7 +490,7 @@ class CompressedStream(_Stream):
         self.lost_from = None if self.lost_from is None or self.lost_from >= index else self.lost_from
         self.damage.forget_blocks_from(index)
         self._rechecked = {i for i in self._rechecked if i <= index}
-        return self.cache.pop(index)  # _relocate decompressed and cached it
+        return self._decompress_span(index, self.starts[index], self.starts[index + 1])
 
     def _is_damaged_block(self, j: int) -> bool:
         """Known damaged, or fails to decompress now (checked directly: no recursion)."""
