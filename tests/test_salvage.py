@@ -313,3 +313,45 @@ def test_independent_damaged_lengths_each_cost_one_block(made, tmp_path, name, w
     lost = _pfns_of_blocks(facts, blocks)
     for pfn in sorted(set(machine.pages) - lost, reverse=True):
         assert bytes(again.read_page(pfn)) == machine.pages[pfn], f"PFN {pfn:#x}"
+
+
+# -- a flipped compression bit in the header's flags ---------------------------------------
+
+FLAGS_AT = 4072  # swsusp_header.flags (layout A) in the header page
+
+
+@pytest.mark.parametrize("name, flip, named, decoded", [
+    ("quickstart-lzo", 16, "LZ4 (SF_COMPRESSION_ALG_LZ4)", "LZO"),  # SF_COMPRESSION_ALG_LZ4 set
+    ("era-6.9-lz4", 16, "LZO (no SF_COMPRESSION_ALG_LZ4)", "LZ4"),  # and cleared
+    ("quickstart-lzo", 2, "uncompressed (SF_NOCOMPRESS_MODE)", "LZO"),  # SF_NOCOMPRESS_MODE set
+    ("era-6.9-lz4", 2, "uncompressed (SF_NOCOMPRESS_MODE)", "LZ4"),
+])
+def test_flipped_codec_flag_reads_the_image_with_the_codec_that_decodes(made, tmp_path, name, flip, named, decoded):
+    """Issue 11: the flagged codec fails on block #0, the other one decodes the whole image;
+    one line says which codec the flags named and which one decoded."""
+    def flip_flag(facts):
+        at = facts.header_file_offset + FLAGS_AT
+        assert struct.unpack("<I", open(path, "rb").read()[at : at + 4])[0] == facts.flags
+        return [(at, struct.pack("<I", facts.flags ^ flip))]
+
+    _m, _f, path = made(name)
+    machine, facts, image = _damaged_copy(made, tmp_path, name, flip_flag)
+    assert image.codec == decoded.lower()
+    (note,) = image.notes
+    assert named in note and f"read as {decoded}" in note
+    assert f"{facts.header_file_offset + FLAGS_AT:#x}" in note
+    assert image.compute_crc32() == facts.crc32 and not image.damage
+    for pfn, page in machine.pages.items():
+        assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
+
+
+def test_damaged_block_0_is_still_refused_with_the_flagged_codecs_reason(made, tmp_path):
+    """The other codec is tried, and fails too: the message is the flagged codec's."""
+    _m, facts, path = made("quickstart-lzo")
+    data = bytearray(open(path, "rb").read())
+    at = _at(facts, facts.stream_blocks[1]) + 8
+    data[at : at + 64] = bytes(64)
+    bad = tmp_path / "block0.img"
+    bad.write_bytes(data)
+    with pytest.raises(SwsuspFormatError, match=r"^LZO .*compressed block #0\)$"):
+        SwsuspImage.open(bad)

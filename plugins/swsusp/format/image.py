@@ -43,6 +43,7 @@ class SwsuspImage:
         self.pfns = parts.pfns
         self.uswsusp = parts.uswsusp
         self.codec = parts.stream.codec
+        self.notes = parts.notes  # read otherwise than the header says (a flipped codec flag)
         self.damage = parts.stream.damage  # grows as blocks are read
         self._crc: Optional[int] = None
 

@@ -177,6 +177,8 @@ class SwsuspLayer(EvidencePhysicalLayer):
         self.config["resume_offset"] = loc.resume_offset
         self.config["block_base"] = loc.block_base
         self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
+        for note in self.image.notes if not getattr(self.image, "damage_reported", False) else ():
+            vollog.warning(f"Hibernation image header: {note}")  # e.g. a flipped codec flag
         for damage in self._unreported_damage():  # known at opening: a broken chain, a truncated file
             vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
                            f"{damage.where} unreadable: {damage.error.message}")
