@@ -245,6 +245,7 @@ class CompressedStream(_Stream):
         self.lost_from: Optional[int] = None  # block from which the stream cannot be located
         self._rechecked: set = set()  # damaged blocks already looked for after a damaged neighbour
         self._candidates: Dict[Tuple[int, int], bool] = {}  # (map entry, pages) -> a block starts there
+        self._failed: Dict[Tuple[int, int, int], SwsuspFormatError] = {}  # (first, end, pages) -> why not
         workers = WORKERS if getattr(area.source, "thread_safe", False) else 0  # in-order walks: ahead
         self.readahead = ReadAhead(self.decompress_block, self.block_start, self.nr_blocks, self.cache, workers,
                                    fetch_ahead=self._decompress_ahead)
@@ -442,14 +443,27 @@ class CompressedStream(_Stream):
     # -- decompressing ---------------------------------------------------------------------
 
     def _decompress_span(self, index: int, first: int, end: int) -> bytes:
-        raw = self.read_blocks(self.swap_map.entries[first:end], first)
-        cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
-        return self._decompress(
-            raw[CMP_HEADER : CMP_HEADER + cmp_len],
-            self.block_pages(index) * PAGE_SIZE,
-            self.area.block_offset(self.swap_map.entries[first]),
-            index,
-        )
+        """Block `index` from map entries [first, end).  A span that failed once fails again
+        without being read (its error is remembered, frame-free): a block claiming a huge
+        output costs one decompression, not one per pass, read-ahead or relocation walk."""
+        key = (first, end, self.block_pages(index))
+        failed = self._failed.get(key)
+        if failed is not None:
+            error = failed.copy()
+            error.block_index = index if failed.block_index is not None else None
+            raise error
+        try:
+            raw = self.read_blocks(self.swap_map.entries[first:end], first)
+            cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
+            return self._decompress(
+                raw[CMP_HEADER : CMP_HEADER + cmp_len],
+                self.block_pages(index) * PAGE_SIZE,
+                self.area.block_offset(self.swap_map.entries[first]),
+                index,
+            )
+        except SwsuspFormatError as exc:
+            self._failed[key] = exc.copy()
+            raise
 
     def decompress_block(self, index: int) -> bytes:
         """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded.
