@@ -33,11 +33,14 @@ class Damage:
     def __repr__(self) -> str:
         return f"Damage({self.first}, {self.end}, {self._reason!r}, block_index={self.block_index})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Damage) and (self.first, self.end, self.block_index, self.message) == (
-            other.first, other.end, other.block_index, other.message)
+    def _key(self) -> tuple:
+        return (self.first, self.end, self.block_index, self._kind, self._reason, self._where)
 
-    __hash__ = None  # type: ignore[assignment]
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Damage) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
 
     @property
     def error(self) -> SwsuspFormatError:
