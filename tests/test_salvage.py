@@ -424,3 +424,32 @@ def test_any_independent_damaged_block_starts_cost_only_their_blocks(made, tmp_p
         if pfn not in lost:
             assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
     assert {p for d in image.damage for p in image.damaged_pfns(d)} == lost
+
+
+@pytest.mark.parametrize("name", ["medium-lzo", "incompressible-lz4"])
+def test_two_adjacent_damaged_lengths_lose_both_blocks_only(made, tmp_path, name):
+    """Blocks j and j+1 with unusable lengths: block j+2 is the first found again; counting
+    back from the map's end places it and every block after it."""
+    def damage(facts):
+        return [(_at(facts, facts.stream_blocks[facts.blocks[j]["first_entry"]]), struct.pack("<Q", 1 << 40))
+                for j in (5, 6)]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, name, damage)
+    check_salvage(machine, image, _pfns_of_blocks(facts, [5, 6]))
+    assert [d.block_index for d in image.damage] == [5, 6]
+    assert "cannot be placed" in image.damage[1].error.message
+
+
+def test_ambiguous_resynchronisations_lose_the_blocks_between_never_misplace_them(made, tmp_path):
+    """Block 3's length, and blocks 9 and 10's: one resynchronisation skipped two blocks, but
+    counting cannot tell whether after block 3 or after block 9, so blocks 4-8 cannot be
+    placed and are reported lost (never served as other blocks' pages); blocks 11.. are
+    placed from the map's end, blocks 0-2 from its start."""
+    def damage(facts):
+        return [(_at(facts, facts.stream_blocks[facts.blocks[j]["first_entry"]]), struct.pack("<Q", 1 << 40))
+                for j in (3, 9, 10)]
+
+    machine, facts, image = _damaged_copy(made, tmp_path, "medium-lzo", damage)
+    check_salvage(machine, image, _pfns_of_blocks(facts, range(3, 11)))
+    assert [d.block_index for d in image.damage] == [3, 4]
+    assert "compressed blocks #4-#10 cannot be placed" in image.damage[1].error.message

@@ -25,6 +25,9 @@ from .swap_area import SwapArea
 from .swap_map import SwapMap, first_bad_entry
 
 Progress = Optional[Callable[[float, str], None]]
+# Entries searched for the next block after one whose length is unusable: that block and the
+# next may both be damaged (two adjacent blocks), each up to CMP_PAGES_MAX pages.
+RESYNC_WINDOW = 2 * CMP_PAGES_MAX
 Pages = Union[bytes, memoryview]  # a slice of a decompressed block, or bytes read from disk
 
 
@@ -365,31 +368,67 @@ class CompressedStream(_Stream):
         broken = self.swap_map.broken
         return broken is not None and (exc.reason, exc.offset) == (broken.reason, broken.offset)
 
-    def _relocate(self, k: int, lo: int, skip: Optional[int] = None) -> bool:
-        """Find block k among the CMP_PAGES_MAX entries from `lo` (after a block whose length
-        is unusable or suspect) and rebuild the index from it.  A candidate must decompress as
-        a whole block *and* its lengths must lead to the end of the map in exactly the blocks
-        left: that is what tells block k from block k+1, which decompresses just as well but
-        ends one block early.  Another unusable length further on is resynchronised the same
-        way inside that walk (see _chain_from), so k independent damaged lengths cost k
-        blocks.  Bounded: 35 candidates, one pass over the remaining lengths for each that
+    def _relocate(self, k: int, lo: int, skip: Optional[int] = None, exact: bool = False) -> bool:
+        """Block k-1 (at starts[k-1]) has an unusable length: find the next block among the
+        RESYNC_WINDOW entries from `lo` and rebuild the index from it.  A candidate must
+        decompress as a whole block; the lengths from it are then followed to the end of the
+        map, finding the next block again after each other unusable length (_chain_from).
+
+        Which block a found block is, is decided by counting: the blocks walked must be
+        exactly the blocks left, then every block is placed (k independent damaged lengths
+        cost k blocks).  Fewer blocks walked means some resynchronisation skipped more than
+        its damaged block (two adjacent damaged lengths): the blocks after the last one are
+        still placed, counted back from the map's end, but those between block k-1 and them
+        are lost -- which of the resynchronisations skipped more cannot be told, and a block
+        is never served under another block's pages.  With `exact` only the first outcome is
+        accepted.  Bounded: 70 candidates, one pass over the remaining lengths for each that
         decompresses, and each entry decompressed at most once as a candidate."""
         entries = self.swap_map.entries
         if k >= self.nr_blocks or self.swap_map.broken:
             return False  # without the whole map, no identity check: lose the rest, guess nothing
-        for candidate in range(lo, min(lo + CMP_PAGES_MAX, len(entries))):
+        for candidate in range(lo, min(lo + RESYNC_WINDOW, len(entries))):
             if candidate == skip or not self._starts_block(k, candidate):
                 continue
-            found = self._chain_from(k, candidate)
-            if found is None:
+            segments = self._chain_from(k, candidate)
+            if segments is None:
                 continue
-            chain, jumped = found
+            walked = sum(len(seg) for seg in segments) - 1  # the last segment ends with the map's end
+            short = (self.nr_blocks - k) - walked
+            if short < 0 or (short and exact):
+                continue  # more blocks than the image has: not block k
             del self.starts[k:]
-            self.starts.extend(chain)
-            for j, error in jumped:
-                self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), error, j))
+            if short == 0:
+                label = k
+                for seg in segments[:-1]:  # each ends with a block whose length is unusable
+                    self.starts.extend(seg)
+                    label += len(seg)
+                    self._jumped(label - 1, seg[-1])
+                self.starts.extend(segments[-1])
+            else:
+                last = segments[-1]
+                placed = self.nr_blocks - (len(last) - 1)  # the last segment's first block
+                self.starts.extend([last[0]] * (placed - k))  # unplaced: empty spans, never read
+                self.starts.extend(last)
+                self.damage.add(Damage(self.first_page(k), self.first_page(placed), SwsuspFormatError(
+                    f"compressed blocks #{k}-#{placed - 1} cannot be placed: after block #{k - 1}'s unusable "
+                    f"length, {short} more block(s) than the damaged ones were skipped and where is ambiguous",
+                    self.area.block_offset(entries[candidate]), block_index=k), k))
             return True
         return False
+
+    def _jumped(self, j: int, start: int) -> None:
+        """Record block j (at map entry `start`) as damaged: its length is unusable."""
+        self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), self._why_unusable(j, start), j))
+
+    def _why_unusable(self, j: int, start: int) -> SwsuspFormatError:
+        try:
+            self._block_end(j, start)
+        except SwsuspFormatError as exc:
+            exc.__traceback__ = None
+            if exc.block_index is None:
+                exc.block_index = j
+            return exc
+        return SwsuspFormatError(f"compressed block #{j}'s length leads to no block", None, block_index=j)
 
     def _starts_block(self, k: int, candidate: int) -> bool:
         """Whether block k's length and data read right from map entry `candidate` (memoised:
@@ -405,40 +444,39 @@ class CompressedStream(_Stream):
             self._candidates[key] = known
         return known
 
-    def _chain_from(self, k: int, start: int) -> Optional[Tuple[array, List[Tuple[int, SwsuspFormatError]]]]:
-        """Starts of blocks k.. and the end of the last, following the lengths from `start`,
-        and the blocks whose length was unusable on the way (with why): after such a block j
-        the walk goes on from the first entry of the next CMP_PAGES_MAX where block j+1
-        decompresses.  None unless the walk ends exactly where the map does, in exactly the
-        blocks left: a resynchronisation that skipped a second block (or none) fails that."""
+    def _chain_from(self, k: int, start: int) -> Optional[List[array]]:
+        """The blocks from `start` (taken as block k) to the end of the map, following their
+        lengths, as segments: each segment but the last ends with a block whose length is
+        unusable, and the next one starts at the first entry of the following RESYNC_WINDOW
+        where a block decompresses; the last ends with the map's end.  None if a
+        resynchronisation finds no block or the walk does not end where the map does."""
         entries = self.swap_map.entries
-        chain = array("Q", [start])
-        jumped: List[Tuple[int, SwsuspFormatError]] = []
-        j = k
-        while j < self.nr_blocks:
-            here = chain[-1]
+        segments = [array("Q", [start])]
+        j = k  # the walk's provisional number for the block at segments[-1][-1]
+        while True:
+            seg = segments[-1]
+            here = seg[-1]
+            if j >= self.nr_blocks:
+                return None  # more blocks than the image has
             try:
-                chain.append(self._block_end(j, here))
-                j += 1
-                continue
-            except SwsuspFormatError as exc:
-                error = exc
-            error.__traceback__ = None
-            if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
-                if not 0 < len(entries) - here <= CMP_PAGES_MAX:
-                    return None
-                chain.append(len(entries))
-            else:
-                nxt = next((c for c in range(here + 1, min(here + 1 + CMP_PAGES_MAX, len(entries)))
+                end = self._block_end(j, here)
+            except SwsuspFormatError:
+                if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
+                    if not 0 < len(entries) - here <= CMP_PAGES_MAX:
+                        return None
+                    seg.append(len(entries))
+                    return segments
+                nxt = next((c for c in range(here + 1, min(here + 1 + RESYNC_WINDOW, len(entries)))
                             if self._starts_block(j + 1, c)), None)
                 if nxt is None:
                     return None
-                chain.append(nxt)
-            if error.block_index is None:
-                error.block_index = j
-            jumped.append((j, error))
+                segments.append(array("Q", [nxt]))
+                j += 1
+                continue
+            seg.append(end)
+            if end == len(entries):
+                return segments
             j += 1
-        return (chain, jumped) if chain[-1] == len(entries) else None
 
     # -- decompressing ---------------------------------------------------------------------
 
@@ -453,6 +491,10 @@ class CompressedStream(_Stream):
             error.block_index = index if failed.block_index is not None else None
             raise error
         try:
+            if not 0 < end - first <= CMP_PAGES_MAX:  # an unplaced block, or a damaged one's gap
+                raise SwsuspFormatError(f"compressed block #{index} has no place in the map",
+                                        self.area.block_offset(self.swap_map.entries[min(first, end - 1)])
+                                        if end > 0 else None, block_index=index)
             raw = self.read_blocks(self.swap_map.entries[first:end], first)
             cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
             return self._decompress(
@@ -499,7 +541,7 @@ class CompressedStream(_Stream):
         j = index - 1
         if j < 0 or len(self.starts) <= index or not self._is_damaged_block(j):
             return None
-        if not self._relocate(index, self.starts[j] + 1, skip=self.starts[index]):
+        if not self._relocate(index, self.starts[j] + 1, skip=self.starts[index], exact=True):
             return None
         self.lost_from = None if self.lost_from is None or self.lost_from >= index else self.lost_from
         self.damage.forget_blocks_from(index)
