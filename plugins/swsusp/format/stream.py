@@ -28,6 +28,9 @@ Progress = Optional[Callable[[float, str], None]]
 # Entries searched for the next block after one whose length is unusable: that block and the
 # next may both be damaged (two adjacent blocks), each up to CMP_PAGES_MAX pages.
 RESYNC_WINDOW = 2 * CMP_PAGES_MAX
+# Blocks checked (decompressed) when blocks are placed by counting back from the map's end:
+# those before are reported lost (bounds the cost of one re-location to ~1 s).
+PLACE_BACK_MAX = 1024
 Pages = Union[bytes, memoryview]  # a slice of a decompressed block, or bytes read from disk
 
 
@@ -310,13 +313,29 @@ class CompressedStream(_Stream):
             j = len(starts) - 1
             try:
                 starts.append(self._block_end(j, starts[j]))
-            except SwsuspFormatError as exc:
+            except SwsuspFormatError as found:
+                exc = found
+                if j > 0 and not self._starts_block(j - 1, starts[j - 1]):
+                    # Block j-1 does not decompress either: the length that put block j here is
+                    # suspect (a wrong one inside 1..CMP_SIZE_MAX makes a phantom block, whose
+                    # count could cancel another resynchronisation's).  Resynchronise after j-1.
+                    exc = self._block_error(j - 1, starts[j - 1])
+                    j -= 1
+                    self._forget_starts_from(j + 1)
                 if not self._relocate(j + 1, starts[j] + 1):  # the rest of the stream cannot be located
                     self.lost_from = j
-                    self.damage.add(Damage(self.first_page(j), self.pages, exc, j))
-                    raise
+                    known = self.damage.at(self.first_page(j))  # block j may be recorded already
+                    first = known.end if known is not None else self.first_page(j)
+                    self.damage.add(Damage(first, self.pages, exc, j if known is None else j + 1))
+                    raise exc from None
                 self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), exc, j))
         return starts[index]
+
+    def _span(self, index: int) -> Tuple[int, int]:
+        """Map entries [first, end) of block `index`.  The end is located first: locating it
+        may re-locate the block itself (a phantom start found when the next length fails)."""
+        end = self.block_start(index + 1)
+        return self.block_start(index), end
 
     def _lost_error(self) -> SwsuspFormatError:
         assert self.lost_from is not None
@@ -396,8 +415,8 @@ class CompressedStream(_Stream):
             short = (self.nr_blocks - k) - walked
             if short < 0 or (short and exact):
                 continue  # more blocks than the image has: not block k
-            del self.starts[k:]
             if short == 0:
+                self._forget_starts_from(k)
                 label = k
                 for seg in segments[:-1]:  # each ends with a block whose length is unusable
                     self.starts.extend(seg)
@@ -405,10 +424,21 @@ class CompressedStream(_Stream):
                     self._jumped(label - 1, seg[-1])
                 self.starts.extend(segments[-1])
             else:
+                # Counting back from the map's end places the blocks after the last skip; a
+                # wrong length that lands on another block's start skips one inside a segment
+                # too, so the placed blocks are checked from the end (each decompresses and its
+                # length leads to the next) and placing stops at the first that does not.
                 last = segments[-1]
-                placed = self.nr_blocks - (len(last) - 1)  # the last segment's first block
-                self.starts.extend([last[0]] * (placed - k))  # unplaced: empty spans, never read
-                self.starts.extend(last)
+                base = self.nr_blocks - (len(last) - 1)  # the last segment's first block, if no skip in it
+                i = len(last) - 1
+                while i > 0 and len(last) - i <= PLACE_BACK_MAX and self._starts_block(base + i - 1, last[i - 1]):
+                    i -= 1
+                placed = base + i
+                if placed >= self.nr_blocks:
+                    continue  # not even the last block checks out
+                self._forget_starts_from(k)
+                self.starts.extend([last[i]] * (placed - k))  # unplaced: empty spans, never read
+                self.starts.extend(last[i:])
                 self.damage.add(Damage(self.first_page(k), self.first_page(placed), SwsuspFormatError(
                     f"compressed blocks #{k}-#{placed - 1} cannot be placed: after block #{k - 1}'s unusable "
                     f"length, {short} more block(s) than the damaged ones were skipped and where is ambiguous",
@@ -419,6 +449,15 @@ class CompressedStream(_Stream):
     def _jumped(self, j: int, start: int) -> None:
         """Record block j (at map entry `start`) as damaged: its length is unusable."""
         self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), self._why_unusable(j, start), j))
+
+    def _block_error(self, j: int, start: int) -> SwsuspFormatError:
+        """Why block j does not read from map entry `start` (its length, or its data)."""
+        try:
+            self._decompress_span(j, start, self._block_end(j, start))
+        except SwsuspFormatError as exc:
+            exc.__traceback__ = None
+            return exc
+        return SwsuspFormatError(f"compressed block #{j} is suspect", None, block_index=j)
 
     def _why_unusable(self, j: int, start: int) -> SwsuspFormatError:
         try:
@@ -461,6 +500,10 @@ class CompressedStream(_Stream):
             try:
                 end = self._block_end(j, here)
             except SwsuspFormatError:
+                # The length that led here must be right: a wrong one inside 1..CMP_SIZE_MAX
+                # makes a phantom block whose count could cancel a wrongly chosen candidate's.
+                if len(seg) < 2 or not self._starts_block(j - 1, seg[-2]):
+                    return None
                 if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
                     if not 0 < len(entries) - here <= CMP_PAGES_MAX:
                         return None
@@ -516,7 +559,7 @@ class CompressedStream(_Stream):
         first = self.first_page(index)
         if self.damage.at(first) is None:
             try:
-                return self._decompress_span(index, self.block_start(index), self.block_start(index + 1))
+                return self._decompress_span(index, *self._span(index))
             except SwsuspFormatError as exc:
                 if exc.block_index is None and not self._is_broken(exc):
                     exc.block_index = index
@@ -532,7 +575,17 @@ class CompressedStream(_Stream):
     def _decompress_ahead(self, index: int) -> bytes:
         """Block `index` for a read-ahead worker: no bookkeeping (the caller's thread found the
         boundaries); any failure is redone by the caller on the salvage path."""
-        return self._decompress_span(index, self.starts[index], self.starts[index + 1])
+        try:
+            first, end = self.starts[index], self.starts[index + 1]
+        except IndexError:  # the caller is re-locating blocks (_forget_starts_from)
+            raise SwsuspFormatError("block boundaries are being re-located", None, block_index=index) from None
+        return self._decompress_span(index, first, end)
+
+    def _forget_starts_from(self, k: int) -> None:
+        """Blocks k.. are being re-located: drop their starts, and the blocks read ahead from
+        the old ones (a worker's block could be another block's pages under this index)."""
+        del self.starts[k:]
+        self.readahead.drop()
 
     def _restart_after_damaged(self, index: int) -> Optional[bytes]:
         """Block `index` failed where the lengths put it.  If block index-1 is damaged too, its
@@ -555,7 +608,7 @@ class CompressedStream(_Stream):
         if j in self.cache:
             return False
         try:
-            self._decompress_span(j, self.block_start(j), self.block_start(j + 1))
+            self._decompress_span(j, *self._span(j))
         except SwsuspFormatError:
             return True
         return False
