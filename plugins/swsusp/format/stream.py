@@ -377,7 +377,27 @@ class CompressedStream(_Stream):
                 offset,
                 block_index=j,
             )
+        if self.codec == "lzo" and not self._ends_lzo_stream(first, cmp_len):
+            raise SwsuspFormatError(
+                f"compressed block length {cmp_len} does not end on the LZO end-of-stream marker "
+                "(a damaged length)", offset, block=entries[first], block_index=j)
         return end
+
+    def _ends_lzo_stream(self, first: int, cmp_len: int) -> bool:
+        """Whether the payload's last 3 bytes are lzo1x_1_compress's end marker (M4, distance 0:
+        11 00 00).  A wrong length inside 1..CMP_SIZE_MAX is caught here, before it places the
+        next block: one that lands exactly on a later block's start would skip that block
+        unseen.  (LZ4 blocks have no end marker.)  Unreadable bytes are left to decompression."""
+        entries = self.swap_map.entries
+        start = CMP_HEADER + cmp_len - 3
+        pieces = [(start, 3)] if start // PAGE_SIZE == (start + 2) // PAGE_SIZE else [(start + i, 1) for i in range(3)]
+        tail = b""
+        for pos, size in pieces:
+            block = entries[first + pos // PAGE_SIZE]
+            if not self.area.holds_block(block):
+                return True
+            tail += self.area.source.read(self.area.block_offset(block) + pos % PAGE_SIZE, size)
+        return len(tail) < 3 or tail == b"\x11\x00\x00"
 
     def _broken(self) -> Optional[SwsuspFormatError]:
         """Why the map chain stopped early, as a new exception (the stored one stays frame-free)."""
