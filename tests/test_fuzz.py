@@ -764,7 +764,7 @@ def test_lzo_outputs_far_beyond_a_block_keep_peak_rss_bounded(tmp_path):
     was kept per damaged block).  Opening, the damage scan, every page, the CRC and the
     banners stay under the memory contract: lzallright's output cannot be capped (one call
     peaks at ~100 MiB) but it is dropped at once and no damage record keeps it.
-    Measured: ~280 MiB peak (before: ~1.9 GiB)."""
+    Measured: ~210 MiB peak (before: ~1.9 GiB)."""
     from pathlib import Path
 
     from samples import bad
