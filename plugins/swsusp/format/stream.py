@@ -239,6 +239,11 @@ class CompressedStream(_Stream):
                  cache_blocks: int = 64) -> None:
         super().__init__(area, swap_map, pages, base)
         self.codec = codec
+        # An LZO length is checked against lzo1x's end marker where it is read (_block_end), so
+        # a wrong one inside 1..CMP_SIZE_MAX is caught there.  An LZ4 length is checked only
+        # by decompressing: a block before a resynchronisation, and blocks placed back from the
+        # map's end, are decompressed first (slower, and more may be lost, never misplaced).
+        self.lengths_checked = codec == "lzo"
         self.nr_blocks = -(-(pages - base) // UNC_PAGES)
         if len(swap_map) > 1 + self.nr_blocks * CMP_PAGES_MAX:
             raise SwsuspFormatError(
@@ -315,7 +320,7 @@ class CompressedStream(_Stream):
                 starts.append(self._block_end(j, starts[j]))
             except SwsuspFormatError as found:
                 exc = found
-                if j > 0 and not self._starts_block(j - 1, starts[j - 1]):
+                if j > 0 and not self.lengths_checked and not self._starts_block(j - 1, starts[j - 1]):
                     # Block j-1 does not decompress either: the length that put block j here is
                     # suspect (a wrong one inside 1..CMP_SIZE_MAX makes a phantom block, whose
                     # count could cancel another resynchronisation's).  Resynchronise after j-1.
@@ -451,7 +456,8 @@ class CompressedStream(_Stream):
                 last = segments[-1]
                 base = self.nr_blocks - (len(last) - 1)  # the last segment's first block, if no skip in it
                 i = len(last) - 1
-                while i > 0 and len(last) - i <= PLACE_BACK_MAX and self._starts_block(base + i - 1, last[i - 1]):
+                while i > 0 and (self.lengths_checked or (len(last) - i <= PLACE_BACK_MAX
+                                                          and self._starts_block(base + i - 1, last[i - 1]))):
                     i -= 1
                 placed = base + i
                 if placed >= self.nr_blocks:
@@ -522,7 +528,7 @@ class CompressedStream(_Stream):
             except SwsuspFormatError:
                 # The length that led here must be right: a wrong one inside 1..CMP_SIZE_MAX
                 # makes a phantom block whose count could cancel a wrongly chosen candidate's.
-                if len(seg) < 2 or not self._starts_block(j - 1, seg[-2]):
+                if len(seg) < 2 or not (self.lengths_checked or self._starts_block(j - 1, seg[-2])):
                     return None
                 if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
                     if not 0 < len(entries) - here <= CMP_PAGES_MAX:
