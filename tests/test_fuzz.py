@@ -714,6 +714,107 @@ def test_lzo_bomb_is_bounded():
     check_contract(bytes(buf), scans=("auto",))
 
 
+_PEAK_RSS = r"""
+import resource, subprocess, sys
+child = subprocess.run([sys.executable, "-c", sys.argv[1], *sys.argv[2:]])
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)  # KiB on Linux
+sys.exit(child.returncode)
+"""
+
+_READ_ALL = r"""
+import sys
+sys.path.insert(0, sys.argv[1])
+from tests import conftest  # noqa: F401 - the checkout's plugins first
+from volatility3.plugins.swsusp.format.errors import PageNotInImage
+from volatility3.plugins.swsusp.format.image import SwsuspImage
+image = SwsuspImage.open(sys.argv[2])
+image.scan_damage()
+n = sum(1 for _ in image.iter_pages())
+for pfn in image.present_pfns():
+    try:
+        image.read_page(pfn)
+    except PageNotInImage:
+        pass
+image.compute_crc32()
+image.find_banners()
+print(len(image.damage), n, sum("data continues after the end" in d.message for d in image.damage))
+"""
+
+
+def peak_rss_of(code: str, *args: str) -> Tuple[int, str]:
+    """Peak RSS (bytes) of `code` run in a grandchild: RUSAGE_CHILDREN of a child process
+    counts that grandchild alone, not the other processes this test session started."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _PEAK_RSS, code, *args], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    *lines, peak = out.stdout.split("\n")[:-1] if out.stdout.endswith("\n") else out.stdout.split("\n")
+    return int(peak), "\n".join(lines)
+
+
+RSS_LIMIT = 3 << 29  # 1.5 GiB: the contract, whatever the image claims
+
+
+def test_lzo_outputs_far_beyond_a_block_keep_peak_rss_bounded(tmp_path):
+    """Issue 11 (~16 GB seen): every data block of incompressible-lzo is an LZO stream
+    claiming ~255x its bytes (up to 34 MiB a block, ~420 MiB in all), all but one with bytes
+    after the end (lzallright's InputNotConsumed carries the whole output, and its message
+    was kept per damaged block).  Opening, the damage scan, every page, the CRC and the
+    banners stay under the memory contract: lzallright's output cannot be capped (one call
+    peaks at ~100 MiB) but it is dropped at once and no damage record keeps it.
+    Measured: ~210 MiB peak (before: ~1.9 GiB)."""
+    from pathlib import Path
+
+    from samples import bad
+
+    b = base("incompressible-lzo")
+    n = b.facts.num_blocks
+    path = tmp_path / "bombs.img"
+    buf = bytearray(b.data)
+    for offset, value in bad.bombed_blocks(b.facts, [1]) + bad.bombed_blocks(b.facts, range(2, n), bad.AFTER_END):
+        buf[offset : offset + len(value)] = value
+    path.write_bytes(buf)
+    claimed = sum(255 * b.facts.blocks[j]["stored_pages"] * PAGE for j in range(1, n))
+    assert claimed > 400 << 20
+    peak, out = peak_rss_of(_READ_ALL, str(Path(__file__).resolve().parent.parent), str(path))
+    damaged, pages, after_end = map(int, out.split())
+    assert damaged == n - 1 and pages > 0 and after_end == n - 2
+    print(f"peak RSS {peak / 2**20:.0f} MiB for {claimed / 2**20:.0f} MiB claimed")
+    assert peak < RSS_LIMIT, f"peak RSS {peak / 2**20:.0f} MiB for {claimed / 2**20:.0f} MiB claimed"
+
+
+def test_damage_records_keep_a_few_hundred_bytes_each(tmp_path):
+    """Random garbage in every data block: what the damage log holds per damaged block (the
+    memory freed when it is dropped) is a few hundred bytes, no exception, frame or buffer."""
+    import gc
+    import random
+
+    b = base("medium-lzo")
+    buf, rng = bytearray(b.data), random.Random(11)
+    for j in range(1, len(b.facts.blocks)):
+        at = b.at(f"block{j}", 8 + 16)
+        buf[at : at + 1024] = rng.randbytes(1024)
+    image = SwsuspImage.open(BytesSource(bytes(buf)))
+    image.stream.readahead.enabled = False  # nothing queued ahead that would be counted
+    tracemalloc.start()
+    try:
+        image.scan_damage()
+        image.stream.cache.clear()
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+        damaged = len(image.damage)
+        image.damage._parts.clear()
+        gc.collect()
+        per_block = (held - tracemalloc.get_traced_memory()[0]) / damaged
+    finally:
+        tracemalloc.stop()
+    assert damaged == len(b.facts.blocks) - 1
+    print(f"{per_block:.0f} bytes per damaged block")
+    assert per_block < 600, f"{per_block:.0f} bytes per damaged block"
+
+
 def test_lying_image_pages_reads_only_the_pfn_list(monkeypatch):
     """Regression (found on the real image): swsusp_info.image_pages = 1 with pages unchanged
     makes M = pages - 2, and the reader used to decompress every block as "metadata" before

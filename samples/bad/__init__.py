@@ -102,6 +102,44 @@ def _looping_chain(_base) -> bytes:
     return bytes(header) + map1 + map2 + bytes(PAGE * 1097)
 
 
+# Bytes after an LZO stream's end that keep the block's last 3 bytes lzo1x's end marker (the
+# reader checks a length by it): lzallright then raises InputNotConsumed.
+AFTER_END = b"\x11\x00\x00"
+
+
+def lzo_bomb(length: int, trailing: bytes = b"") -> bytes:
+    """A legal LZO1X stream of exactly `length` bytes (plus `trailing` bytes after its end)
+    that decompresses to ~255 x length bytes: one literal, then one match at distance 1
+    whose length is extended by `length - 9` zero bytes (each adds 255), then the end marker.
+    With `trailing`, lzallright raises InputNotConsumed carrying all that output."""
+    assert length >= 10
+    return bytes([18, 0x41, 0x20]) + bytes(length - 9) + b"\x01\x00\x00" + b"\x11\x00\x00" + trailing
+
+
+def bombed_blocks(facts, blocks, trailing: bytes = b"") -> List[Edit]:
+    """Each block j's record rewritten as an LZO bomb filling the pages it has (its length
+    still leads to the next block): block j claims ~255 x its stored bytes of output."""
+    edits = []
+    for j in blocks:
+        blk = facts.blocks[j]
+        room = blk["stored_pages"] * PAGE - 8
+        record = struct.pack("<Q", room) + lzo_bomb(room - len(trailing), trailing)
+        first = blk["first_entry"]
+        for k in range(blk["stored_pages"]):
+            edits.append((at(facts, facts.stream_blocks[first + k]), record[k * PAGE : (k + 1) * PAGE]))
+    return edits
+
+
+def damaged_lengths(facts, blocks) -> List[Edit]:
+    """Each block j's 8-byte length replaced by one far beyond any block (1 TiB + j)."""
+    return [(block_of_compressed(facts, j), struct.pack("<Q", (1 << 40) + j)) for j in blocks]
+
+
+def flipped_flags(facts, bits: int) -> List[Edit]:
+    """swsusp_header.flags (layout A, 4072 in the header page) with `bits` flipped."""
+    return [(facts.header_file_offset + 4072, struct.pack("<I", facts.flags ^ bits))]
+
+
 def _edit(name: str, edits, cut=None) -> Callable[[_Base], bytes]:
     return lambda base: base.edited(name, edits, cut)
 
@@ -308,6 +346,21 @@ CORPUS: List[Case] = [
          _edit("era-6.1-none", lambda f: [(f.header_file_offset + 1028, struct.pack("<I", 15))]),
          exit_code=0, stderr=("size field damaged: mkswap last_page 15 (file offset 0x404) is below block",
                               "ignored, the input's size")),
+    Case("two-damaged-lengths", "compressed blocks #7 and #14 with their lengths garbled (each is found again)",
+         _edit("medium-lzo", lambda f: damaged_lengths(f, [7, 14])),
+         exit_code=0, stderr=("Hibernation image damaged: 64 of",),
+         stdout=("compressed block #7 (stream pages 225-256)", "compressed block #14 (stream pages 449-480)",
+                 "compressed block length")),
+    Case("lzo-bombs", "every data block of incompressible-lzo rewritten as an LZO stream claiming ~255x "
+         "its bytes (up to 34 MiB each, ~420 MiB in all; half with bytes after the stream's end)",
+         _edit("incompressible-lzo", lambda f: bombed_blocks(f, range(1, f.num_blocks, 2))
+               + bombed_blocks(f, range(2, f.num_blocks, 2), trailing=AFTER_END)),
+         exit_code=0, stderr=("Hibernation image damaged",),
+         stdout=("decompresses to", "expected 131072 (32 pages)", "data continues after the end of the LZO stream")),
+    Case("codec-flag-flipped", "an intact LZO image whose flags say LZ4 (SF_COMPRESSION_ALG_LZ4 flipped)",
+         _edit("quickstart-lzo", lambda f: flipped_flags(f, 16)),
+         exit_code=0, stderr=("say LZ4 (SF_COMPRESSION_ALG_LZ4), but only LZO decodes compressed block #0",),
+         stdout=("codec note", "MATCH")),
     Case("crc-mismatch", "the stored CRC32 differs from the data",
          _edit("quickstart-lzo", lambda f: [(f.header_file_offset + 4060, b"\x01\x02\x03\x04")]),
          exit_code=0, stderr=("CRC32 mismatch",), stdout=("MISMATCH",)),

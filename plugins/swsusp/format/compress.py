@@ -20,9 +20,22 @@ def _lzo():
     compressor = lzallright.LZOCompressor()
 
     def decompress(data: bytes) -> bytes:
+        # lzallright cannot bound its output: on an overrun it doubles the buffer until the
+        # stream fits.  A payload is at most CMP_SIZE_MAX bytes and LZO1X expands at most
+        # ~255x (one zero byte adds 255 to a match length), so one call peaks at ~100 MiB
+        # (the 64 MiB try and the copy of <= 36 MiB) and the result is dropped by the caller
+        # at once when it is not the block's size (see BlockDecompressor).
         return compressor.decompress(data, output_size_hint=UNC_SIZE)
 
-    return decompress, (lzallright.LZOError, lzallright.InputNotConsumed)
+    return decompress, (lzallright.LZOError,)
+
+
+def _codec_error(exc: Exception) -> str:
+    """The library's reason, never its data: lzallright's InputNotConsumed carries the whole
+    decompressed output in its args (str() of it was a ~4x larger string per damaged block)."""
+    if type(exc).__name__ == "InputNotConsumed":
+        return "data continues after the end of the LZO stream"
+    return str(exc.args[0] if len(exc.args) == 1 else exc)[:200]
 
 
 def _lz4():
@@ -32,7 +45,8 @@ def _lz4():
         raise ImportError("LZ4 images need the 'lz4' package (pip install lz4)") from exc
 
     def decompress(data: bytes) -> bytes:
-        # A raw LZ4 block (no frame, no size prefix): uncompressed_size is the maximum.
+        # A raw LZ4 block (no frame, no size prefix): uncompressed_size is the maximum, a
+        # longer output fails inside the library (the output is bounded to one block).
         return lz4.block.decompress(data, uncompressed_size=UNC_SIZE)
 
     return decompress, (lz4.block.LZ4BlockError,)
@@ -49,20 +63,22 @@ class BlockDecompressor:
         self._decompress, self._errors = _DECOMPRESSORS[codec]()
 
     def __call__(self, payload: bytes, expected_len: int, offset: int, index: int) -> bytes:
+        """The block's bytes; SwsuspFormatError if they are not `expected_len` bytes.  The
+        error keeps no reference to the output, the payload or the library's exception (a
+        damage log may hold thousands of them; see damage.DamageLog)."""
+        reason = None
         try:
             data = self._decompress(payload)
         except self._errors + (ValueError,) as exc:
-            raise SwsuspFormatError(
-                f"{self.codec.upper()} data does not decompress ({exc})", offset, block_index=index
-            ) from None
-        if len(data) != expected_len:
-            raise SwsuspFormatError(
-                f"{self.codec.upper()} block decompresses to {len(data)} bytes, expected "
-                f"{expected_len} ({expected_len // PAGE_SIZE} pages)",
-                offset,
-                block_index=index,
-            )
-        return data
+            reason = f"{self.codec.upper()} data does not decompress ({_codec_error(exc)})"
+        if reason is None:
+            got = len(data)
+            if got == expected_len:
+                return data
+            del data  # may be ~36 MiB: gone before the error exists
+            reason = (f"{self.codec.upper()} block decompresses to {got} bytes, expected "
+                      f"{expected_len} ({expected_len // PAGE_SIZE} pages)")
+        raise SwsuspFormatError(reason, offset, block_index=index)
 
 
 def crc32_le(crc: int, data: bytes) -> int:

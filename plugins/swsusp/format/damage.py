@@ -7,20 +7,50 @@ the log records each damaged part once, so the rest of the image stays readable 
 
 import re
 from bisect import bisect_left, insort
-from dataclasses import dataclass
 from typing import Iterator, List, Optional
 
 from .errors import SwsuspFormatError
 
 
-@dataclass(frozen=True)
 class Damage:
-    """Stream pages [first, end) that cannot be read, and why."""
+    """Stream pages [first, end) that cannot be read, and why.
 
-    first: int
-    end: int
-    error: SwsuspFormatError
-    block_index: Optional[int] = None  # the compressed block, for compressed images
+    Only the error's words and coordinates are kept (message, file offset, swap block, PFN,
+    block index), never the exception: its traceback's frames held the decompressed buffer
+    of the failed block alive (~36 MiB each for a block that claims a huge output), and a
+    hostile image may damage thousands of blocks.  `error` builds a fresh exception."""
+
+    __slots__ = ("first", "end", "block_index", "_kind", "_reason", "_where")
+
+    def __init__(self, first: int, end: int, error: SwsuspFormatError, block_index: Optional[int] = None) -> None:
+        self.first = first
+        self.end = end
+        self.block_index = block_index  # the compressed block, for compressed images
+        self._kind = type(error)
+        self._reason = error.reason
+        self._where = (error.offset, error.block, error.pfn, error.block_index)
+
+    def __repr__(self) -> str:
+        return f"Damage({self.first}, {self.end}, {self._reason!r}, block_index={self.block_index})"
+
+    def _key(self) -> tuple:
+        return (self.first, self.end, self.block_index, self._kind, self._reason, self._where)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Damage) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    @property
+    def error(self) -> SwsuspFormatError:
+        """Why, as a new exception (raising it never attaches frames to the log)."""
+        offset, block, pfn, block_index = self._where
+        return self._kind(self._reason, offset, block=block, pfn=pfn, block_index=block_index)
+
+    @property
+    def message(self) -> str:
+        return self.error.message
 
     @property
     def where(self) -> str:
@@ -34,10 +64,8 @@ def error_kind(error: SwsuspFormatError) -> str:
 
 
 class DamageLog:
-    """Damaged parts sorted by first stream page; ranges never overlap.
-
-    The error objects keep no traceback (nor the frames and buffers it would hold alive):
-    a hostile image may damage thousands of blocks."""
+    """Damaged parts sorted by first stream page; ranges never overlap (a few hundred bytes
+    each: see Damage)."""
 
     def __init__(self, end: int) -> None:
         self.end = end  # the stream's length in pages
@@ -58,7 +86,6 @@ class DamageLog:
     def add(self, damage: Damage) -> None:
         """Record damage unless known; a wider range replaces those inside it."""
         if self.at(damage.first) is None:
-            damage.error.__traceback__ = None
             self._parts = [d for d in self._parts if not damage.first <= d.first < damage.end]
             insort(self._parts, damage, key=lambda d: d.first)
 

@@ -79,6 +79,9 @@ def header_rows(image: SwsuspImage) -> Iterator[Row]:
 def stream_rows(image: SwsuspImage, check: bool, warn: Warn, progress: Progress = None) -> Iterator[Row]:
     """The codec, the map, and the CRC32 (s2disk: MD5) computed unless `check` is False."""
     yield Row("stream", "codec", image.codec)
+    for note in image.codec_notes:
+        warn(f"Hibernation image header: {note}")
+        yield Row("stream", "codec note", note, image.header.field_offset("flags"))
     yield Row("stream", "extents pages" if image.uswsusp else "swap_map pages", str(len(image.swap_map.map_blocks)))
     yield Row("stream", "stream entries", str(len(image.swap_map)))
     if image.codec != "none":

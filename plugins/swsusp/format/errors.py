@@ -28,6 +28,11 @@ class SwsuspFormatError(Exception):
         self.block_index = block_index
         super().__init__(self.message)
 
+    def copy(self) -> "SwsuspFormatError":
+        """The same error as a new exception: an error stored and raised again would carry
+        (and keep alive) the frames of every place it was raised from."""
+        return type(self)(self.reason, self.offset, block=self.block, pfn=self.pfn, block_index=self.block_index)
+
     def __str__(self) -> str:  # block_index may be filled in after creation
         return self.message
 

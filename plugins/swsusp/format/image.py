@@ -44,6 +44,7 @@ class SwsuspImage:
         self.pfns = parts.pfns
         self.uswsusp = parts.uswsusp
         self.codec = parts.stream.codec
+        self.codec_notes = parts.codec_notes  # read otherwise than the header says (a flipped codec flag)
         self.damage = parts.stream.damage  # grows as blocks are read
         self.size_warnings = parts.warnings  # damaged size fields, each with what was used instead
         self._crc: Optional[int] = None

@@ -66,6 +66,7 @@ class ImageParts:
     pfns: PfnIndex
     uswsusp: Optional[ImageHeaderInfo] = None
     notes: Tuple[str, ...] = ()  # size fields the image's own structure contradicted, and what was used
+    codec_notes: Tuple[str, ...] = ()  # read with another codec than the header's flags say (one line each)
 
     @property
     def warnings(self) -> Tuple[str, ...]:
@@ -117,10 +118,18 @@ def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Ima
                           area.block_offset(swap_map.entries[0]))
     except SwsuspFormatError as exc:
         raise _Failed(0 if broken else _STAGE_CHAIN, broken or exc) from None
+    codec = _kernel_codec(header, swap_map, info)
+    codec_notes: Tuple[str, ...] = ()
     try:
-        codec = _kernel_codec(header, swap_map, info)
-        stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
-        pfns = _read_pfn_list(stream, info)
+        try:
+            stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
+            pfns = _read_pfn_list(stream, info)
+        except _Failed:
+            other = _other_codec(area, header, swap_map, info, codec, cache_blocks)
+            if other is None:
+                raise
+            stream, pfns, note, codec = other
+            codec_notes += (note,)
         checked = _meta_pages_of_list(info, pfns)
         if checked is not info:  # pages/size were wrong: the stream's length and data start move
             info = checked
@@ -129,7 +138,8 @@ def _open_kernel(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> Ima
         if broken and failed.stage < _STAGE_PFNS:
             raise _Failed(0, broken) from None
         raise
-    return ImageParts(area.location, header, area, swap_map, info, stream, pfns, notes=notes)
+    return ImageParts(area.location, header, area, swap_map, info, stream, pfns, notes=notes,
+                      codec_notes=codec_notes)
 
 
 def _read_map(area: SwapArea, header: SwsuspHeader) -> SwapMap:
@@ -178,6 +188,34 @@ def _kernel_codec(header: SwsuspHeader, swap_map: SwapMap, info: SwsuspInfo) -> 
     if len(swap_map) == info.pages:
         return "none"  # 2.6.23-2.6.36 images are uncompressed without the flag
     return "lz4" if header.flags & SF_COMPRESSION_ALG_LZ4 else "lzo"
+
+
+_CODEC_FLAGS = {"none": "uncompressed (SF_NOCOMPRESS_MODE)", "lzo": "LZO (no SF_COMPRESSION_ALG_LZ4)",
+                "lz4": "LZ4 (SF_COMPRESSION_ALG_LZ4)"}
+
+
+def _other_codec(area: SwapArea, header: SwsuspHeader, swap_map: SwapMap, info: SwsuspInfo, flagged: str,
+                 cache_blocks: int) -> Optional[Tuple[Stream, PfnIndex, str, str]]:
+    """A flipped compression bit in the header's flags must not refuse an intact image: when
+    the flagged codec cannot read block #0 (the PFN list), the other codec of a compressed
+    stream is tried (a stream with one entry per page is uncompressed whatever the flags
+    say: _kernel_codec).  Only a codec that decodes the whole PFN list is accepted."""
+    if header.layout.name != "A" or len(swap_map) == info.pages:
+        return None
+    for codec in ("lzo", "lz4"):
+        if codec == flagged:
+            continue
+        try:
+            stream = _stream(area, swap_map, info, base=1, codec=codec, cache_blocks=cache_blocks)
+            pfns = _read_pfn_list(stream, info)
+        except (_Failed, ImportError):
+            continue
+        where = header.field_offset("flags")
+        note = (f"header flags {header.flags:#x} say {_CODEC_FLAGS[flagged]}, but only {codec.upper()} "
+                f"decodes compressed block #0: read as {codec.upper()}"
+                + (f" (flags at file offset {where:#x})" if where is not None else ""))
+        return stream, pfns, note, codec
+    return None
 
 
 def _open_uswsusp(area: SwapArea, header: SwsuspHeader, cache_blocks: int) -> ImageParts:

@@ -140,6 +140,12 @@ class ReadAhead:
         """Wait until every queued block is decompressed (tests: the workers did them)."""
         wait([future for future, _k in list(self._pending.values())])
 
+    def drop(self) -> None:
+        """Forget every queued block: the caller re-located block boundaries, so what the
+        workers read from the old ones must not be handed out (called in the caller's thread,
+        possibly from `prepare` inside get(): no lock taken here)."""
+        self._drop()
+
     def in_flight(self) -> int:
         """Blocks queued or decompressed and not yet taken (bounded by `depth`)."""
         return len(self._pending)

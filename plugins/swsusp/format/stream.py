@@ -14,7 +14,7 @@ raise `PageDamaged` for a page that is listed but cannot be read.
 
 from array import array
 from collections import OrderedDict
-from typing import Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from .compress import CMP_PAGES_MAX, CMP_SIZE_MAX, UNC_PAGES, BlockDecompressor
 from .damage import Damage, DamageLog, error_kind
@@ -25,6 +25,12 @@ from .swap_area import SwapArea
 from .swap_map import SwapMap, first_bad_entry
 
 Progress = Optional[Callable[[float, str], None]]
+# Entries searched for the next block after one whose length is unusable: that block and the
+# next may both be damaged (two adjacent blocks), each up to CMP_PAGES_MAX pages.
+RESYNC_WINDOW = 2 * CMP_PAGES_MAX
+# Blocks checked (decompressed) when blocks are placed by counting back from the map's end:
+# those before are reported lost (bounds the cost of one re-location to ~1 s).
+PLACE_BACK_MAX = 1024
 Pages = Union[bytes, memoryview]  # a slice of a decompressed block, or bytes read from disk
 
 
@@ -87,7 +93,9 @@ class _Stream:
 
     def _map_short(self) -> SwsuspFormatError:
         """Why the map lists fewer stream pages than swsusp_info.pages."""
-        return self.swap_map.broken or SwsuspFormatError(
+        if self.swap_map.broken:
+            return self.swap_map.broken.copy()
+        return SwsuspFormatError(
             f"map chain lists {len(self.swap_map)} stream pages but swsusp_info says {self.pages} "
             "(truncated image)",
             self.area.block_offset(self.swap_map.map_blocks[-1]),
@@ -232,6 +240,11 @@ class CompressedStream(_Stream):
                  cache_blocks: int = 64) -> None:
         super().__init__(area, swap_map, pages, base)
         self.codec = codec
+        # An LZO length is checked against lzo1x's end marker where it is read (_block_end), so
+        # a wrong one inside 1..CMP_SIZE_MAX is caught there.  An LZ4 length is checked only
+        # by decompressing: a block before a resynchronisation, and blocks placed back from the
+        # map's end, are decompressed first (slower, and more may be lost, never misplaced).
+        self.lengths_checked = codec == "lzo"
         self.nr_blocks = -(-(pages - base) // UNC_PAGES)
         if len(swap_map) > 1 + self.nr_blocks * CMP_PAGES_MAX:
             raise SwsuspFormatError(
@@ -243,6 +256,8 @@ class CompressedStream(_Stream):
         self.starts = array("Q", [base])  # map entry of each located block's first page
         self.lost_from: Optional[int] = None  # block from which the stream cannot be located
         self._rechecked: set = set()  # damaged blocks already looked for after a damaged neighbour
+        self._candidates: Dict[Tuple[int, int], bool] = {}  # (map entry, pages) -> a block starts there
+        self._failed: Dict[Tuple[int, int, int], SwsuspFormatError] = {}  # (first, end, pages) -> why not
         workers = WORKERS if getattr(area.source, "thread_safe", False) else 0  # in-order walks: ahead
         self.readahead = ReadAhead(self.decompress_block, self.block_start, self.nr_blocks, self.cache, workers,
                                    fetch_ahead=self._decompress_ahead)
@@ -304,13 +319,29 @@ class CompressedStream(_Stream):
             j = len(starts) - 1
             try:
                 starts.append(self._block_end(j, starts[j]))
-            except SwsuspFormatError as exc:
+            except SwsuspFormatError as found:
+                exc = found
+                if j > 0 and not self.lengths_checked and not self._starts_block(j - 1, starts[j - 1]):
+                    # Block j-1 does not decompress either: the length that put block j here is
+                    # suspect (a wrong one inside 1..CMP_SIZE_MAX makes a phantom block, whose
+                    # count could cancel another resynchronisation's).  Resynchronise after j-1.
+                    exc = self._block_error(j - 1, starts[j - 1])
+                    j -= 1
+                    self._forget_starts_from(j + 1)
                 if not self._relocate(j + 1, starts[j] + 1):  # the rest of the stream cannot be located
                     self.lost_from = j
-                    self.damage.add(Damage(self.first_page(j), self.pages, exc, j))
-                    raise
+                    known = self.damage.at(self.first_page(j))  # block j may be recorded already
+                    first = known.end if known is not None else self.first_page(j)
+                    self.damage.add(Damage(first, self.pages, exc, j if known is None else j + 1))
+                    raise exc from None
                 self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), exc, j))
         return starts[index]
+
+    def _span(self, index: int) -> Tuple[int, int]:
+        """Map entries [first, end) of block `index`.  The end is located first: locating it
+        may re-locate the block itself (a phantom start found when the next length fails)."""
+        end = self.block_start(index + 1)
+        return self.block_start(index), end
 
     def _lost_error(self) -> SwsuspFormatError:
         assert self.lost_from is not None
@@ -322,7 +353,7 @@ class CompressedStream(_Stream):
         """Map entry after compressed block j, which starts at entry `first`."""
         entries = self.swap_map.entries
         if first >= len(entries):
-            raise self.swap_map.broken or SwsuspFormatError(
+            raise self._broken() or SwsuspFormatError(
                 f"stream ends before compressed block #{j} (map lists {len(entries)} pages)",
                 self.area.block_offset(self.swap_map.map_blocks[-1]),
                 block_index=j,
@@ -347,59 +378,204 @@ class CompressedStream(_Stream):
             )
         end = first + -(-(CMP_HEADER + cmp_len) // PAGE_SIZE)
         if end > len(entries):
-            raise self.swap_map.broken or SwsuspFormatError(
+            raise self._broken() or SwsuspFormatError(
                 f"compressed block #{j} needs {end - first} pages but the map ends after {len(entries) - first}",
                 offset,
                 block_index=j,
             )
+        if self.codec == "lzo" and not self._ends_lzo_stream(first, cmp_len):
+            raise SwsuspFormatError(
+                f"compressed block length {cmp_len} does not end on the LZO end-of-stream marker "
+                "(a damaged length)", offset, block=entries[first], block_index=j)
         return end
 
-    def _relocate(self, k: int, lo: int, skip: Optional[int] = None) -> bool:
-        """Find block k among the CMP_PAGES_MAX entries from `lo` (after a block whose length
-        is unusable or suspect) and rebuild the index from it.  A candidate must decompress as
-        a whole block *and* its lengths must lead to the end of the map in exactly the blocks
-        left: that is what tells block k from block k+1, which decompresses just as well but
-        ends one block early.  Bounded: 35 candidates, one pass over the remaining lengths
-        for each that decompresses."""
+    def _ends_lzo_stream(self, first: int, cmp_len: int) -> bool:
+        """Whether the payload's last 3 bytes are lzo1x_1_compress's end marker (M4, distance 0:
+        11 00 00).  A wrong length inside 1..CMP_SIZE_MAX is caught here, before it places the
+        next block: one that lands exactly on a later block's start would skip that block
+        unseen.  (LZ4 blocks have no end marker.)  Unreadable bytes are left to decompression."""
+        entries = self.swap_map.entries
+        start = CMP_HEADER + cmp_len - 3
+        pieces = [(start, 3)] if start // PAGE_SIZE == (start + 2) // PAGE_SIZE else [(start + i, 1) for i in range(3)]
+        tail = b""
+        for pos, size in pieces:
+            block = entries[first + pos // PAGE_SIZE]
+            if not self.area.holds_block(block):
+                return True
+            tail += self.area.source.read(self.area.block_offset(block) + pos % PAGE_SIZE, size)
+        return len(tail) < 3 or tail == b"\x11\x00\x00"
+
+    def _broken(self) -> Optional[SwsuspFormatError]:
+        """Why the map chain stopped early, as a new exception (the stored one stays frame-free)."""
+        return self.swap_map.broken.copy() if self.swap_map.broken else None
+
+    def _is_broken(self, exc: SwsuspFormatError) -> bool:
+        broken = self.swap_map.broken
+        return broken is not None and (exc.reason, exc.offset) == (broken.reason, broken.offset)
+
+    def _relocate(self, k: int, lo: int, skip: Optional[int] = None, exact: bool = False) -> bool:
+        """Block k-1 (at starts[k-1]) has an unusable length: find the next block among the
+        RESYNC_WINDOW entries from `lo` and rebuild the index from it.  A candidate must
+        decompress as a whole block; the lengths from it are then followed to the end of the
+        map, finding the next block again after each other unusable length (_chain_from).
+
+        Which block a found block is, is decided by counting: the blocks walked must be
+        exactly the blocks left, then every block is placed (k independent damaged lengths
+        cost k blocks).  Fewer blocks walked means some resynchronisation skipped more than
+        its damaged block (two adjacent damaged lengths): the blocks after the last one are
+        still placed, counted back from the map's end, but those between block k-1 and them
+        are lost -- which of the resynchronisations skipped more cannot be told, and a block
+        is never served under another block's pages.  With `exact` only the first outcome is
+        accepted.  Bounded: 70 candidates, one pass over the remaining lengths for each that
+        decompresses, and each entry decompressed at most once as a candidate."""
         entries = self.swap_map.entries
         if k >= self.nr_blocks or self.swap_map.broken:
             return False  # without the whole map, no identity check: lose the rest, guess nothing
-        for candidate in range(lo, min(lo + CMP_PAGES_MAX, len(entries))):
-            if candidate == skip:
+        for candidate in range(lo, min(lo + RESYNC_WINDOW, len(entries))):
+            if candidate == skip or not self._starts_block(k, candidate):
                 continue
-            try:
-                end = self._block_end(k, candidate)
-                data = self._decompress_span(k, candidate, end)
-                chain = self._chain_from(k, candidate)
-            except SwsuspFormatError:
+            segments = self._chain_from(k, candidate)
+            if segments is None:
                 continue
-            if chain is None:
-                continue
-            del self.starts[k:]
-            self.starts.extend(chain)
-            self.cache.put(k, data)
+            walked = sum(len(seg) for seg in segments) - 1  # the last segment ends with the map's end
+            short = (self.nr_blocks - k) - walked
+            if short < 0 or (short and exact):
+                continue  # more blocks than the image has: not block k
+            if short == 0:
+                self._forget_starts_from(k)
+                label = k
+                for seg in segments[:-1]:  # each ends with a block whose length is unusable
+                    self.starts.extend(seg)
+                    label += len(seg)
+                    self._jumped(label - 1, seg[-1])
+                self.starts.extend(segments[-1])
+            else:
+                # Counting back from the map's end places the blocks after the last skip; a
+                # wrong length that lands on another block's start skips one inside a segment
+                # too, so the placed blocks are checked from the end (each decompresses and its
+                # length leads to the next) and placing stops at the first that does not.
+                last = segments[-1]
+                base = self.nr_blocks - (len(last) - 1)  # the last segment's first block, if no skip in it
+                i = len(last) - 1
+                while i > 0 and (self.lengths_checked or (len(last) - i <= PLACE_BACK_MAX
+                                                          and self._starts_block(base + i - 1, last[i - 1]))):
+                    i -= 1
+                placed = base + i
+                if placed >= self.nr_blocks:
+                    continue  # not even the last block checks out
+                self._forget_starts_from(k)
+                self.starts.extend([last[i]] * (placed - k))  # unplaced: empty spans, never read
+                self.starts.extend(last[i:])
+                self.damage.add(Damage(self.first_page(k), self.first_page(placed), SwsuspFormatError(
+                    f"compressed blocks #{k}-#{placed - 1} cannot be placed: after block #{k - 1}'s unusable "
+                    f"length, {short} more block(s) than the damaged ones were skipped and where is ambiguous",
+                    self.area.block_offset(entries[candidate]), block_index=k), k))
             return True
         return False
 
-    def _chain_from(self, k: int, start: int) -> Optional[array]:
-        """Starts of blocks k.. and the end of the last, following the lengths from `start`;
-        None unless they end exactly where the map does."""
-        chain = array("Q", [start])
-        for j in range(k, self.nr_blocks):
-            chain.append(self._block_end(j, chain[-1]))
-        return chain if chain[-1] == len(self.swap_map.entries) else None
+    def _jumped(self, j: int, start: int) -> None:
+        """Record block j (at map entry `start`) as damaged: its length is unusable."""
+        self.damage.add(Damage(self.first_page(j), self.first_page(j + 1), self._why_unusable(j, start), j))
+
+    def _block_error(self, j: int, start: int) -> SwsuspFormatError:
+        """Why block j does not read from map entry `start` (its length, or its data)."""
+        try:
+            self._decompress_span(j, start, self._block_end(j, start))
+        except SwsuspFormatError as exc:
+            exc.__traceback__ = None
+            return exc
+        return SwsuspFormatError(f"compressed block #{j} is suspect", None, block_index=j)
+
+    def _why_unusable(self, j: int, start: int) -> SwsuspFormatError:
+        try:
+            self._block_end(j, start)
+        except SwsuspFormatError as exc:
+            exc.__traceback__ = None
+            if exc.block_index is None:
+                exc.block_index = j
+            return exc
+        return SwsuspFormatError(f"compressed block #{j}'s length leads to no block", None, block_index=j)
+
+    def _starts_block(self, k: int, candidate: int) -> bool:
+        """Whether block k's length and data read right from map entry `candidate` (memoised:
+        relocation walks may ask again; nothing of the block is kept)."""
+        key = (candidate, self.block_pages(k))
+        known = self._candidates.get(key)
+        if known is None:
+            try:
+                self._decompress_span(k, candidate, self._block_end(k, candidate))
+                known = True
+            except SwsuspFormatError:
+                known = False
+            self._candidates[key] = known
+        return known
+
+    def _chain_from(self, k: int, start: int) -> Optional[List[array]]:
+        """The blocks from `start` (taken as block k) to the end of the map, following their
+        lengths, as segments: each segment but the last ends with a block whose length is
+        unusable, and the next one starts at the first entry of the following RESYNC_WINDOW
+        where a block decompresses; the last ends with the map's end.  None if a
+        resynchronisation finds no block or the walk does not end where the map does."""
+        entries = self.swap_map.entries
+        segments = [array("Q", [start])]
+        j = k  # the walk's provisional number for the block at segments[-1][-1]
+        while True:
+            seg = segments[-1]
+            here = seg[-1]
+            if j >= self.nr_blocks:
+                return None  # more blocks than the image has
+            try:
+                end = self._block_end(j, here)
+            except SwsuspFormatError:
+                # The length that led here must be right: a wrong one inside 1..CMP_SIZE_MAX
+                # makes a phantom block whose count could cancel a wrongly chosen candidate's.
+                if len(seg) < 2 or not (self.lengths_checked or self._starts_block(j - 1, seg[-2])):
+                    return None
+                if j + 1 == self.nr_blocks:  # the last block: it ends where the map does
+                    if not 0 < len(entries) - here <= CMP_PAGES_MAX:
+                        return None
+                    seg.append(len(entries))
+                    return segments
+                nxt = next((c for c in range(here + 1, min(here + 1 + RESYNC_WINDOW, len(entries)))
+                            if self._starts_block(j + 1, c)), None)
+                if nxt is None:
+                    return None
+                segments.append(array("Q", [nxt]))
+                j += 1
+                continue
+            seg.append(end)
+            if end == len(entries):
+                return segments
+            j += 1
 
     # -- decompressing ---------------------------------------------------------------------
 
     def _decompress_span(self, index: int, first: int, end: int) -> bytes:
-        raw = self.read_blocks(self.swap_map.entries[first:end], first)
-        cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
-        return self._decompress(
-            raw[CMP_HEADER : CMP_HEADER + cmp_len],
-            self.block_pages(index) * PAGE_SIZE,
-            self.area.block_offset(self.swap_map.entries[first]),
-            index,
-        )
+        """Block `index` from map entries [first, end).  A span that failed once fails again
+        without being read (its error is remembered, frame-free): a block claiming a huge
+        output costs one decompression, not one per pass, read-ahead or relocation walk."""
+        key = (first, end, self.block_pages(index))
+        failed = self._failed.get(key)
+        if failed is not None:
+            error = failed.copy()
+            error.block_index = index if failed.block_index is not None else None
+            raise error
+        try:
+            if not 0 < end - first <= CMP_PAGES_MAX:  # an unplaced block, or a damaged one's gap
+                raise SwsuspFormatError(f"compressed block #{index} has no place in the map",
+                                        self.area.block_offset(self.swap_map.entries[min(first, end - 1)])
+                                        if end > 0 else None, block_index=index)
+            raw = self.read_blocks(self.swap_map.entries[first:end], first)
+            cmp_len = int.from_bytes(raw[:CMP_HEADER], "little")
+            return self._decompress(
+                raw[CMP_HEADER : CMP_HEADER + cmp_len],
+                self.block_pages(index) * PAGE_SIZE,
+                self.area.block_offset(self.swap_map.entries[first]),
+                index,
+            )
+        except SwsuspFormatError as exc:
+            self._failed[key] = exc.copy()
+            raise
 
     def decompress_block(self, index: int) -> bytes:
         """Block `index` decompressed (uncached); PageDamaged if it cannot be, recorded.
@@ -410,9 +586,9 @@ class CompressedStream(_Stream):
         first = self.first_page(index)
         if self.damage.at(first) is None:
             try:
-                return self._decompress_span(index, self.block_start(index), self.block_start(index + 1))
+                return self._decompress_span(index, *self._span(index))
             except SwsuspFormatError as exc:
-                if exc.block_index is None and exc is not self.swap_map.broken:
+                if exc.block_index is None and not self._is_broken(exc):
                     exc.block_index = index
                 if self.damage.at(first) is None:
                     self.damage.add(Damage(first, first + self.block_pages(index), exc, index))
@@ -426,7 +602,17 @@ class CompressedStream(_Stream):
     def _decompress_ahead(self, index: int) -> bytes:
         """Block `index` for a read-ahead worker: no bookkeeping (the caller's thread found the
         boundaries); any failure is redone by the caller on the salvage path."""
-        return self._decompress_span(index, self.starts[index], self.starts[index + 1])
+        try:
+            first, end = self.starts[index], self.starts[index + 1]
+        except IndexError:  # the caller is re-locating blocks (_forget_starts_from)
+            raise SwsuspFormatError("block boundaries are being re-located", None, block_index=index) from None
+        return self._decompress_span(index, first, end)
+
+    def _forget_starts_from(self, k: int) -> None:
+        """Blocks k.. are being re-located: drop their starts, and the blocks read ahead from
+        the old ones (a worker's block could be another block's pages under this index)."""
+        del self.starts[k:]
+        self.readahead.drop()
 
     def _restart_after_damaged(self, index: int) -> Optional[bytes]:
         """Block `index` failed where the lengths put it.  If block index-1 is damaged too, its
@@ -435,12 +621,12 @@ class CompressedStream(_Stream):
         j = index - 1
         if j < 0 or len(self.starts) <= index or not self._is_damaged_block(j):
             return None
-        if not self._relocate(index, self.starts[j] + 1, skip=self.starts[index]):
+        if not self._relocate(index, self.starts[j] + 1, skip=self.starts[index], exact=True):
             return None
         self.lost_from = None if self.lost_from is None or self.lost_from >= index else self.lost_from
         self.damage.forget_blocks_from(index)
         self._rechecked = {i for i in self._rechecked if i <= index}
-        return self.cache.pop(index)  # _relocate decompressed and cached it
+        return self._decompress_span(index, self.starts[index], self.starts[index + 1])
 
     def _is_damaged_block(self, j: int) -> bool:
         """Known damaged, or fails to decompress now (checked directly: no recursion)."""
@@ -449,7 +635,7 @@ class CompressedStream(_Stream):
         if j in self.cache:
             return False
         try:
-            self._decompress_span(j, self.block_start(j), self.block_start(j + 1))
+            self._decompress_span(j, *self._span(j))
         except SwsuspFormatError:
             return True
         return False

@@ -211,6 +211,8 @@ class SwsuspLayer(EvidencePhysicalLayer):
                 vollog.warning(f"Hibernation image size field damaged: {note}")
             if self.image.rejected:
                 vollog.warning(describe.rejected_warning(self.image))
+            for note in self.image.codec_notes:
+                vollog.warning(f"Hibernation image header: {note}")  # e.g. a flipped codec flag
         for damage in unreported or []:  # known at opening: a broken chain, a truncated file
             vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
                            f"{damage.where} unreadable: {damage.error.message}")
