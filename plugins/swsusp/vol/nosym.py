@@ -35,7 +35,7 @@ from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, local_path
 vollog = logging.getLogger(__name__)
 
 # set by KernelSymbolsNeeded for the stackers of this run (not a user option: its own namespace)
-NEEDED = interfaces.configuration.path_join("swsusp_run", "kernel_symbols_needed")
+NEEDED = interfaces.configuration.path_join(options.RUN_NAMESPACE, "kernel_symbols_needed")
 BANNER_CONFIG_KEY = LinuxSymbolFinder.banner_config_key  # "kernel_banner": a kernel layer's banner
 SYMBOL_CLASS = "volatility3.framework.symbols.linux.LinuxKernelIntermedSymbols"
 

@@ -17,6 +17,7 @@ import json
 import math
 import os
 import sys
+import weakref
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
@@ -25,6 +26,7 @@ from volatility3.framework import interfaces
 from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 NAMESPACE = "swsusp"
+RUN_NAMESPACE = "swsusp_run"  # config this package writes for one run (not options: never checked)
 Value = Union[bool, int, float, str, None]
 
 _TRUE = ("true", "yes", "on", "1")
@@ -115,9 +117,10 @@ def _did_you_mean(name: str) -> str:
 
 
 def _misspelt_namespace(head: str) -> bool:
-    """A first config-path word meant as `swsusp` (other words are Volatility's or plugins')."""
+    """A first config-path word meant as `swsusp` (other words are Volatility's or plugins',
+    or RUN_NAMESPACE: what this package's automagic writes for the run itself)."""
     low = head.lower()
-    return head != NAMESPACE and (
+    return head not in (NAMESPACE, RUN_NAMESPACE) and (
         low == NAMESPACE or low.startswith((NAMESPACE + "_", NAMESPACE + "-"))
         or bool(difflib.get_close_matches(low, [NAMESPACE], cutoff=0.75)))
 
@@ -152,7 +155,12 @@ class OptionsCheck(interfaces.automagic.AutomagicInterface):
     priority = 1  # after the configuration is built, before everything that reads the options
     exclusion_list = ["mac", "windows"]  # where no stacker of ours runs, the options mean nothing
 
+    _checked: "weakref.WeakSet" = weakref.WeakSet()  # a context is checked once: its -e are there from the start
+
     def __call__(self, context, config_path, requirement, progress_callback=None):
+        if context in self._checked:  # a second plugin on one context (library use) sees the first's layers
+            return
+        self._checked.add(context)
         lines = problems(context)
         if lines:
             raise Refusal("\n".join(lines))
