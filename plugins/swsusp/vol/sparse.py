@@ -64,9 +64,8 @@ def mostly_holes(runs: Iterable[Run], size: int) -> bool:
 
 class SparseFileLayer(interfaces.layers.TranslationLayerInterface):
     """A sparse file's bytes as they are, with its holes left out of `mapping()` (what
-    scans walk).  Reads, validity and the address range are the file's own."""
-
-    _direct_metadata = {"mapped": True}
+    scans walk).  Reads, validity and the address range are the file's own; it is physical
+    memory as the file is (no "mapped" metadata: layerwriter writes it as it wrote the file)."""
 
     def __init__(self, context, config_path: str, name: str, metadata=None) -> None:
         super().__init__(context, config_path, name, metadata)
