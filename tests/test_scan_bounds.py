@@ -2,7 +2,8 @@
 refusals of sparse inputs up to 1 TiB within the contract's 10 s, each byte scanned once for
 all signatures, holes skipped (with a fallback where SEEK_DATA is missing), a repeated
 partition visited once; the backup GPT behind a damaged primary; resume_offset checked up
-front; a swap file copied out of its filesystem.  Truth: the generator's facts and memory,
+front; a swap file copied out of its filesystem; stock plugins on sparse raw inputs (their
+kernel scans skip the holes, the same tasks as on the dense dump).  Truth: the generator's facts and memory,
 the same input without its sparse extension, and the bytes the scan reads."""
 
 import logging
@@ -417,6 +418,7 @@ def _layers(path):
 def test_sparse_layer_reads_the_file_and_scans_only_its_data(tmp_path):
     from volatility3.framework.layers import scanners
 
+    from volatility3.plugins.swsusp.vol import nosym
     from volatility3.plugins.swsusp.vol.sparse import MIN_SIZE, SparseFileStacker
 
     rng = random.Random(11)
@@ -447,6 +449,7 @@ def test_sparse_layer_reads_the_file_and_scans_only_its_data(tmp_path):
         while (i := padded.find(needle, i + 1)) >= 0:
             truth.append(at + i)
     assert list(layer.scan(ctx, scanners.BytesScanner(needle))) == truth and len(truth) == 3
+    assert nosym.dump_file(ctx, layer.name) == str(path)  # an ISF from BTF reads the file itself
     # a dense file, and a small one, keep their FileLayer
     dense = _sparse_file(tmp_path / "dense.raw", MIN_SIZE, [(0, bytes(1))])
     with open(dense, "r+b") as f:
