@@ -44,7 +44,7 @@ def data_runs(path: str, size: int) -> List[Run]:
     try:
         for count, (lo, hi) in enumerate(source.data_runs(0, size)):
             if count >= MAX_RUNS:  # a file fragmented past reason: the rest is scanned whole
-                lo, hi = lo, size
+                hi = size
             lo, hi = max(0, lo - MARGIN), min(size, hi + MARGIN)
             if runs and lo - runs[-1][1] < MIN_HOLE:
                 runs[-1][1] = max(runs[-1][1], hi)
