@@ -518,3 +518,19 @@ def test_stock_pslist_on_a_sparse_tib_non_image_ends_in_bounded_time(made, vol, 
     assert result.returncode != 0 and "Traceback" not in result.stderr
     assert "Unable to validate the plugin requirements" in result.stderr
     assert seconds < REFUSAL_SECONDS, f"{seconds:.1f} s"
+
+
+def test_sparse_runs_past_the_cap_are_scanned_whole(tmp_path, monkeypatch):
+    """A file fragmented past MAX_RUNS: the runs found so far, then the rest of the file whole
+    (bounded SEEK_DATA work, nothing left out)."""
+    from volatility3.plugins.swsusp.vol import sparse
+
+    size, ats = 4 << 30, [0, 1 << 30, 2 << 30, 3 << 30]
+    path = _sparse_file(tmp_path / "frag.raw", size, [(at, b"x" * PAGE) for at in ats])
+    if not holes_supported(path):
+        pytest.skip("this filesystem does not report holes (SEEK_DATA)")
+    full = sparse.data_runs(str(path), size)
+    assert len(full) == 4 and all(lo <= at < hi for (lo, hi), at in zip(full, ats))
+    monkeypatch.setattr(sparse, "MAX_RUNS", 2)
+    capped = sparse.data_runs(str(path), size)
+    assert capped[:2] == full[:2] and capped[2] == (full[2][0], size) and len(capped) == 3
