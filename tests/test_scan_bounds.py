@@ -2,7 +2,8 @@
 refusals of sparse inputs up to 1 TiB within the contract's 10 s, each byte scanned once for
 all signatures, holes skipped (with a fallback where SEEK_DATA is missing), a repeated
 partition visited once; the backup GPT behind a damaged primary; resume_offset checked up
-front; a swap file copied out of its filesystem.  Truth: the generator's facts and memory,
+front; a swap file copied out of its filesystem; stock plugins on sparse raw inputs (their
+kernel scans skip the holes, the same tasks as on the dense dump).  Truth: the generator's facts and memory,
 the same input without its sparse extension, and the bytes the scan reads."""
 
 import logging
@@ -389,3 +390,147 @@ def test_vol_reads_a_fragmented_copy_with_its_extents(made, tmp_path, vol):
     assert f"placed by its {len(extents)} extent(s)" in result.stdout
     if facts.crc32 is not None:
         assert f"{facts.crc32:#010x} MATCH" in result.stdout
+
+
+# -- stock plugins on sparse raw inputs (vol/sparse.py) ----------------------------------------
+
+
+def _sparse_file(path, size: int, runs):
+    """A sparse file of apparent size `size` holding each (offset, bytes) of `runs`."""
+    with open(path, "wb") as f:
+        for at, data in runs:
+            f.seek(at)
+            f.write(data)
+        f.truncate(size)
+    return path
+
+
+def _layers(path):
+    from volatility3.framework import contexts
+    from volatility3.framework.layers import physical
+
+    ctx = contexts.Context()
+    ctx.config["file.location"] = path.as_uri()
+    ctx.add_layer(physical.FileLayer(ctx, "file", "file"))
+    return ctx
+
+
+def test_sparse_layer_reads_the_file_and_scans_only_its_data(tmp_path):
+    from volatility3.framework.layers import scanners
+
+    from volatility3.plugins.swsusp.vol import nosym
+    from volatility3.plugins.swsusp.vol.sparse import MIN_SIZE, SparseFileStacker
+
+    rng = random.Random(11)
+    needle = b"swapper/0" + bytes(8)  # init_task's comm, as find_aslr's pattern has it
+    # needles: at a run's end (their NULs in the hole), after a hole (a run starting with
+    # them), and inside random data
+    runs = [(3 << 30, rng.randbytes(PAGE - 11) + needle[:11]), (7 << 30, needle + rng.randbytes(PAGE)),
+            (9 << 30, rng.randbytes(1 << 20) + needle + rng.randbytes(777))]
+    path = _sparse_file(tmp_path / "sparse.raw", 16 << 30, runs)
+    if not holes_supported(path):
+        pytest.skip("this filesystem does not report holes (SEEK_DATA): no sparse layer then")
+    ctx = _layers(path)
+    layer = SparseFileStacker.stack(ctx, "file")
+    assert layer is not None
+    ctx.add_layer(layer)
+    file = ctx.layers["file"]
+    for at, data in runs:  # the file's bytes, holes as zeros with or without pad
+        for lo, n in ((at - 100, 200), (at, len(data)), (at + len(data) - 50, 4096), (at - 5 * PAGE, PAGE)):
+            assert layer.read(lo, n) == file.read(lo, n) == layer.read(lo, n, pad=True)
+    scanned = sum(length for _o, length, *_ in layer.mapping(0, layer.maximum_address + 1, ignore_errors=True))
+    assert scanned < 64 << 20
+    assert all(any(o <= at and at + len(d) <= o + n for o, n, *_ in layer.mapping(0, 1 << 40, ignore_errors=True))
+               for at, d in runs)
+    # the needle's offsets in the file's bytes (each run followed by its hole's zeros)
+    truth = []
+    for at, data in runs:
+        padded, i = data + bytes(len(needle)), -1
+        while (i := padded.find(needle, i + 1)) >= 0:
+            truth.append(at + i)
+    assert list(layer.scan(ctx, scanners.BytesScanner(needle))) == truth and len(truth) == 3
+    assert nosym.dump_file(ctx, layer.name) == str(path)  # an ISF from BTF reads the file itself
+    # a dense file, and a small one, keep their FileLayer
+    dense = _sparse_file(tmp_path / "dense.raw", MIN_SIZE, [(0, bytes(1))])
+    with open(dense, "r+b") as f:
+        for at in range(0, MIN_SIZE, 2 << 20):
+            f.seek(at)
+            f.write(b"x")
+    assert SparseFileStacker.stack(_layers(dense), "file") is None
+    small = _sparse_file(tmp_path / "small.raw", MIN_SIZE - PAGE, [(0, b"x")])
+    assert SparseFileStacker.stack(_layers(small), "file") is None
+
+
+@pytest.fixture(scope="module")
+def ram_dumps(tmp_path_factory):
+    """The synthetic machine's raw RAM dump (4- and 5-level paging), and the same bytes in a
+    1 TiB sparse file (its holes beyond the RAM)."""
+    from samples import resume_scenarios, swsusp_gen
+
+    folder = tmp_path_factory.mktemp("sparse-dumps")
+    out = {}
+    for levels in (4, 5):
+        m = swsusp_gen.get_machine(levels=levels)
+        raw, big = folder / f"machine{levels}.raw", folder / f"machine{levels}-tib.raw"
+        resume_scenarios.write_raw(str(raw), m.ram_pfns, m.pages)
+        sparse_copy(raw, big, TIB)
+        out[levels] = (m, raw, big)
+    return out
+
+
+def _tasks(csv_text: str):
+    from tests import realsamples
+
+    return sorted((int(r["PID"]), r["COMM"]) for r in realsamples.parse_csv_output(csv_text))
+
+
+@pytest.mark.parametrize("levels", [4, 5])
+def test_stock_pslist_on_a_sparse_tib_ram_dump(ram_dumps, vol, levels):
+    """The same tasks as the generator's and as on the dump without its sparse extension."""
+    m, raw, big = ram_dumps[levels]
+    start = time.perf_counter()
+    sparse = vol("-r", "csv", "-f", str(big), "linux.pslist", timeout=120)
+    seconds = time.perf_counter() - start
+    dense = vol("-r", "csv", "-f", str(raw), "linux.pslist", timeout=120)
+    assert sparse.returncode == dense.returncode == 0, sparse.stderr[-2000:]
+    assert _tasks(sparse.stdout) == _tasks(dense.stdout) == sorted(
+        (pid, comm[:15]) for pid, comm, _va in m.tasks if pid)
+    assert sparse.stdout == dense.stdout
+    assert seconds < REFUSAL_SECONDS, f"{seconds:.1f} s"
+
+
+@pytest.mark.parametrize("content", ["header-page", "random-data"])
+def test_stock_pslist_on_a_sparse_tib_non_image_ends_in_bounded_time(made, vol, tmp_path, content):
+    """A 1 TiB sparse file holding a lone header page, or random data at a few offsets: no
+    kernel in it, said as Volatility says it for any such file, within the contract's 10 s."""
+    rng = random.Random(5)
+    if content == "header-page":
+        _machine, _facts, path = made("quickstart-lzo")
+        runs = [(TIB // 2, open(path, "rb").read(PAGE))]
+    else:
+        runs = [(at, rng.randbytes(1 << 20)) for at in (0, 3 << 30, TIB // 3, TIB - (1 << 20))]
+    big = _sparse_file(tmp_path / "big.img", TIB, runs)
+    if not holes_supported(big):
+        pytest.skip("this filesystem does not report holes (SEEK_DATA)")
+    start = time.perf_counter()
+    result = vol("-f", str(big), "linux.pslist", timeout=120)
+    seconds = time.perf_counter() - start
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert "Unable to validate the plugin requirements" in result.stderr
+    assert seconds < REFUSAL_SECONDS, f"{seconds:.1f} s"
+
+
+def test_sparse_runs_past_the_cap_are_scanned_whole(tmp_path, monkeypatch):
+    """A file fragmented past MAX_RUNS: the runs found so far, then the rest of the file whole
+    (bounded SEEK_DATA work, nothing left out)."""
+    from volatility3.plugins.swsusp.vol import sparse
+
+    size, ats = 4 << 30, [0, 1 << 30, 2 << 30, 3 << 30]
+    path = _sparse_file(tmp_path / "frag.raw", size, [(at, b"x" * PAGE) for at in ats])
+    if not holes_supported(path):
+        pytest.skip("this filesystem does not report holes (SEEK_DATA)")
+    full = sparse.data_runs(str(path), size)
+    assert len(full) == 4 and all(lo <= at < hi for (lo, hi), at in zip(full, ats))
+    monkeypatch.setattr(sparse, "MAX_RUNS", 2)
+    capped = sparse.data_runs(str(path), size)
+    assert capped[:2] == full[:2] and capped[2] == (full[2][0], size) and len(capped) == 3

@@ -31,6 +31,7 @@ from volatility3.plugins.swsusp.memory import PAGE_SIZE
 from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import options
 from volatility3.plugins.swsusp.vol.layer import SwsuspLayer, local_path
+from volatility3.plugins.swsusp.vol.sparse import SparseFileLayer
 
 vollog = logging.getLogger(__name__)
 
@@ -173,6 +174,8 @@ def progress_span(callback, start: float, span: float) -> Callable[[float, str],
 def dump_file(context, layer_name: str) -> str | None:
     """The local file pakunoda can read for this physical layer (raw, LiME, ELF), or None."""
     layer = context.layers[layer_name]
+    if isinstance(layer, SparseFileLayer):  # the file's own bytes
+        return dump_file(context, layer.dependencies[0])
     if isinstance(layer, physical.FileLayer):
         return local_path(context, layer_name)
     deps = getattr(layer, "dependencies", [])

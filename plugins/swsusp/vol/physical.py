@@ -17,9 +17,12 @@ from volatility3.framework.layers import physical
 from volatility3.plugins.swsusp.paging.errors import MissingMemory
 from volatility3.plugins.swsusp.paging.walk import ReadPhys
 from volatility3.plugins.swsusp.vol.refusal import Refusal
+from volatility3.plugins.swsusp.vol.sparse import SparseFileStacker
 
 vollog = logging.getLogger(__name__)
 FORMAT_STACKERS_BELOW = 30  # kernel stackers (ours at 30, Linux at 34/35) are not wanted here
+# nor the sparse-file layer (25), which serves the kernel stackers' scans: a raw file stays a
+# FileLayer here, and `ranges` skips its holes itself (data_extents)
 
 
 def _is_url(path_or_url: str) -> bool:
@@ -74,7 +77,7 @@ def physical_layer(context, url: str, name: str, progress_callback=None) -> str:
     context.add_layer(physical.FileLayer(context, base, base))
     stackers = sorted(
         (s for s in framework.class_subclasses(interfaces.automagic.StackerLayerInterface)
-         if s.stack_order < FORMAT_STACKERS_BELOW),
+         if s.stack_order < FORMAT_STACKERS_BELOW and s is not SparseFileStacker),
         key=lambda s: s.stack_order,
     )
     top = base
