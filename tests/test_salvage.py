@@ -2,6 +2,7 @@
 block, beyond a broken map chain or beyond the end of a truncated file are lost; every other
 page still equals the generator's memory, and the image says which pages are missing and why."""
 
+import hashlib
 import os
 import struct
 
@@ -231,7 +232,6 @@ class _Overlay:
 def test_real_image_with_two_damaged_blocks(real):
     """The real LZO image with one block's data garbled and another block's length out of
     range: exactly those 64 pages are lost; every other page equals the intact image's."""
-    import hashlib
 
     from volatility3.plugins.swsusp.format.source import FileSource
 
@@ -243,18 +243,7 @@ def test_real_image_with_two_damaged_blocks(real):
     damaged.scan_damage()
     assert sorted(d.block_index for d in damaged.damage) == sorted([garbled, bad_length])
 
-    pfn_of = intact.pfn_of_data_page()
-    expect_lost = set()
-    for j in (garbled, bad_length):
-        first = 1 + UNC * j - intact.data_page_first
-        expect_lost |= set(pfn_of[first : first + UNC])
-    assert {p for d in damaged.damage for p in damaged.damaged_pfns(d)} == expect_lost
-
-    digest = lambda page: hashlib.blake2b(page, digest_size=16).digest()  # noqa: E731
-    kept = {pfn: digest(page) for pfn, page in damaged.iter_pages()}
-    truth = {pfn: digest(page) for pfn, page in intact.iter_pages()}
-    assert kept.keys() == truth.keys() - expect_lost
-    assert all(kept[p] == truth[p] for p in kept)
+    _lost_exactly(intact, damaged, (garbled, bad_length))
     assert damaged.compute_crc32() is None and intact.compute_crc32() == intact.header.crc32
 
 
@@ -361,7 +350,6 @@ def test_real_image_with_five_independent_damaged_block_starts(real):
     """The real LZO image with three block lengths out of range and two map entries (of a
     block's first page) outside the area: 5 x 32 pages lost, every other page equal to the
     intact image's (issue 11: two such defects used to lose ~85% of the image)."""
-    import hashlib
 
     from volatility3.plugins.swsusp.format.source import FileSource
 
@@ -377,18 +365,7 @@ def test_real_image_with_five_independent_damaged_block_starts(real):
     damaged.scan_damage()
     assert [d.block_index for d in damaged.damage] == sorted(lengths + entries)
 
-    pfn_of = intact.pfn_of_data_page()
-    expect_lost = set()
-    for j in lengths + entries:
-        first = 1 + UNC * j - intact.data_page_first
-        expect_lost |= set(pfn_of[first : first + UNC])
-    assert {p for d in damaged.damage for p in damaged.damaged_pfns(d)} == expect_lost
-
-    digest = lambda page: hashlib.blake2b(page, digest_size=16).digest()  # noqa: E731
-    kept = {pfn: digest(page) for pfn, page in damaged.iter_pages()}
-    truth = {pfn: digest(page) for pfn, page in intact.iter_pages()}
-    assert kept.keys() == truth.keys() - expect_lost
-    assert all(kept[p] == truth[p] for p in kept)
+    _lost_exactly(intact, damaged, lengths + entries)
 
 
 @_SALVAGE
@@ -492,3 +469,20 @@ def test_any_damaged_lengths_never_misplace_a_block(made, tmp_path_factory, name
     for pfn, page in machine.pages.items():
         if pfn not in lost and pfn not in garbled:
             assert bytes(image.read_page(pfn)) == page, f"PFN {pfn:#x}"
+
+
+def _lost_exactly(intact, damaged, blocks) -> None:
+    """The damaged image loses exactly the pages of compressed `blocks`; every other page
+    equals the intact image's."""
+    pfn_of = intact.pfn_of_data_page()
+    expect_lost = set()
+    for j in blocks:
+        first = 1 + UNC * j - intact.data_page_first
+        expect_lost |= set(pfn_of[first : first + UNC])
+    assert {p for d in damaged.damage for p in damaged.damaged_pfns(d)} == expect_lost
+
+    digest = lambda page: hashlib.blake2b(page, digest_size=16).digest()  # noqa: E731
+    kept = {pfn: digest(page) for pfn, page in damaged.iter_pages()}
+    truth = {pfn: digest(page) for pfn, page in intact.iter_pages()}
+    assert kept.keys() == truth.keys() - expect_lost
+    assert all(kept[p] == truth[p] for p in kept)
