@@ -163,7 +163,7 @@ def test_two_isfs_for_one_banner_a_deterministic_choice(tmp_path, xdg):
     lists last."""
     machine, _facts, path = swsusp_gen.make_variant("quickstart-lzo", str(tmp_path))
     first = _isf_copy(tmp_path / "0", "synthetic-btf-0123456789abcdef.json.gz", broken=True)
-    good = _isf_copy(tmp_path / "a", "good.json.xz", broken=False)
+    _isf_copy(tmp_path / "a", "good.json.xz", broken=False)
     bad = _isf_copy(tmp_path / "b", "bad.json.xz", broken=True)
     truth = sorted((pid, comm[:15]) for pid, comm, _va in machine.tasks if pid)
     choices = set()
@@ -174,7 +174,8 @@ def test_two_isfs_for_one_banner_a_deterministic_choice(tmp_path, xdg):
         found = re.search(r"(\d+) ISFs match kernel 6\.1\.0-swsusp-synthetic: using (\S+) \(.*\); not (.*)$", warning)
         assert found, warning
         chosen, others = found[2], found[3].split(", ")
-        assert int(found[1]) == 1 + len(others) and {first.as_uri(), good.as_uri(), bad.as_uri()} <= {chosen, *others}
+        # copies of one file count once (the good copy may equal the checkout's or the installed one)
+        assert int(found[1]) == 1 + len(others) and {first.as_uri(), bad.as_uri()} <= {chosen, *others}
         assert chosen == min(loc for loc in (chosen, *others) if "-btf-" not in loc)
         choices.add(chosen)
         assert tasks_of(result.stdout) == truth  # the chosen ISF reads the right PIDs

@@ -17,15 +17,16 @@ def _lzo():
         import lzallright
     except ImportError as exc:  # surfaced as ImportError, which Volatility lists cleanly
         raise ImportError("LZO images need the 'lzallright' package (pip install lzallright)") from exc
-    compressor = lzallright.LZOCompressor()
-
     def decompress(data: bytes) -> bytes:
+        # A compressor per call (~5 us against ~150 us of decompressing a block): lzallright's
+        # is "unsendable", and one dropped by another thread than its creator (a read-ahead
+        # worker holding the last reference to a stream) prints a RuntimeError as it goes.
         # lzallright cannot bound its output: on an overrun it doubles the buffer until the
         # stream fits.  A payload is at most CMP_SIZE_MAX bytes and LZO1X expands at most
         # ~255x (one zero byte adds 255 to a match length), so one call peaks at ~100 MiB
         # (the 64 MiB try and the copy of <= 36 MiB) and the result is dropped by the caller
         # at once when it is not the block's size (see BlockDecompressor).
-        return compressor.decompress(data, output_size_hint=UNC_SIZE)
+        return lzallright.LZOCompressor().decompress(data, output_size_hint=UNC_SIZE)
 
     return decompress, (lzallright.LZOError,)
 

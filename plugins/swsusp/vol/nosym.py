@@ -11,11 +11,14 @@ Switch it off with `-e swsusp.btf=false`; `-e swsusp.btf_timeout=SECONDS` bounds
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import pathlib
 import sqlite3
+import urllib.parse
+import urllib.request
 from collections.abc import Callable
 
 from volatility3.framework import constants, interfaces
@@ -111,14 +114,33 @@ def matching_isfs(banner: bytes, cache=None) -> list[str]:
 
 
 def choose_isf(banner: bytes, cache=None, warn: bool = True) -> str | None:
-    """The ISF to use for `banner` (report.choose), saying so when several match."""
+    """The ISF to use for `banner` (report.choose), saying so when several different ones
+    match (copies of one file, e.g. the checkout's and the installed package's, are one)."""
     locations = matching_isfs(banner, cache)
     chosen, others = report.choose(locations, built_from_btf)
-    if others and warn:
-        vollog.warning(f"{len(locations)} ISFs match kernel {hints.release_of(banner)}: using {chosen} "
+    kept = {_content(chosen)} if chosen else set()
+    different = []
+    for other in others:
+        if _content(other) not in kept:
+            kept.add(_content(other))
+            different.append(other)
+    if different and warn:
+        vollog.warning(f"{1 + len(different)} ISFs match kernel {hints.release_of(banner)}: using {chosen} "
                        f"(one built from DWARF before one built from BTF, then the first by name); "
-                       f"not {', '.join(others)}")
+                       f"not {', '.join(different)}")
     return chosen
+
+
+def _content(location: str) -> str:
+    """A local ISF file's digest (so copies count once); any other location is itself."""
+    parsed = urllib.parse.urlparse(location)
+    if parsed.scheme != "file":
+        return location
+    try:
+        with open(urllib.request.url2pathname(parsed.path), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return location
 
 
 def _seed_validation(url: str, built: engine.Built, cache) -> bool:
