@@ -61,6 +61,21 @@ class ChunkedFind:
         return -1
 
 
+def file_data_runs(path: str, end: int) -> Iterator[Run]:
+    """A local file's data runs in [0, end) (FileSource.data_runs); the whole range when the
+    file cannot be opened (the caller's own read then says why)."""
+    try:
+        source = FileSource(path)
+    except (OSError, SwsuspFormatError):
+        if end > 0:
+            yield 0, end
+        return
+    try:
+        yield from source.data_runs(0, end)
+    finally:
+        source.close()
+
+
 class FileSource(ChunkedFind):
     """A file opened read-only (evidence is never written), read with pread.
 

@@ -1,7 +1,6 @@
 """Physical memory of any input Volatility reads (our hibernation layer, ELF, LiME, QEMU,
 raw ...), stacked with the format stackers only: no kernel stacker, no symbols needed."""
 
-import errno
 import logging
 import os
 import stat
@@ -14,6 +13,7 @@ from volatility3 import framework
 from volatility3.framework import constants, exceptions, interfaces
 from volatility3.framework.layers import physical
 
+from volatility3.plugins.swsusp.format.source import file_data_runs
 from volatility3.plugins.swsusp.paging.errors import MissingMemory
 from volatility3.plugins.swsusp.paging.walk import ReadPhys
 from volatility3.plugins.swsusp.vol.refusal import Refusal
@@ -123,31 +123,10 @@ def _local_file(layer) -> Optional[str]:
 
 
 def data_extents(path: str, size: int) -> List[Tuple[int, int]]:
-    """The parts of a (sparse) file that hold data, as SEEK_DATA/SEEK_HOLE find them: a hole
-    reads as zeros, which hold no page table, so scans skip it (a 1 TiB sparse file with one
-    page of data is one page of work).  The whole file where the file system cannot say."""
-    out: List[Tuple[int, int]] = []
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return [(0, size)]
-    try:
-        pos = 0
-        while pos < size:
-            try:
-                start = os.lseek(fd, pos, os.SEEK_DATA)
-            except OSError as exc:
-                if exc.errno == errno.ENXIO:  # no data after pos
-                    break
-                return [(0, size)]
-            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
-            out.append((start, end))
-            pos = end
-    except (OSError, AttributeError):  # no SEEK_DATA on this platform or file system
-        return [(0, size)]
-    finally:
-        os.close(fd)
-    return out
+    """The parts of a (sparse) file that hold data: a hole reads as zeros, which hold no page
+    table, so scans skip it (a 1 TiB sparse file with one page of data is one page of work).
+    The whole file where the file system cannot say."""
+    return list(file_data_runs(path, size))
 
 
 def reader(layer) -> ReadPhys:

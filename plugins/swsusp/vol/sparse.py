@@ -19,8 +19,7 @@ from volatility3.framework import constants, interfaces
 from volatility3.framework.configuration import requirements
 from volatility3.framework.layers import physical
 
-from volatility3.plugins.swsusp.format.errors import SwsuspFormatError
-from volatility3.plugins.swsusp.format.source import FileSource, Run
+from volatility3.plugins.swsusp.format.source import Run, file_data_runs
 from volatility3.plugins.swsusp.vol.layer import local_path
 
 vollog = logging.getLogger(__name__)
@@ -36,24 +35,17 @@ MAX_RUNS = 1 << 18  # SEEK_DATA/SEEK_HOLE pairs asked at most; past them the res
 def data_runs(path: str, size: int) -> List[Run]:
     """The file's data as runs, holes of less than MIN_HOLE merged into them, each widened
     by MARGIN (within the file); [(0, size)] when the filesystem cannot tell."""
-    try:
-        source = FileSource(path)
-    except (OSError, SwsuspFormatError):
-        return [(0, size)]
     runs: List[List[int]] = []
-    try:
-        for count, (lo, hi) in enumerate(source.data_runs(0, size)):
-            if count >= MAX_RUNS:  # a file fragmented past reason: the rest is scanned whole
-                hi = size
-            lo, hi = max(0, lo - MARGIN), min(size, hi + MARGIN)
-            if runs and lo - runs[-1][1] < MIN_HOLE:
-                runs[-1][1] = max(runs[-1][1], hi)
-            else:
-                runs.append([lo, hi])
-            if hi == size:
-                break
-    finally:
-        source.close()
+    for count, (lo, hi) in enumerate(file_data_runs(path, size)):
+        if count >= MAX_RUNS:  # a file fragmented past reason: the rest is scanned whole
+            hi = size
+        lo, hi = max(0, lo - MARGIN), min(size, hi + MARGIN)
+        if runs and lo - runs[-1][1] < MIN_HOLE:
+            runs[-1][1] = max(runs[-1][1], hi)
+        else:
+            runs.append([lo, hi])
+        if hi == size:
+            break
     return [(lo, hi) for lo, hi in runs]
 
 
