@@ -31,7 +31,7 @@ from volatility3.plugins.swsusp.vol.layer import (
     SwsuspStacker,
     open_image,
 )
-from volatility3.plugins.swsusp.vol.output import OutputError, OutputFiles
+from volatility3.plugins.swsusp.vol.output import OutputFiles
 from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
@@ -325,8 +325,6 @@ class SwsuspSafePgt(interfaces.plugins.PluginInterface):
             result = safepgt.analyse(main, image, resume, rebuild=self.config.get("rebuild", False))
             self._check_against(result, image)
             self._write_files(files, result, *opened)
-        except OutputError as exc:
-            raise Refusal(str(exc)) from None
         finally:
             files.discard()
         is_image = image is not None

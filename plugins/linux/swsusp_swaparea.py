@@ -12,7 +12,7 @@ from volatility3.plugins.swsusp.format.swap_area import SwapArea
 from volatility3.plugins.swsusp.swap import accounting
 from volatility3.plugins.swsusp.swap.accounting import PAGE_SIZE
 from volatility3.plugins.swsusp.vol import swap_census
-from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
+from volatility3.plugins.swsusp.vol.output import OutputFile
 from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
@@ -53,16 +53,13 @@ class SwsuspSwapArea(interfaces.plugins.PluginInterface):
         out = {}
         for first, last in accounting.stale_runs(owners):
             name = f"swaparea-stale-slots-{first}-{last}.bin"
-            try:  # complete, or nothing under its name (a full disk)
-                dump = OutputFile(self.open, name)
-                try:
-                    for slot in range(first, last + 1):
-                        dump.write(area.read_slot(slot) or bytes(PAGE_SIZE))
-                    out[(first, last)] = dump.close()
-                finally:
-                    dump.discard()  # a failed read: no partial file either
-            except OutputError as exc:
-                raise Refusal(str(exc)) from None
+            dump = OutputFile(self.open, name)  # complete, or nothing under its name (a full disk)
+            try:
+                for slot in range(first, last + 1):
+                    dump.write(area.read_slot(slot) or bytes(PAGE_SIZE))
+                out[(first, last)] = dump.close()
+            finally:
+                dump.discard()  # a failed read: no partial file either
         return out
 
     def _rows(self) -> Iterator[accounting.Row]:

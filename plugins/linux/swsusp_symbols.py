@@ -16,7 +16,7 @@ from volatility3.plugins.swsusp.paging.errors import PagingError
 from volatility3.plugins.swsusp.vol import nosym, physical
 from volatility3.plugins.swsusp.vol.inputs import SINGLE_LOCATION
 from volatility3.plugins.swsusp.vol.layer import SwsuspFormatException
-from volatility3.plugins.swsusp.vol.output import OutputError, OutputFile
+from volatility3.plugins.swsusp.vol.output import OutputFile
 from volatility3.plugins.swsusp.vol.refusal import Refusal
 
 vollog = logging.getLogger(__name__)
@@ -78,10 +78,7 @@ class SwsuspSymbols(interfaces.plugins.PluginInterface):
     def _write(self, built) -> str:
         name = os.path.basename(nosym.store().path_for(built.banner))
         data = gzip.compress(json.dumps(built.isf, separators=(",", ":")).encode(), compresslevel=6, mtime=0)
-        try:  # complete, or nothing under its name (a full disk)
-            return OutputFile(self.open, name).commit(data)
-        except OutputError as exc:
-            raise Refusal(str(exc)) from None
+        return OutputFile(self.open, name).commit(data)  # complete, or nothing under its name (a full disk)
 
     @staticmethod
     def _generator(rows):

@@ -15,9 +15,11 @@ from typing import Callable, List, Optional
 
 from volatility3.framework import interfaces
 
+from volatility3.plugins.swsusp.vol.refusal import Refusal
 
-class OutputError(Exception):
-    """A file cannot be written into -o; the message is one line saying why."""
+
+class OutputError(Refusal):
+    """A file cannot be written into -o: a refusal of the run, one line saying why."""
 
 
 def _reason(exc: OSError) -> str:
