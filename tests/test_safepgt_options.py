@@ -173,6 +173,9 @@ def test_extension_advice_is_a_form_volatility_and_the_option_take():
     line = options.explain_extension("swsusp.resume_offset=0x8800")
     value = line.split("-e '")[1].rstrip("'").split("=", 1)[1]
     assert options.OPTIONS["resume_offset"].parse(json.loads(value)) == 0x8800
+    line = options.explain_extension("swsusp.swapfile_extents=/tmp/filefrag.txt")
+    value = line.split("-e '")[1].rstrip("'").split("=", 1)[1]
+    assert options.OPTIONS["swapfile_extents"].parse(json.loads(value)) == "/tmp/filefrag.txt"
 
 
 def test_canonical_addresses_are_64_bit_numbers():

@@ -216,6 +216,9 @@ def explain_extension(extension: str) -> str:
     if option is not None and option.kind is bool:
         word = quoted if value.strip().lower() in _TRUE + _FALSE else '"yes"'
         form = f"true or false as they are, or a word in JSON quotes: -e '{name}={word}'"
+    elif option is not None and option.kind is str:
+        example = quoted if value.strip() else '"/path/to/file"'
+        form = f"a file name in JSON quotes: -e '{name}={example}'"
     elif option is not None:
         example = quoted if value.strip() else '"0x8800"'
         form = f"a number as it is (-e {name}=34816), or in JSON quotes: -e '{name}={example}'"
