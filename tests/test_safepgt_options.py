@@ -176,6 +176,7 @@ def test_extension_advice_is_a_form_volatility_and_the_option_take():
     line = options.explain_extension("swsusp.swapfile_extents=/tmp/filefrag.txt")
     value = line.split("-e '")[1].rstrip("'").split("=", 1)[1]
     assert options.OPTIONS["swapfile_extents"].parse(json.loads(value)) == "/tmp/filefrag.txt"
+    assert "number" not in line and "file name" in line  # the advice names what the option takes
 
 
 def test_canonical_addresses_are_64_bit_numbers():
