@@ -205,24 +205,24 @@ class SwsuspLayer(EvidencePhysicalLayer):
         self.config["resume_offset"] = loc.resume_offset
         self.config["block_base"] = loc.block_base
         self._max = (self.image.max_pfn + 1) * PAGE_SIZE - 1
-        unreported = self._unreported_damage()
-        if unreported is not None:  # damaged size fields, implausible PFN-list entries
-            for note in self.image.size_warnings:
-                vollog.warning(f"Hibernation image size field damaged: {note}")
-            if self.image.rejected:
-                vollog.warning(describe.rejected_warning(self.image))
-            for note in self.image.codec_notes:
-                vollog.warning(f"Hibernation image header: {note}")  # e.g. a flipped codec flag
-        for damage in unreported or []:  # known at opening: a broken chain, a truncated file
+        self._warn_once()
+
+    def _warn_once(self) -> None:
+        """What is wrong with the image but known at opening (damaged size fields, implausible
+        PFN-list entries, a flipped codec flag, a broken chain, a truncated file): said once
+        per opened image (Volatility rebuilds layers)."""
+        if getattr(self.image, "damage_reported", False):
+            return
+        self.image.damage_reported = True
+        for note in self.image.size_warnings:
+            vollog.warning(f"Hibernation image size field damaged: {note}")
+        if self.image.rejected:
+            vollog.warning(describe.rejected_warning(self.image))
+        for note in self.image.codec_notes:
+            vollog.warning(f"Hibernation image header: {note}")
+        for damage in list(self.image.damage):  # a snapshot: reading on may record more
             vollog.warning(f"Hibernation image damaged: {len(self.image.damaged_pfns(damage))} pages of "
                            f"{damage.where} unreadable: {damage.error.message}")
-
-    def _unreported_damage(self):
-        """Damage known at opening, once per opened image (Volatility rebuilds layers)."""
-        if getattr(self.image, "damage_reported", False):
-            return None
-        self.image.damage_reported = True
-        return list(self.image.damage)
 
     @classmethod
     def get_requirements(cls) -> List[interfaces.configuration.RequirementInterface]:
