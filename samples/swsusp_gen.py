@@ -14,6 +14,7 @@ CLI::
     python samples/swsusp_gen.py --large GIB -o out.img [--codec lzo|lz4|none] [--era 6.6]
     python samples/swsusp_gen.py --scenario NAME|all -o DIR [--compact-elf]
     python samples/swsusp_gen.py --seed-pair samples/
+    python samples/swsusp_gen.py --resume-pair NAME|all -o DIR
 
 This module is the command line and a façade: the generator lives in one module per job
 (see samples/README.md, "Layout") and the names below are re-exported from them.
@@ -40,6 +41,7 @@ if __name__ == "__main__" and not __package__:
     runpy.run_module("samples.swsusp_gen", run_name="__main__", alter_sys=True)
     sys.exit(0)
 
+from . import resume_pairs
 from .containers import (
     GPT_LINUX_FS,
     GPT_SWAP,
@@ -231,6 +233,9 @@ def _parser() -> argparse.ArgumentParser:
                          f"NAME.json ({', '.join(SCENARIOS)}, or all)")
     ap.add_argument("--compact-elf", action="store_true",
                     help="with --scenario: all-zero RAM runs share one block of zeros in the ELF")
+    ap.add_argument("--resume-pair", metavar="NAME",
+                    help=f"write a resume pair (an image and the boot facts that tried to resume it) into "
+                         f"-o DIR ({', '.join(resume_pairs.PAIRS)}, or all)")
     ap.add_argument("--seed-pair", metavar="DIR",
                     help="write the seed scenario as DIR/seed-image.img + DIR/seed-resume.elf")
     return ap
@@ -256,6 +261,19 @@ def _scenarios(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
         print(f"{sc.name}: {sc.image_path} ({sc.image_facts.file_size} bytes), "
               f"{sc.resume_path} ({sc.dump['file_size']} bytes), {counts}, "
               f"{len(sc.hazards)} hazard(s)")
+    return 0
+
+
+def _resume_pairs(ap: argparse.ArgumentParser, a: argparse.Namespace) -> int:
+    if not a.output:
+        ap.error("-o DIR is required with --resume-pair")
+    names = list(resume_pairs.PAIRS) if a.resume_pair == "all" else [a.resume_pair]
+    if any(n not in resume_pairs.PAIRS for n in names):
+        ap.error(f"unknown resume pair {a.resume_pair!r}; known: {', '.join(resume_pairs.PAIRS)}")
+    for name in names:
+        pair = resume_pairs.make_pair(name, a.output)
+        first = pair.expected.check or "nothing (it resumes)"
+        print(f"{name}: {pair.image} + {pair.facts}: fails first at {first} - {resume_pairs.DESCRIPTIONS[name]}")
     return 0
 
 
@@ -308,6 +326,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     if a.scenario or a.seed_pair:
         return _scenarios(ap, a)
+    if a.resume_pair:
+        return _resume_pairs(ap, a)
     if a.large is not None:
         return _large(ap, a)
     if a.list:

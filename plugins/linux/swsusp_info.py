@@ -7,8 +7,8 @@ from volatility3.framework.configuration import requirements
 from volatility3.framework.renderers import format_hints
 
 from volatility3.plugins.swsusp.format import describe
-from volatility3.plugins.swsusp.vol import nosym, options
-from volatility3.plugins.swsusp.vol.inputs import open_input
+from volatility3.plugins.swsusp.vol import nosym
+from volatility3.plugins.swsusp.vol.inputs import open_configured, placement_requirements
 
 vollog = logging.getLogger(__name__)
 
@@ -26,20 +26,7 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
     @classmethod
     def get_requirements(cls):
         return [
-            requirements.IntRequirement(
-                name="resume_offset", optional=True,
-                description="The kernel's resume_offset: 4 KiB block of the header in the partition "
-                            "(found by scanning if not given)",
-            ),
-            requirements.IntRequirement(
-                name="partition", optional=True,
-                description="Partition number (1-based) of a whole-disk image to look in",
-            ),
-            requirements.StringRequirement(
-                name="swapfile_extents", optional=True,
-                description="A swap file copied out of its filesystem: a file holding `filefrag -v SWAPFILE` "
-                            "(its extents place the image's blocks in the copy)",
-            ),
+            *placement_requirements(),
             requirements.BooleanRequirement(
                 name="no_crc", optional=True, default=False,
                 description="Skip decompressing the whole image to verify its CRC32",
@@ -68,25 +55,8 @@ class SwsuspInfo(interfaces.plugins.PluginInterface):
             offset = format_hints.Hex(row.offset) if row.offset is not None else na
             yield row.depth, (row.section, row.field, row.value, offset)
 
-    def _placement(self):
-        """--resume-offset / --partition, else -e swsusp.resume_offset / swsusp.partition (as
-        every other plugin reads them), and how they were given, for a refusal to say."""
-        values, said = {}, []
-        for name in ("resume_offset", "partition"):
-            value = self.config.get(name, None)
-            if value is not None:
-                said.append(f"--{name.replace('_', '-')} {value}")
-            else:
-                value = options.integer(self.context, name)
-                if value is not None:
-                    said.append(f"-e {options.NAMESPACE}.{name}={value}")
-            values[name] = value
-        return values, ", ".join(said)
-
     def run(self):
-        placement, said = self._placement()
-        extents = self.config.get("swapfile_extents", None) or options.text(self.context, "swapfile_extents")
-        image = open_input(self.context, placement["resume_offset"], placement["partition"], said, extents)
+        image = open_configured(self.context, self.config)
         return renderers.TreeGrid(
             [("Section", str), ("Field", str), ("Value", str), ("Offset", format_hints.Hex)],
             self._generator(image),
