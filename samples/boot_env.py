@@ -8,6 +8,8 @@ Each file is the output of one command on the booted machine:
     cmdline   cat /proc/cmdline              power     grep -r . /sys/power
     memmap    grep -r . /sys/firmware/memmap FACS      cp /sys/firmware/acpi/tables/FACS
     dmesg     dmesg                          crypto    cat /proc/crypto
+                                             config    cp /boot/config-$(uname -r) config
+                                             lockdown  cat /sys/kernel/security/lockdown
 
 Imports nothing from ``plugins/``: the formats follow the kernel's printing code
 (arch/x86/kernel/e820.c e820_print_type() and e820_type_to_string(), mm/vmstat.c
@@ -35,9 +37,11 @@ class BootEnv:
     e820: tuple[tuple[int, int, int], ...]  # e820_table_firmware: (addr, size, type)
     ram_pfns: tuple[tuple[int, int], ...]  # memblock's RAM, [start, end) PFNs: the zones' present pages
     facs_signature: int = 0
-    crypto: tuple[str, ...] = ("lzo",)  # compressors registered (/proc/crypto)
+    crypto: tuple[str, ...] = ("lzo",)  # compressors registered (/proc/crypto), built in (the config)
     resume_sysfs: str = "0:0"  # /sys/power/resume
-    files: tuple[str, ...] = ("uname", "cmdline", "memmap", "dmesg", "zoneinfo", "power", "FACS", "crypto")
+    lockdown: str = "none"  # /sys/kernel/security/lockdown's level
+    files: tuple[str, ...] = ("uname", "cmdline", "memmap", "dmesg", "zoneinfo", "power", "FACS", "crypto", "config",
+                             "lockdown")
     iomem_ram: tuple[tuple[int, int], ...] = ()  # when set, an iomem file: RAM as [start, end) bytes
 
     @classmethod
@@ -117,6 +121,17 @@ class BootEnv:
         return "".join(f"name         : {algo}\ndriver       : {algo}-generic\nmodule       : kernel\n"
                        f"priority     : 0\nrefcnt       : 1\nselftest     : passed\ninternal     : no\n"
                        "type         : compression\n\n" for algo in self.crypto)
+
+    def _config(self) -> str:
+        lines = ["CONFIG_HIBERNATION=y"]
+        for algo in ("lzo", "lz4"):
+            lines.append(f"CONFIG_CRYPTO_{algo.upper()}=y" if algo in self.crypto
+                         else f"# CONFIG_CRYPTO_{algo.upper()} is not set")
+        return "\n".join(lines) + "\n"
+
+    def _lockdown(self) -> str:
+        return " ".join(f"[{level}]" if level == self.lockdown else level
+                        for level in ("none", "integrity", "confidentiality")) + "\n"
 
     def _iomem(self) -> str:
         lines = []

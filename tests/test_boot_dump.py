@@ -138,7 +138,7 @@ def test_sources_name_the_symbol_table(with_isf, with_btf):
     for (facts, _reader), label in ((with_isf, f"(ISF {ISF})"), (with_btf, "(ISF built from BTF)")):
         assert set(facts.known()) == {"release", "banner", "cmdline", "resume_device", "resume_offset",
                                       "e820_firmware", "num_physpages", "ram_pfns", "max_pfn", "hw_signature",
-                                      "restore_magic", "codecs"}
+                                      "restore_magic", "codecs", "lockdown"}
         for name in facts.known():
             source = getattr(facts, name).source
             assert source.startswith("boot dump: ") and source.endswith(label), (name, source)
@@ -166,7 +166,7 @@ def test_memory_size(facts, log, image_b):
     assert facts.max_pfn.value == int(last.split()[2], 16)
 
 
-def test_resume_checks(facts, image_b, real):
+def test_resume_checks(facts, image_b, real, log):
     assert facts.restore_magic.value == image_b.info.record.magic
     with lzma.open(real.folder / "config-6.1.0-56-amd64.xz", "rt") as f:
         config = f.read()
@@ -174,6 +174,9 @@ def test_resume_checks(facts, image_b, real):
     assert facts.codecs.value == ("lzo",)
     assert facts.resume_offset.value == 0  # resume=/dev/vda: the whole disk, no resume_offset=
     assert re.fullmatch(r"\d+:\d+", facts.resume_device.value)
+    # no Secure Boot under this QEMU: the log has no "Kernel is locked down" line, the LSM is built
+    assert "CONFIG_SECURITY_LOCKDOWN_LSM=y" in config and not any("locked down" in line for line in log)
+    assert facts.lockdown.value == "none"
 
 
 def test_crypto_alg_list(run, real):

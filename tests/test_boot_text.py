@@ -317,7 +317,8 @@ def test_power_uname_crypto_config():
     crypto = "name         : lzo-rle\ndriver       : lzo-rle-scomp\n\nname         : lzo\ndriver       : lzo-scomp\n"
     assert parse_crypto(crypto).codecs.value == ("lzo",)
     config = parse_config("CONFIG_CRYPTO_LZO=y\nCONFIG_CRYPTO_LZ4=m\n# CONFIG_CRYPTO_LZ4HC is not set\n")
-    assert config.codecs.value == ("lzo", "lz4") and "loadable module" in config.codecs.source
+    assert config.codecs.value == ("lzo",) and config.codec_modules.value == ("lz4",)
+    assert "CONFIG_CRYPTO_LZ4=m" in config.codec_modules.source and "loaded" in config.codec_modules.source
 
 
 def test_crypto_wins_over_config(tmp_path):
@@ -429,13 +430,13 @@ def test_full_folder(tmp_path):
     assert facts.num_physpages.value == 3998 + 489440 + 524288
     assert facts.ram_pfns.source.startswith(f"{label}/iomem")
     assert (facts.resume_device.value, facts.resume_offset.value) == ("254:2", 0)
-    assert facts.hw_signature.value == 0 and facts.codecs.value == ("lzo", "lz4")
+    assert facts.hw_signature.value == 0 and facts.codecs.value == ("lzo", "lz4")  # /proc/crypto
     assert notes == []
 
 
 # -- hostile input ------------------------------------------------------------------------------
 
-NAMES = ["uname", "cmdline", "memmap", "iomem", "dmesg", "zoneinfo", "power", "FACS", "crypto", "config"]
+NAMES = ["uname", "cmdline", "memmap", "iomem", "dmesg", "zoneinfo", "power", "FACS", "crypto", "config", "lockdown"]
 SEEDS = {"memmap": memmap_text(TABLE).encode(), "dmesg": stamped(boot_log(TABLE)).encode(),
          "zoneinfo": ZONEINFO.encode(), "iomem": IOMEM.encode(), "FACS": facs(1)}
 
@@ -456,3 +457,12 @@ def test_hostile_files_raise_only_boot_facts_error(name, junk, cut, mode):
             assert isinstance(notes, list)
             if facts.e820_firmware is not None:
                 e820_crc32(facts.e820_firmware.value)  # packable: 64-bit ranges, 32-bit types
+
+
+def test_lockdown_is_the_bracketed_level():
+    from volatility3.plugins.swsusp.analysis.boot_text import parse_lockdown
+
+    assert parse_lockdown("none [integrity] confidentiality\n").lockdown.value == "integrity"
+    assert parse_lockdown("[none] integrity confidentiality\n").lockdown.value == "none"
+    with pytest.raises(BootFactsError):
+        parse_lockdown("none integrity confidentiality\n")

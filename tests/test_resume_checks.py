@@ -66,7 +66,7 @@ def test_a_check_without_its_boot_fact_is_not_checked_and_says_which(pairs):
     image = SwsuspImage.open(pairs["resumes"].image, scan="all")
     checks = rc.replay(rc.ImageSide.of(image), BootFacts(), None)
     unknown = {c.name.split(" (")[0]: c.message for c in checks if c.result == rc.NOT_CHECKED}
-    assert set(unknown) == {"resume requested", "resume location", "compressor", "restore record", "memory map",
+    assert set(unknown) == {"resume requested", "resume location", "restore record", "memory map",
                             "memory size", "page frames", "image data", "image CRC32"}
     assert "e820 table" in unknown["memory map"] and "--no-crc" in unknown["image CRC32"]
     assert row(checks, "signature").result == rc.PASS
@@ -106,6 +106,22 @@ def test_lz4_image_and_an_older_boot_kernel():
     check = rc.compressor(side, boot)
     assert check.result == rc.FAIL and "LZO decompression failed" in check.message
     assert rc.compressor(_side(codec="lzo"), boot).result == rc.PASS
+
+
+def test_lz4_on_a_6_9_kernel_depends_on_how_the_kernel_has_it():
+    lz4 = _side(codec="lz4")
+    release = Fact("6.12.57+deb13-amd64", "uname")
+    registered = BootFacts(release=release, codecs=Fact(("lzo", "lz4"), "crypto"))
+    assert rc.compressor(lz4, registered).result == rc.PASS
+    module = BootFacts(release=release, codecs=Fact(("lzo",), "config"), codec_modules=Fact(("lz4",), "config"))
+    check = rc.compressor(lz4, module)  # crypto_has_comp() may load it: only the initramfs knows
+    assert check.result == rc.NOT_CHECKED and "lz4 compression is not available" in check.message
+    absent = BootFacts(release=release, codecs=Fact(("lzo",), "config"), codec_modules=Fact((), "config"))
+    check = rc.compressor(lz4, absent)
+    assert check.result == rc.FAIL and check.message == "PM: hibernation: lz4 compression is not available"
+    only_registered = BootFacts(release=release, codecs=Fact(("lzo",), "boot dump: crypto_alg_list"))
+    assert rc.compressor(lz4, only_registered).result == rc.NOT_CHECKED
+    assert rc.compressor(_side(codec="lzo"), BootFacts()).result == rc.PASS  # LZO is always there
 
 
 def test_hw_sig_is_compared_only_when_the_image_has_one_and_the_kernel_checks():
@@ -218,3 +234,68 @@ def test_a_missing_facts_folder_is_one_line(vol, tmp_path):
     assert result.returncode == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "nowhere" in lines[0] and "does not exist" in lines[0], result.stderr
+
+
+# -- the kernel's command-line parsing, and what it decides ------------------------------------
+
+def _boot(cmdline: str, **more) -> BootFacts:
+    return BootFacts(release=Fact("6.1.0", "uname"), cmdline=Fact(cmdline, "cmdline"), **more)
+
+
+@pytest.mark.parametrize("line, fails", [
+    ("root=/dev/sda1 resume=/dev/sda2", False),
+    ("resume=/dev/sda2 noresume", True),
+    ("resume=/dev/sda2 hibernate=noresume hibernate=nocompress", True),  # every hibernate= counts
+    ("resume=/dev/sda2 hibernate=nofoo", True),  # hibernate_setup(): any other "no..." is "no"
+    ("resume=/dev/sda2 hibernate=nocompress", False),
+    ("resume=/dev/sda2 nohibernate", True),
+    ("resume=/dev/sda2 lockdown=integrity", True),
+    ("resume=/dev/sda2 lockdown=none", False),
+])
+def test_resume_requested_follows_hibernate_setup_and_lockdown(line, fails):
+    check = rc.resume_requested(_side(), _boot(line))
+    assert check.result == (rc.FAIL if fails else rc.PASS), check
+
+
+def test_a_secure_boot_lockdown_skips_the_resume():
+    check = rc.resume_requested(_side(), _boot("resume=/dev/sda2", lockdown=Fact("integrity", "lockdown")))
+    assert check.result == rc.FAIL and "hibernation is restricted" in check.message
+
+
+@pytest.mark.parametrize("line, block, result", [
+    ("resume=/dev/sda2 resume_offset=34816", 34816, rc.PASS),
+    ("resume=/dev/sda2 resume_offset=0x8800", 34816, rc.FAIL),  # sscanf("%llu"): 0, not 34816
+    ("resume=/dev/sda2 resume_offset=34816abc", 34816, rc.PASS),  # the leading digits
+    ("resume=/dev/sda2", 34816, rc.FAIL),  # a swap file, but no resume_offset=
+    ("root=/dev/sda1", 0, rc.NOT_CHECKED),  # no device named: an initramfs may name one
+])
+def test_resume_offset_is_parsed_as_the_kernel_does(line, block, result):
+    check = rc.resume_location(_side(header_block=block), _boot(line))
+    assert check.result == result, check
+
+
+def test_the_run_time_resume_offset_wins_over_the_command_line():
+    boot = _boot("resume=/dev/sda2 resume_offset=34816", resume_offset=Fact(0, "dump"))
+    assert rc.resume_location(_side(header_block=34816), boot).result == rc.FAIL
+
+
+def test_an_lz4_image_on_an_older_kernel_fails_after_check_header():
+    boot = BootFacts(release=Fact("5.15.0", "uname"), e820_firmware=Fact((), "memmap"))
+    names = [c.name.split(" (")[0] for c in rc.replay(_side(codec="lz4"), boot, None)]
+    assert names.index("memory size") + 1 == names.index("compressor") < names.index("page frames")
+    first = next(c for c in rc.replay(_side(codec="lz4"), boot, None) if c.result == rc.FAIL)
+    assert first.name.startswith("memory map")  # the e820 line is what that kernel printed
+
+
+def test_an_all_zero_md5_digest_is_let_go():
+    side = _side(e820_checksum=None, e820_digest=bytes(16), record_magic=rc.MAGIC_V3)
+    boot = BootFacts(release=Fact("5.10.0", "uname"), e820_firmware=Fact((), "memmap"))
+    assert rc.memory_map(side, boot).result == rc.PASS
+
+
+def test_damage_in_an_uncompressed_image_is_a_read_error():
+    stream = rc.StreamResult(None, ("stream pages 10-10: block beyond the area",))
+    check = rc.image_data(_side(codec="none", crc32=None), BootFacts(), stream)
+    assert check.result == rc.FAIL and check.message.startswith("PM: Read-error on swap-device")
+    check = rc.image_data(_side(codec="lzo"), BootFacts(release=Fact("6.12.0", "uname")), stream)
+    assert check.message.startswith("PM: lzo decompression failed")

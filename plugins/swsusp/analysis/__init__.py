@@ -1,6 +1,7 @@
 """The hibernation analysis (docs/format.md §8, §10, §17): what a resume does to the hibernated
-kernel's page tables, and the checks a boot kernel makes before it resumes an image.  Plain read functions (`paging.walk.ReadPhys`) and a declared image interface; no
-Volatility import.  Paging proper is in `paging/`.
+kernel's page tables, and the checks a boot kernel makes before it resumes an image.  Plain
+read functions (`paging.walk.ReadPhys`) and a declared image interface; no Volatility import.
+Paging proper is in `paging/`.
 
   image          HibernationImage: what the analysis reads of an image (a Protocol)
   errors         AnalysisError and its kinds (PagingErrors: an adapter catches one base)

@@ -100,7 +100,9 @@ class BootFacts:
     max_pfn: Optional[Fact[int]] = None
     hw_signature: Optional[Fact[int]] = None  # swsusp_hardware_signature (5.17+)
     restore_magic: Optional[Fact[int]] = None  # RESTORE_MAGIC the boot kernel accepts
-    codecs: Optional[Fact[Tuple[str, ...]]] = None  # compressors crypto_has_comp() finds: "lzo", "lz4"
+    codecs: Optional[Fact[Tuple[str, ...]]] = None  # compressors registered or built in: "lzo", "lz4"
+    codec_modules: Optional[Fact[Tuple[str, ...]]] = None  # built as modules (=m), from the kernel config
+    lockdown: Optional[Fact[str]] = None  # kernel lockdown: "none", "integrity", "confidentiality"
 
     def merge(self, other: "BootFacts") -> "BootFacts":
         """These facts, completed by `other`'s where these have none."""

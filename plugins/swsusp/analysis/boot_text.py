@@ -18,6 +18,7 @@ command line; the folder's name is free):
     sudo cat /sys/firmware/acpi/tables/FACS > FACS
     cat /proc/crypto > crypto
     cp /boot/config-$(uname -r) config
+    cat /sys/kernel/security/lockdown > lockdown
 
 Any subset will do; a missing file leaves its facts unknown.  `grep -r . /sys/power
 /sys/module/hibernate/parameters > power 2>/dev/null` is read as well (the list above skips
@@ -49,7 +50,9 @@ What each file gives (every Fact.source names the file as "<folder>/<file>"):
 - FACS      hw_signature: the FACS hardware_signature (u32 at offset 8) when the command line
             has acpi_sleep=s4_hwsig (drivers/acpi/sleep.c, 5.17+), else 0.
 - crypto    codecs: "lzo" / "lz4" among /proc/crypto's names (wins over config).
-- config    codecs: CONFIG_CRYPTO_LZO / CONFIG_CRYPTO_LZ4 =y or =m.
+- config    codecs (=y) and codec_modules (=m): CONFIG_CRYPTO_LZO / CONFIG_CRYPTO_LZ4.
+- lockdown  lockdown: the bracketed level of /sys/kernel/security/lockdown ("none",
+            "integrity", "confidentiality"); integrity and above forbid hibernation (5.4+).
 
 Derived when no file gives them: ram_pfns from the firmware map's RAM entries, num_physpages
 from them (minus PFN 0, as setup_arch reserves it), max_pfn = the end of the last RAM range.
@@ -100,6 +103,7 @@ KNOWN_FILES: Dict[str, str] = {
     "facs": "sudo cat /sys/firmware/acpi/tables/FACS",
     "crypto": "cat /proc/crypto",
     "config": "cp /boot/config-$(uname -r)",
+    "lockdown": "cat /sys/kernel/security/lockdown",
 }
 _DISPLAY = {"facs": "FACS"}
 
@@ -657,11 +661,25 @@ def parse_config(text: str, name: str = "config") -> BootFacts:
             state[m.group(1).lower()] = m.group(2)
     if not any_config:
         raise _err(name, None, "no CONFIG_ line: expected the kernel's config (/boot/config-$(uname -r))")
-    found = tuple(c for c in CODECS if state.get(c) in ("y", "m"))
-    how = [f"CONFIG_CRYPTO_{c.upper()}={state[c]}" + (" (a loadable module: found only if it can be loaded "
-                                                     "when the resume runs)" if state[c] == "m" else "")
-           for c in found]
-    return BootFacts(codecs=Fact(found, f"{name} ({', '.join(how) or 'neither CONFIG_CRYPTO_LZO nor _LZ4'})"))
+    built = tuple(c for c in CODECS if state.get(c) == "y")
+    modules = tuple(c for c in CODECS if state.get(c) == "m")
+    how = ", ".join(f"CONFIG_CRYPTO_{c.upper()}={state[c]}" for c in CODECS if c in state) or \
+        "neither CONFIG_CRYPTO_LZO nor _LZ4"
+    return BootFacts(codecs=Fact(built, f"{name} ({how})"),
+                     codec_modules=Fact(modules, f"{name} ({how}: a module is found only if it can be loaded "
+                                                 "when the resume runs)"))
+
+
+_LOCKDOWN = re.compile(r"\[(none|integrity|confidentiality)\]")
+
+
+def parse_lockdown(text: str, name: str = "lockdown") -> BootFacts:
+    """/sys/kernel/security/lockdown: the current level is the bracketed one."""
+    m = _LOCKDOWN.search(text)
+    if not m:
+        raise _err(name, None, "no [none], [integrity] or [confidentiality]: expected the output of "
+                               "`cat /sys/kernel/security/lockdown`")
+    return BootFacts(lockdown=Fact(m.group(1), f"{name} (/sys/kernel/security/lockdown)"))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -790,7 +808,7 @@ def read_boot_facts(folder: Union[str, Path]) -> Tuple[BootFacts, List[str]]:
         direct = direct.merge(replace(dmesg.facts, e820_firmware=None))
     direct = direct.merge(_e820_from(memmap, names.get("memmap", ""), dmesg, names.get("dmesg", ""), notes))
     for key, parse in (("zoneinfo", parse_zoneinfo), ("power", parse_power), ("crypto", parse_crypto),
-                       ("config", parse_config)):
+                       ("config", parse_config), ("lockdown", parse_lockdown)):
         if key in texts:
             direct = direct.merge(parse(texts[key], names[key]))
     if "power" in texts:

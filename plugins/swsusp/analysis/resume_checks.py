@@ -16,12 +16,13 @@ structurally (`ImageSide.of`), the boot side is a `BootFacts`.
 """
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterable, List, Optional, Sequence, Tuple
 
 from .boot_facts import SECTION_PAGES, BootFacts, E820Entry, Fact, e820_crc32, e820_md5
-from .boot_text import kernel_param
+from .boot_text import kernel_param, kernel_param_values
 
 PASS, FAIL, NOT_CHECKED = "pass", "FAIL", "not checked"
 
@@ -35,7 +36,8 @@ MAGIC_SINCE = ((5, 12, MAGIC_V4), (4, 11, MAGIC_V3), (4, 7, MAGIC_V2), (2, 6, MA
 
 E820_NAMES = {1: "usable", 2: "reserved", 3: "ACPI data", 4: "ACPI NVS", 5: "unusable"}  # e820_print_type()
 ARCH_MISMATCH = "PM: hibernation: Image mismatch: architecture specific data"
-NOT_FOUND = "PM: Image not found (code -22)"  # swsusp_check() fails: software_resume gives up
+NOT_FOUND = "PM: Image not found (code -22)"  # swsusp_check() fails (pr_debug): software_resume gives up
+RECOVERING = "PM: hibernation: Failed to load image, recovering."  # load_image_and_restore(), after a load error
 Progress = Optional[Callable[[float, str], None]]
 
 
@@ -129,57 +131,105 @@ def _release(boot: BootFacts) -> str:
 
 # -- the checks, in the kernel's order ------------------------------------------------------
 
+def _hibernate_flags(line: str) -> List[str]:
+    """hibernate_setup() runs for every hibernate= and matches prefixes: "noresume..." sets
+    noresume, "nocompress..." nothing here, any other "no..." noresume and nohibernate."""
+    out = []
+    for value in kernel_param_values(line, "hibernate"):
+        if value.startswith("no") and not value.startswith("nocompress"):
+            out.append(f"hibernate={value}")
+    return out
+
+
 def resume_requested(img: ImageSide, boot: BootFacts) -> Check:
-    """software_resume(): `noresume`, `hibernate=no` and `nohibernate` skip the resume
-    silently (hibernation_available() is false for the last two)."""
+    """software_resume(): `noresume` (and hibernate=noresume) skips the resume; `nohibernate`,
+    hibernate=no and kernel lockdown make hibernation_available() false (5.4+), which skips it
+    too.  Silently, but for lockdown's one notice."""
     name = "resume requested (software_resume)"
-    if boot.cmdline is None:
+    if boot.cmdline is None and boot.lockdown is None:
         return Check(name, NOT_CHECKED, _missing("command line", "--boot-dump, or cmdline in --boot-facts"), "-",
                      "unknown")
-    line = boot.cmdline.value
-    why = [w for w in ("noresume", "nohibernate") if kernel_param(line, w) is not None]
-    if kernel_param(line, "hibernate") in ("no", "noresume"):
-        why.append(f"hibernate={kernel_param(line, 'hibernate')}")
+    line = boot.cmdline.value if boot.cmdline else ""
+    why = [w for w in ("noresume", "nohibernate") if kernel_param(line, w) is not None] + _hibernate_flags(line)
+    locked = _lockdown(boot, line)
     if why:
-        return Check(name, FAIL, f"(no message: {', '.join(why)} on the command line skips the resume)",
-                     "an image to resume", " ".join(why), _src(boot.cmdline))
-    return Check(name, PASS, "", "an image to resume", "no noresume/nohibernate", _src(boot.cmdline))
+        return Check(name, FAIL, f"(no message: {', '.join(why)} on the command line skips the resume; "
+                     "initramfs resume tools honour noresume too)", "an image to resume", " ".join(why),
+                     _src(boot.cmdline))
+    if locked:
+        level, source = locked
+        return Check(name, FAIL, "Lockdown: ...: hibernation is restricted; see man kernel_lockdown.7",
+                     "an image to resume", f"lockdown={level}", source)
+    note = "" if boot.lockdown or kernel_param(line, "lockdown") is not None else \
+        "lockdown not known (a Secure Boot lockdown also skips the resume: lockdown in --boot-facts)"
+    return Check(name, PASS, note, "an image to resume", "no noresume/nohibernate/lockdown",
+                 _src(boot.cmdline, boot.lockdown))
+
+
+def _lockdown(boot: BootFacts, line: str) -> Optional[Tuple[str, str]]:
+    """The lockdown level that forbids hibernation (integrity and above), and its source."""
+    if boot.lockdown is not None:
+        level = boot.lockdown.value
+        return (level, boot.lockdown.source) if level in ("integrity", "confidentiality") else None
+    asked = kernel_param(line, "lockdown")
+    if asked in ("integrity", "confidentiality") and boot.cmdline is not None:
+        return asked, boot.cmdline.source
+    return None
+
+
+def _llu(text: str) -> int:
+    """resume_offset_setup(): sscanf("%llu") takes the leading decimal digits ("0x8800" is 0);
+    none leaves swsusp_resume_block 0."""
+    digits = re.match(r"\s*\+?(\d+)", text)
+    return int(digits.group(1)) if digits else 0
+
+
+def _resume_device(boot: BootFacts, line: Optional[str]) -> Tuple[Optional[str], List[Optional[Fact]]]:
+    """swsusp_resume_device as the resume saw it: set at run time (a dump, /sys/power/resume
+    written by an initramfs) else named by resume= (the kernel or an initramfs resolves it)."""
+    if boot.resume_device and boot.resume_device.value not in ("0:0", ""):
+        return boot.resume_device.value, [boot.resume_device]
+    device = kernel_param(line, "resume") if line is not None else None
+    return (device or None), [boot.cmdline]
+
+
+def _resume_offset(boot: BootFacts, line: Optional[str]) -> Tuple[int, List[Optional[Fact]]]:
+    """swsusp_resume_block: the run-time value (a dump, /sys/power/resume_offset) else
+    resume_offset= as the kernel parses it, else 0."""
+    if boot.resume_offset is not None:
+        return boot.resume_offset.value, [boot.resume_offset]
+    text = kernel_param(line, "resume_offset") if line is not None else None
+    return (_llu(text) if text is not None else 0), [boot.cmdline]
 
 
 def resume_location(img: ImageSide, boot: BootFacts) -> Check:
     """swsusp_check() reads the header page at swsusp_resume_block (resume_offset=, in pages)
     of swsusp_resume_device (resume=).  A device path or MAJ:MIN cannot be matched with an
-    image file; a UUID= is the swap header's (mkswap's) UUID when the header is at block 0."""
+    image file (the offset is checked, the device is taken to be the input); a UUID= is the
+    swap header's (mkswap's) UUID when the header is at block 0."""
     name = "resume location (swsusp_check)"
     line = boot.cmdline.value if boot.cmdline else None
-    device = kernel_param(line, "resume") if line is not None else None
-    offset_text = kernel_param(line, "resume_offset") if line is not None else None
-    facts: List[Optional[Fact]] = [boot.cmdline]
-    if not device and boot.resume_device and boot.resume_device.value not in ("0:0", ""):
-        device, facts = boot.resume_device.value, facts + [boot.resume_device]
-    offset: Optional[int] = None
-    if boot.resume_offset is not None and (boot.resume_offset.value or offset_text is None):
-        offset, facts = boot.resume_offset.value, facts + [boot.resume_offset]
-    elif offset_text is not None:
-        try:
-            offset = int(offset_text, 0)
-        except ValueError:
-            return Check(name, FAIL, f"resume_offset={offset_text} is not a number (the kernel reads 0)",
-                         f"block {img.header_block}", f"resume_offset={offset_text}", _src(*facts))
-    else:
-        offset = 0 if device else None
+    device, device_facts = _resume_device(boot, line)
+    offset, offset_facts = _resume_offset(boot, line)
+    source = _src(*device_facts, *offset_facts)
     image = f"{img.container}, block {img.header_block}" + (f", UUID {img.swap_uuid}" if img.swap_uuid else "")
-    if not device and offset is None:
-        return Check(name, NOT_CHECKED, _missing("resume= device", "an initramfs may name it: /sys/power/resume "
-                     "in --boot-facts power"), image, "unknown", _src(*facts))
-    booted = f"resume={device or '(none)'} resume_offset={offset}"
+    if device is None:
+        if boot.cmdline is None and boot.resume_device is None:
+            return Check(name, NOT_CHECKED, _missing("resume device", "--boot-dump, or cmdline or power in "
+                         "--boot-facts"), image, "unknown", source)
+        return Check(name, NOT_CHECKED, "no resume= and no device in /sys/power/resume: an initramfs may name one "
+                     "(initramfs-tools RESUME=, systemd's HibernateLocation)", image, f"resume_offset={offset}",
+                     source)
+    booted = f"resume={device} resume_offset={offset}"
     if offset != img.header_block:
-        return Check(name, FAIL, f"{NOT_FOUND} (block {offset} holds no image header)", image, booted, _src(*facts))
-    wanted = device[5:] if device and device.upper().startswith("UUID=") else None
+        return Check(name, FAIL, f"{NOT_FOUND} (debug message; block {offset} holds no image header)", image,
+                     booted, source)
+    wanted = device[5:] if device.upper().startswith("UUID=") else None
     if wanted and img.header_block == 0 and img.swap_uuid and wanted.lower() != img.swap_uuid.lower():
-        return Check(name, FAIL, f"{NOT_FOUND} (resume= names another swap area)", image, booted, _src(*facts))
-    note = "" if wanted else f"the device {device} is taken to be this input" if device else ""
-    return Check(name, PASS, note, image, booted, _src(*facts))
+        return Check(name, FAIL, f"{NOT_FOUND} (debug message; resume= names another swap area)", image, booted,
+                     source)
+    note = "" if wanted else f"the header is at resume_offset; the device {device} is taken to be this input"
+    return Check(name, PASS, note, image, booted, source)
 
 
 def signature(img: ImageSide, boot: BootFacts) -> Check:
@@ -194,7 +244,7 @@ def signature(img: ImageSide, boot: BootFacts) -> Check:
         why = "an s2disk image: only its userspace resume program loads it"
     else:
         why = "no hibernation signature"
-    return Check(name, FAIL, f"{NOT_FOUND} ({why})", img.signature, HIBERNATE_SIG)
+    return Check(name, FAIL, f"{NOT_FOUND} (debug message; {why})", img.signature, HIBERNATE_SIG)
 
 
 def hardware_signature(img: ImageSide, boot: BootFacts) -> Check:
@@ -220,25 +270,34 @@ def hardware_signature(img: ImageSide, boot: BootFacts) -> Check:
 
 def compressor(img: ImageSide, boot: BootFacts) -> Check:
     """software_resume() 6.9+: crypto_has_comp() for the image's codec (SF_COMPRESSION_ALG_LZ4
-    or LZO).  Before 6.9 LZO is built in (CONFIG_HIBERNATION selects it) and the LZ4 flag is
-    unknown: an LZ4 image's blocks are read as LZO and fail to decompress."""
-    name = "compressor (software_resume)"
+    or LZO), which loads a crypto-<name> module on demand.  LZO is always there: built in
+    before 6.9 (CONFIG_HIBERNATION selects LZO_COMPRESS), selected as CRYPTO_LZO from 6.9.
+    Before 6.9 the LZ4 flag is unknown: an LZ4 image's blocks are read as LZO and fail."""
+    new = _at_least(boot, 6, 9)
+    name = "compressor (load_image_lzo)" if new is False else "compressor (software_resume)"
     if img.codec == "none":
         return Check(name, PASS, "", "none (SF_NOCOMPRESS_MODE)", "-")
-    new = _at_least(boot, 6, 9)
+    have = ", ".join(boot.codecs.value) or "none" if boot.codecs else "unknown"
+    if img.codec == "lzo":
+        built_in = "lzo (built in before 6.9)" if new is False else "lzo (CONFIG_HIBERNATION selects it)"
+        return Check(name, PASS, "", "lzo", built_in, _src(boot.release))
     if new is False:
-        if img.codec == "lzo":
-            return Check(name, PASS, "", "lzo", "lzo (built in before 6.9)", _src(boot.release))
-        return Check(name, FAIL, "PM: LZO decompression failed (LZ4 images are 6.9+: an older kernel reads "
-                     "their blocks as LZO)", img.codec, "lzo only (before 6.9)", _src(boot.release))
-    if boot.codecs is None:
-        how = "the kernel release" if new is None else "crypto in --boot-facts, or --boot-dump"
-        return Check(name, NOT_CHECKED, _missing("compressor list", how), img.codec, "unknown", _src(boot.release))
-    have = ", ".join(boot.codecs.value) or "none"
-    if img.codec not in boot.codecs.value:
-        return Check(name, FAIL, f"PM: hibernation: {img.codec} compression is not available", img.codec, have,
-                     _src(boot.codecs))
-    return Check(name, PASS, "", img.codec, have, _src(boot.codecs))
+        return Check(name, FAIL, f"PM: LZO decompression failed / {RECOVERING} (LZ4 "
+                     "images are 6.9+: an older kernel reads their blocks as LZO)", img.codec, "lzo only (before 6.9)",
+                     _src(boot.release))
+    if boot.codecs is not None and img.codec in boot.codecs.value:
+        return Check(name, PASS, "", img.codec, have, _src(boot.codecs))
+    missing = f"PM: hibernation: {img.codec} compression is not available"
+    modules = boot.codec_modules
+    if modules is not None and img.codec in modules.value:
+        return Check(name, NOT_CHECKED, f"{img.codec} is a module, not loaded: the kernel loads it on demand if the "
+                     f"initramfs holds it, else \"{missing}\"", img.codec, f"{have}; module {img.codec}",
+                     _src(boot.codecs, modules))
+    if modules is not None and boot.codecs is not None:  # the config says: not built at all
+        return Check(name, FAIL, missing, img.codec, have, _src(boot.codecs, modules))
+    how = "the kernel release" if new is None else "config in --boot-facts"
+    return Check(name, NOT_CHECKED, _missing(f"build of {img.codec} (built in, module or absent)", how), img.codec,
+                 have, _src(boot.release, boot.codecs))
 
 
 def expected_magic(boot: BootFacts) -> Optional[Fact[int]]:
@@ -268,36 +327,39 @@ def record_magic(img: ImageSide, boot: BootFacts) -> Check:
         return Check(name, NOT_CHECKED, _missing("RESTORE_MAGIC", "--boot-dump, or uname in --boot-facts"), image,
                      "unknown")
     if magic.value != img.record_magic:
-        return Check(name, FAIL, f"Unrecognized hibernate image header format! / {ARCH_MISMATCH}", image,
+        return Check(name, FAIL, f"Unrecognized hibernate image header format! / {ARCH_MISMATCH} / {RECOVERING}", image,
                      _hex(magic.value, 16), magic.source)
     return Check(name, PASS, "", image, _hex(magic.value, 16), magic.source)
 
 
 def memory_map(img: ImageSide, boot: BootFacts) -> Check:
     """arch_hibernation_header_restore() 4.11+: the record's digest of e820_table_firmware
-    (MD5 to 5.11, CRC32 from 5.12) must be the boot kernel's."""
+    (MD5 to 5.11, CRC32 from 5.12, compared as the record's whole unsigned long) must be the
+    boot kernel's.  An all-zero MD5 digest (the hibernating kernel had no built-in MD5) is let go."""
     name = "memory map (arch_hibernation_header_restore)"
     if img.e820_checksum is None and img.e820_digest is None:
         return Check(name, PASS, "the record holds no memory map digest (before 4.11)", "none", "-")
+    digest = bytes(img.e820_digest or b"")
+    if img.e820_checksum is None and not any(digest):
+        return Check(name, PASS, "no MD5 digest in the record (no built-in MD5 when it hibernated): let go",
+                     "MD5 none", "-")
     table = boot.e820_firmware
-    crc = img.e820_checksum is not None
-    image = (f"CRC32 {_hex(img.e820_checksum & 0xFFFFFFFF)}" if crc and img.e820_checksum is not None
-             else f"MD5 {bytes(img.e820_digest or b'').hex()}")
+    image = f"CRC32 {_hex(img.e820_checksum)}" if img.e820_checksum is not None else f"MD5 {digest.hex()}"
     if table is None:
         return Check(name, NOT_CHECKED, _missing("e820 table", "--boot-dump, or memmap or dmesg in --boot-facts"),
                      image, "unknown")
     entries = table.value
-    if crc:
+    if img.e820_checksum is not None:
         value = e820_crc32(entries)
-        same = img.e820_checksum is not None and value == (img.e820_checksum & 0xFFFFFFFF)
+        same = value == img.e820_checksum
         boot_text = f"CRC32 {_hex(value)} of {len(entries)} entries"
     else:
-        digest = e820_md5(entries)
-        same = digest == bytes(img.e820_digest or b"")
-        boot_text = f"MD5 {digest.hex()} of {len(entries)} entries"
+        boot_digest = e820_md5(entries)
+        same = boot_digest == digest
+        boot_text = f"MD5 {boot_digest.hex()} of {len(entries)} entries"
     if not same:
-        return Check(name, FAIL, f"Hibernate inconsistent memory map detected! / {ARCH_MISMATCH}", image,
-                     f"{boot_text}: {describe_e820(entries)}", table.source)
+        return Check(name, FAIL, f"Hibernate inconsistent memory map detected! / {ARCH_MISMATCH} / {RECOVERING}",
+                     image, f"{boot_text}: {describe_e820(entries)}", table.source)
     return Check(name, PASS, "", image, boot_text, table.source)
 
 
@@ -319,7 +381,7 @@ def memory_size(img: ImageSide, boot: BootFacts) -> Check:
     value = boot.num_physpages.value
     boot_text = f"{value} pages ({value * 4096 >> 20} MiB)"
     if value != img.num_physpages:
-        return Check(name, FAIL, "PM: hibernation: Image mismatch: memory size", image, boot_text,
+        return Check(name, FAIL, f"PM: hibernation: Image mismatch: memory size / {RECOVERING}", image, boot_text,
                      boot.num_physpages.source)
     return Check(name, PASS, "", image, boot_text, boot.num_physpages.source)
 
@@ -347,9 +409,10 @@ def page_frames(img: ImageSide, boot: BootFacts) -> Check:
         bad = _first_invalid(first, count, low, high, sections)
         if bad is not None:
             pfn, valid = bad
-            message = (f"(no message: PFN {pfn:#x} is outside the boot kernel's zones; loading fails with -EFAULT)"
+            message = (f"{RECOVERING} (no other message: PFN {pfn:#x} is outside the boot kernel's zones, -EFAULT)"
                        if valid else
-                       f"PM: hibernation: [Firmware Bug]: Memory map mismatch at {pfn << 12:#x} after hibernation")
+                       f"PM: hibernation: [Firmware Bug]: Memory map mismatch at {pfn << 12:#x} after hibernation / "
+                       f"{RECOVERING}")
             return Check(name, FAIL, message, f"PFN {pfn:#x} (of {img.pfn_count})", boot_text, source)
     return Check(name, PASS, "", f"{img.pfn_count} PFNs up to {last:#x}", boot_text, source)
 
@@ -368,23 +431,37 @@ def _first_invalid(first: int, count: int, low: int, high: int, sections: set) -
     return None
 
 
+def _algo(img: ImageSide, boot: BootFacts) -> str:
+    """The codec as the kernel's messages name it: "LZO" before 6.9, hib_comp_algo from 6.9."""
+    return img.codec if _at_least(boot, 6, 9) else "LZO"
+
+
 def image_data(img: ImageSide, boot: BootFacts, stream: Optional[StreamResult]) -> Check:
-    """load_compressed_image() / load_image(): every block must read and decompress."""
-    name = "image data (load_image)"
+    """swsusp_read() -> load_image_lzo() (6.9: load_compressed_image()) / load_image(): every
+    block must read and decompress, every page read."""
+    name = "image data (swsusp_read)"
     if stream is None:
         return Check(name, NOT_CHECKED, "the stream was not read (--no-crc)", img.codec, "-")
     if stream.damage:
-        algo = "LZO" if _at_least(boot, 6, 9) is not True else img.codec
         first = stream.damage[0]
         more = f" (+{len(stream.damage) - 1} more)" if len(stream.damage) > 1 else ""
-        return Check(name, FAIL, f"PM: {algo} decompression failed", f"{first}{more}", "-")
+        if img.codec == "none":
+            message = "PM: Read-error on swap-device (a page the map names cannot be read)"
+        elif "length" in first.lower():
+            message = f"PM: Invalid {_algo(img, boot)} compressed length"
+        else:
+            message = f"PM: {_algo(img, boot)} decompression failed"
+        return Check(name, FAIL, f"{message} / {RECOVERING}", f"{first}{more}", "-")
     return Check(name, PASS, "", "every block reads" if img.codec != "none" else "every page reads", "-")
 
 
 def image_crc(img: ImageSide, boot: BootFacts, stream: Optional[StreamResult]) -> Check:
-    """load_compressed_image(): with SF_CRC32_MODE the CRC32 of the loaded pages must be the
-    header's, else "Invalid image CRC32!" and the resume is abandoned."""
-    name = "image CRC32 (load_compressed_image)"
+    """load_image_lzo() / load_compressed_image(): with SF_CRC32_MODE the CRC32 of the loaded
+    pages must be the header's, else "Invalid image CRC32!" and the resume is abandoned
+    (load_image(), for uncompressed images, checks none)."""
+    name = "image CRC32 (swsusp_read)"
+    if img.codec == "none":
+        return Check(name, PASS, "an uncompressed image is loaded without a CRC32 check", "-", "-")
     if img.crc32 is None:
         return Check(name, PASS, "no CRC32 recorded (SF_CRC32_MODE clear)", "none", "-")
     stored = _hex(img.crc32)
@@ -393,7 +470,7 @@ def image_crc(img: ImageSide, boot: BootFacts, stream: Optional[StreamResult]) -
     if stream.crc32 is None:
         return Check(name, NOT_CHECKED, "damaged blocks: the CRC32 cannot be computed", stored, "-")
     if stream.crc32 != img.crc32:
-        return Check(name, FAIL, "PM: Invalid image CRC32!", stored, f"computed {_hex(stream.crc32)}")
+        return Check(name, FAIL, f"PM: Invalid image CRC32! / {RECOVERING}", stored, f"computed {_hex(stream.crc32)}")
     return Check(name, PASS, "", stored, f"computed {_hex(stream.crc32)}")
 
 
@@ -402,8 +479,14 @@ BEFORE_LOAD = (resume_requested, resume_location, signature, hardware_signature,
 
 
 def replay(img: ImageSide, boot: BootFacts, stream: Optional[StreamResult]) -> List[Check]:
-    """Every check, in the kernel's order."""
-    checks = [check(img, boot) for check in BEFORE_LOAD]
+    """Every check, in the kernel's order.  Before 6.9 no compressor is looked for: an LZ4
+    image fails in load_image_lzo(), after check_header() and before the PFN list (which
+    the compressed stream holds)."""
+    order = list(BEFORE_LOAD)
+    if _at_least(boot, 6, 9) is False:
+        order.remove(compressor)
+        order.insert(order.index(memory_size) + 1, compressor)
+    checks = [check(img, boot) for check in order]
     return checks + [image_data(img, boot, stream), image_crc(img, boot, stream)]
 
 

@@ -313,9 +313,20 @@ class BootKernelReader:
                 "no LZ4 images"))
         return Fact(self.registered_compressors(), self.source("crypto_alg_list"))
 
+    def lockdown(self) -> Optional[Fact]:
+        """The lockdown LSM's kernel_locked_down (enum lockdown_reason): at or above
+        LOCKDOWN_HIBERNATION, hibernation_available() is false."""
+        if not self.has("kernel_locked_down"):
+            return None  # no lockdown LSM: nothing locks hibernation
+        choices = self.module.get_enumeration("lockdown_reason").choices
+        value = self.unsigned("kernel_locked_down", 4)
+        level = ("confidentiality" if value >= choices["LOCKDOWN_CONFIDENTIALITY_MAX"] else
+                 "integrity" if value >= choices["LOCKDOWN_HIBERNATION"] else "none")
+        return Fact(level, self.source("symbol kernel_locked_down"))
+
     def facts(self) -> BootFacts:
         names = ("release", "banner", "cmdline", "resume_device", "resume_offset", "e820_firmware",
-                 "num_physpages", "ram_pfns", "max_pfn", "hw_signature", "restore_magic", "codecs")
+                 "num_physpages", "ram_pfns", "max_pfn", "hw_signature", "restore_magic", "codecs", "lockdown")
         return BootFacts(**{name: self.fact(name, getattr(self, name)) for name in names})
 
 
